@@ -1,0 +1,237 @@
+//! The command line every Orkestra binary has (`orkestra::main()`).
+//!
+//! Output contract: stdout carries JSON only, one object per command; logs and human-oriented
+//! text go to stderr. Exit code 0 on success, 1 when the workflow or task failed, 2 on bad usage.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+
+use crate::context::Context;
+use crate::engine::{Engine, ExecutionStatus};
+use crate::error::{names, TaskError};
+use crate::registry::Registry;
+
+/// The commands of an Orkestra binary.
+#[derive(Debug, Parser)]
+#[command(about = "An Orkestra workflow binary", long_about = None)]
+pub struct Cli {
+    /// What to do; with none, runs the binary's only workflow on `{}`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// One command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs a workflow locally and prints `{"status":..,"output":..}`.
+    Run {
+        /// The workflow; may be left out when the binary has exactly one.
+        workflow: Option<String>,
+        /// The input event: JSON, or `@FILE` to read it from a file.
+        #[arg(long, default_value = "{}")]
+        input: String,
+        /// Also print the execution history (to stderr).
+        #[arg(long)]
+        history: bool,
+    },
+    /// Lists the registered tasks and workflows as JSON.
+    List,
+    /// Runs one task on one event and prints its JSON output, or Lambda's error JSON with exit code 1.
+    Invoke {
+        /// The task's registry key.
+        task: String,
+        /// The event: JSON, or `@FILE`.
+        event: String,
+    },
+}
+
+/// A command's outcome: what to print on stdout and the exit code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The exact stdout text (one line of JSON).
+    pub stdout: String,
+    /// The exit code.
+    pub code: u8,
+}
+
+impl Outcome {
+    fn json(value: &Value, code: u8) -> Outcome {
+        Outcome {
+            stdout: value.to_string(),
+            code,
+        }
+    }
+}
+
+/// Parses the process arguments, runs the command and exits; what `orkestra::main()` calls.
+pub fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let outcome = runtime.block_on(execute(cli.command));
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", outcome.stdout);
+    let _ = stdout.flush();
+    ExitCode::from(outcome.code)
+}
+
+/// Logs go to stderr; `ORKESTRA_LOG` (an `EnvFilter` directive) sets the level, `warn` by default.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ORKESTRA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs one command and returns what to print.
+pub async fn execute(command: Option<Command>) -> Outcome {
+    let registry = match Registry::global() {
+        Ok(registry) => registry,
+        Err(error) => return usage_error(error.to_string()),
+    };
+    let command = command.unwrap_or(Command::Run {
+        workflow: None,
+        input: "{}".into(),
+        history: false,
+    });
+    match command {
+        Command::Run {
+            workflow,
+            input,
+            history,
+        } => run(registry, workflow, &input, history).await,
+        Command::List => Outcome::json(&list(registry), 0),
+        Command::Invoke { task, event } => invoke(registry, &task, &event).await,
+    }
+}
+
+async fn run(registry: &Registry, workflow: Option<String>, input: &str, history: bool) -> Outcome {
+    let entry = match workflow {
+        Some(name) => match registry.workflow(&name) {
+            Some(entry) => entry,
+            None => {
+                let known: Vec<&str> = registry.workflows().map(|w| w.name).collect();
+                return usage_error(format!(
+                    "no workflow named `{name}`; this binary has: {}",
+                    known.join(", ")
+                ));
+            }
+        },
+        None => {
+            let all: Vec<_> = registry.workflows().collect();
+            match all.as_slice() {
+                [only] => *only,
+                [] => return usage_error("this binary registers no workflow".into()),
+                many => {
+                    let names: Vec<&str> = many.iter().map(|w| w.name).collect();
+                    return usage_error(format!(
+                        "this binary has several workflows; name one of: {}",
+                        names.join(", ")
+                    ));
+                }
+            }
+        }
+    };
+    let input = match read_json_arg(input, "--input") {
+        Ok(value) => value,
+        Err(message) => return usage_error(message),
+    };
+    let workflow = (entry.build)();
+    tracing::info!(workflow = workflow.name(), "starting local execution");
+    let execution = Engine::default().run(&workflow, input).await;
+    if history {
+        for event in execution.history.events() {
+            eprintln!(
+                "{:>6} {:<24} {}{}",
+                event.id,
+                event.kind,
+                event.state_name.as_deref().unwrap_or(""),
+                event
+                    .map_index
+                    .map(|i| format!("[{i}]"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    let code = match execution.status {
+        ExecutionStatus::Succeeded => 0,
+        ExecutionStatus::Failed => 1,
+    };
+    Outcome::json(&execution.to_json(), code)
+}
+
+fn list(registry: &Registry) -> Value {
+    let tasks: Vec<Value> = registry
+        .tasks()
+        .map(|task| {
+            json!({
+                "name": task.name,
+                "function": format!("{}::{}", task.module_path, task.rust_name),
+                "input": task.input_type,
+                "output": task.output_type,
+                "map": task.options.map,
+                "capture_errors": task.options.capture_errors,
+            })
+        })
+        .collect();
+    let workflows: Vec<Value> = registry
+        .workflows()
+        .map(|entry| {
+            let workflow = (entry.build)();
+            let states: Vec<&str> = workflow
+                .root()
+                .tasks()
+                .iter()
+                .map(|task| task.state_name.as_str())
+                .collect();
+            json!({ "name": entry.name, "tasks": states })
+        })
+        .collect();
+    json!({ "tasks": tasks, "workflows": workflows })
+}
+
+/// Runs one task on one event, outside any workflow.
+///
+/// On failure the stdout text is exactly what Lambda mode posts: `{"errorType":..,"errorMessage":..}`.
+pub async fn invoke(registry: &Registry, task: &str, event: &str) -> Outcome {
+    let result = match (registry.task(task), read_json_arg(event, "event")) {
+        (None, _) => Err(TaskError::new(
+            names::UNKNOWN_TASK,
+            format!("no task named `{task}` is registered in this binary"),
+        )),
+        (_, Err(message)) => Err(TaskError::new(names::INVALID_INPUT, message)),
+        (Some(spec), Ok(event)) => {
+            let ctx = Context::new("invoke", "invoke", spec.name);
+            spec.call(event, ctx).await
+        }
+    };
+    match result {
+        Ok(output) => Outcome::json(&output, 0),
+        Err(error) => Outcome {
+            stdout: error.cause(),
+            code: 1,
+        },
+    }
+}
+
+fn read_json_arg(arg: &str, what: &str) -> Result<Value, String> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read {what} file `{path}`: {error}"))?,
+        None => arg.to_string(),
+    };
+    serde_json::from_str(&text).map_err(|error| format!("{what} is not valid JSON: {error}"))
+}
+
+fn usage_error(message: String) -> Outcome {
+    eprintln!("error: {message}");
+    Outcome::json(&json!({ "status": "ERROR", "error": message }), 2)
+}

@@ -1,0 +1,577 @@
+//! The local engine: runs a workflow on tokio with Step Functions semantics.
+//!
+//! Data passes between states as JSON, exactly as in the cloud. The first uncaught error halts
+//! the execution; map tasks run their items concurrently up to `max_concurrency` and keep input
+//! order; `retry(..)` and `timeout_secs` behave as ASL's `Retry` and `TimeoutSeconds`; every
+//! state's input and output is held to the payload limit.
+
+mod history;
+mod payload;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::error::{names, TaskError};
+use crate::graph::{Node, ParallelNode, TaskNode, Workflow};
+use crate::task::{call_sync, ErasedBody, TaskSpec};
+
+pub use history::{EventKind, History, HistoryEvent};
+pub use payload::DEFAULT_PAYLOAD_LIMIT;
+
+use history::{FailedAttempt, ItemFailure, ItemOutcome, ItemRecord, Record};
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Largest state input or output in bytes; `None` turns the check off. Default 256 KiB.
+    pub payload_limit: Option<usize>,
+    /// Map items run at once when a map task sets no `max_concurrency` (Step Functions runs
+    /// up to 40 iterations of an inline map at once).
+    pub default_max_concurrency: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            payload_limit: Some(DEFAULT_PAYLOAD_LIMIT),
+            default_max_concurrency: 40,
+        }
+    }
+}
+
+/// Runs workflows locally.
+///
+/// ```
+/// # async fn demo(workflow: orkestra_core::Workflow) {
+/// use orkestra_core::{Engine, ExecutionStatus};
+///
+/// let execution = Engine::default().run(&workflow, serde_json::json!({})).await;
+/// if execution.status == ExecutionStatus::Succeeded {
+///     println!("{}", execution.output.unwrap());
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Engine {
+    config: EngineConfig,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    /// Finished with an output.
+    Succeeded,
+    /// Halted by an uncaught error.
+    Failed,
+}
+
+/// The result of running a workflow.
+#[derive(Debug)]
+pub struct Execution {
+    /// The execution's id (`$$.Execution.Id`).
+    pub execution_id: String,
+    /// How it ended.
+    pub status: ExecutionStatus,
+    /// The output, when it succeeded.
+    pub output: Option<Value>,
+    /// The error, when it failed.
+    pub error: Option<TaskError>,
+    /// Every event, in Step Functions' vocabulary.
+    pub history: History,
+}
+
+impl Execution {
+    /// The output contract of `run`: `{"status":"SUCCEEDED","output":..}` or
+    /// `{"status":"FAILED","error":"..","cause":".."}`.
+    pub fn to_json(&self) -> Value {
+        match (&self.output, &self.error) {
+            (_, Some(error)) => serde_json::json!({
+                "status": "FAILED",
+                "error": error.name(),
+                "cause": error.cause(),
+            }),
+            (output, None) => serde_json::json!({
+                "status": "SUCCEEDED",
+                "output": output.clone().unwrap_or(Value::Null),
+            }),
+        }
+    }
+}
+
+impl Engine {
+    /// An engine with `config`.
+    pub fn new(config: EngineConfig) -> Engine {
+        Engine { config }
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Runs `workflow` on `input` to its end.
+    pub async fn run(&self, workflow: &Workflow, input: Value) -> Execution {
+        let execution_id = format!("local:{}:{}", workflow.name(), uuid::Uuid::new_v4());
+        let run = Run {
+            config: &self.config,
+            execution_id: Arc::from(execution_id.as_str()),
+            workflow_name: Arc::from(workflow.name()),
+            clock: Instant::now(),
+            records: Mutex::new(vec![Record::ExecutionStarted]),
+        };
+        let started = SystemTime::now();
+        let result = match payload::check(&input, self.config.payload_limit, "the execution input")
+        {
+            Ok(()) => run.node(workflow.root(), input).await,
+            Err(error) => Err(error),
+        };
+        let at = run.elapsed();
+        let mut records = run.records.into_inner().unwrap_or_else(|p| p.into_inner());
+        let (status, output, error) = match result {
+            Ok(output) => {
+                records.push(Record::ExecutionSucceeded { at });
+                (ExecutionStatus::Succeeded, Some(output), None)
+            }
+            Err(error) => {
+                records.push(Record::ExecutionFailed {
+                    at,
+                    error: error.clone(),
+                });
+                (ExecutionStatus::Failed, None, Some(error))
+            }
+        };
+        Execution {
+            execution_id,
+            status,
+            output,
+            error,
+            history: History::new(started, records),
+        }
+    }
+}
+
+type NodeFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, TaskError>> + Send + 'a>>;
+
+/// One execution in progress.
+struct Run<'a> {
+    config: &'a EngineConfig,
+    execution_id: Arc<str>,
+    workflow_name: Arc<str>,
+    clock: Instant,
+    records: Mutex<Vec<Record>>,
+}
+
+impl<'a> Run<'a> {
+    fn elapsed(&self) -> Duration {
+        self.clock.elapsed()
+    }
+
+    fn record(&self, record: Record) {
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(record);
+    }
+
+    fn context(&self, state: &str) -> Context {
+        Context::new(
+            self.execution_id.clone(),
+            self.workflow_name.clone(),
+            Arc::<str>::from(state),
+        )
+    }
+
+    fn check_output(&self, value: &Value, state: &str) -> Result<(), TaskError> {
+        payload::check(
+            value,
+            self.config.payload_limit,
+            &format!("the output of state `{state}`"),
+        )
+    }
+
+    fn node<'n>(&'n self, node: &'n Node, input: Value) -> NodeFuture<'n> {
+        Box::pin(async move {
+            match node {
+                Node::Task(task) => self.task_state(task, input).await,
+                Node::Chain(nodes) => {
+                    let mut value = input;
+                    for node in nodes {
+                        value = match node {
+                            // Tasks in a chain run without a boxed future of their own.
+                            Node::Task(task) => self.task_state(task, value).await?,
+                            other => self.node(other, value).await?,
+                        };
+                    }
+                    Ok(value)
+                }
+                Node::Parallel(group) => self.parallel_state(group, input).await,
+            }
+        })
+    }
+
+    async fn task_state(&self, node: &TaskNode, input: Value) -> Result<Value, TaskError> {
+        if node.task.options.map {
+            return self.map_state(node, input).await;
+        }
+        let state: Arc<str> = Arc::from(node.state_name.as_str());
+        let entered = self.elapsed();
+        let ctx = self.context(&state);
+        let (result, mut failures) = run_attempts(node.task, input, ctx).await;
+        let result = result.and_then(|output| {
+            self.check_output(&output, &state)?;
+            Ok(output)
+        });
+        if let Err(error) = &result {
+            failures.push(FailedAttempt {
+                error: error.clone(),
+            });
+        }
+        self.record(Record::Task {
+            state,
+            entered,
+            exited: self.elapsed(),
+            failures,
+            succeeded: result.is_ok(),
+        });
+        result
+    }
+
+    async fn map_state(&self, node: &TaskNode, input: Value) -> Result<Value, TaskError> {
+        let spec = node.task;
+        let items = match input {
+            Value::Array(items) => items,
+            other => {
+                return Err(TaskError::new(
+                    names::RUNTIME,
+                    format!(
+                        "map task `{}` takes a JSON array but its input is {}",
+                        spec.name,
+                        json_kind(&other)
+                    ),
+                ))
+            }
+        };
+        let state: Arc<str> = Arc::from(node.state_name.as_str());
+        self.record(Record::MapEntered {
+            state: state.clone(),
+            at: self.elapsed(),
+        });
+        let ctx = self.context(&state);
+        let inline = match spec.body {
+            // A sync task with no timeout and no retry needs no task or thread of its own.
+            ErasedBody::Sync(body)
+                if spec.options.timeout_secs.is_none() && spec.options.retry.is_empty() =>
+            {
+                Some(body)
+            }
+            _ => None,
+        };
+        let outcome = match inline {
+            Some(body) => self.map_inline(spec, body, items, &ctx),
+            None => self.map_concurrent(spec, items, &ctx).await,
+        };
+        let result = outcome.result.and_then(|output| {
+            self.check_output(&output, &state)?;
+            Ok(output)
+        });
+        self.record(Record::MapExited {
+            state,
+            at: self.elapsed(),
+            items: outcome.items.into_boxed_slice(),
+            failures: outcome.failures,
+            succeeded: result.is_ok(),
+        });
+        result
+    }
+
+    fn map_inline(
+        &self,
+        spec: &TaskSpec,
+        body: fn(Value, &Context) -> Result<Value, TaskError>,
+        items: Vec<Value>,
+        ctx: &Context,
+    ) -> MapOutcome {
+        let mut records = Vec::with_capacity(items.len());
+        let mut outputs = Vec::with_capacity(items.len());
+        let mut failures = Vec::new();
+        for (index, item) in items.into_iter().enumerate() {
+            let item_ctx = ctx.with_map_index(index);
+            let result = call_sync(body, item, &item_ctx).and_then(|output| {
+                self.check_output(&output, ctx.state_name())?;
+                Ok(output)
+            });
+            let (outcome, value) = settle_item(spec, index, result, &mut failures);
+            records.push(ItemRecord {
+                index: index as u32,
+                retries: 0,
+                outcome,
+            });
+            match value {
+                Some(value) => outputs.push(value),
+                None => {
+                    let error = failures.last().map(|f| f.error.clone());
+                    return MapOutcome::failed(records, failures, error);
+                }
+            }
+        }
+        MapOutcome {
+            result: Ok(Value::Array(outputs)),
+            items: records,
+            failures,
+        }
+    }
+
+    async fn map_concurrent(
+        &self,
+        spec: &'static TaskSpec,
+        items: Vec<Value>,
+        ctx: &Context,
+    ) -> MapOutcome {
+        let total = items.len();
+        let limit = match spec.options.max_concurrency {
+            Some(n) if n > 0 => n as usize,
+            _ => self.config.default_max_concurrency.max(1),
+        };
+        let started = AtomicUsize::new(0);
+        let mut slots: Vec<Option<Value>> = Vec::with_capacity(total);
+        slots.resize_with(total, || None);
+        let mut records: Vec<Option<ItemRecord>> = vec![None; total];
+        let mut failures = Vec::new();
+        let mut failed: Option<TaskError> = None;
+        {
+            let mut running = stream::iter(items.into_iter().enumerate())
+                .map(|(index, item)| {
+                    started.fetch_add(1, Ordering::Relaxed);
+                    let item_ctx = ctx.with_map_index(index);
+                    async move {
+                        let (result, attempts) = run_attempts(spec, item, item_ctx).await;
+                        (index, result, attempts)
+                    }
+                })
+                .buffer_unordered(limit);
+            while let Some((index, result, retried)) = running.next().await {
+                let result = result.and_then(|output| {
+                    self.check_output(&output, ctx.state_name())?;
+                    Ok(output)
+                });
+                let retries = retried.len() as u16;
+                failures.extend(retried.into_iter().map(|attempt| ItemFailure {
+                    index: index as u32,
+                    error: attempt.error,
+                }));
+                let (outcome, value) = settle_item(spec, index, result, &mut failures);
+                records[index] = Some(ItemRecord {
+                    index: index as u32,
+                    retries,
+                    outcome,
+                });
+                match value {
+                    Some(value) => slots[index] = Some(value),
+                    None => {
+                        failed = failures.last().map(|f| f.error.clone());
+                        break;
+                    }
+                }
+            }
+            // Dropping `running` cancels the items still in flight.
+        }
+        let started = started.load(Ordering::Relaxed);
+        let items: Vec<ItemRecord> = records
+            .into_iter()
+            .take(started)
+            .enumerate()
+            .map(|(index, record)| {
+                record.unwrap_or(ItemRecord {
+                    index: index as u32,
+                    retries: 0,
+                    outcome: ItemOutcome::Aborted,
+                })
+            })
+            .collect();
+        if failed.is_some() {
+            return MapOutcome::failed(items, failures, failed);
+        }
+        let outputs = slots
+            .into_iter()
+            .map(|slot| slot.expect("every item finished"))
+            .collect();
+        MapOutcome {
+            result: Ok(Value::Array(outputs)),
+            items,
+            failures,
+        }
+    }
+
+    async fn parallel_state(&self, group: &ParallelNode, input: Value) -> Result<Value, TaskError> {
+        let state: Arc<str> = Arc::from(group.state_name.as_str());
+        self.record(Record::ParallelEntered {
+            state: state.clone(),
+            at: self.elapsed(),
+        });
+        let branches = group
+            .branches
+            .iter()
+            .map(|branch| self.node(branch, input.clone()));
+        let result = if group.swallow {
+            let outputs = futures_util::future::join_all(branches).await;
+            outputs
+                .into_iter()
+                .map(|output| match output {
+                    Ok(value) => Ok(value),
+                    Err(error) if error.is_terminal() => Err(error),
+                    Err(error) => Ok(serde_json::to_value(error.to_captured())
+                        .expect("captured errors serialise")),
+                })
+                .collect::<Result<Vec<_>, _>>()
+        } else {
+            futures_util::future::try_join_all(branches).await
+        };
+        let result = result.map(Value::Array).and_then(|output| {
+            self.check_output(&output, &state)?;
+            Ok(output)
+        });
+        self.record(Record::ParallelExited {
+            state,
+            at: self.elapsed(),
+            succeeded: result.is_ok(),
+        });
+        result
+    }
+}
+
+struct MapOutcome {
+    result: Result<Value, TaskError>,
+    items: Vec<ItemRecord>,
+    failures: Vec<ItemFailure>,
+}
+
+impl MapOutcome {
+    fn failed(
+        items: Vec<ItemRecord>,
+        failures: Vec<ItemFailure>,
+        error: Option<TaskError>,
+    ) -> MapOutcome {
+        MapOutcome {
+            result: Err(error.expect("a failed map has an error")),
+            items,
+            failures,
+        }
+    }
+}
+
+/// Decides an item's fate: its output, its captured error, or (returning `None`) the map's failure.
+fn settle_item(
+    spec: &TaskSpec,
+    index: usize,
+    result: Result<Value, TaskError>,
+    failures: &mut Vec<ItemFailure>,
+) -> (ItemOutcome, Option<Value>) {
+    match result {
+        Ok(value) => (ItemOutcome::Succeeded, Some(value)),
+        Err(error) => {
+            let captured = spec.options.capture_errors && !error.is_terminal();
+            let value = captured.then(|| {
+                serde_json::to_value(error.to_captured()).expect("captured errors serialise")
+            });
+            failures.push(ItemFailure {
+                index: index as u32,
+                error,
+            });
+            let outcome = if captured {
+                ItemOutcome::Captured
+            } else {
+                ItemOutcome::Failed
+            };
+            (outcome, value)
+        }
+    }
+}
+
+/// Runs a task with its retry rules; returns the result and the failed attempts that were retried.
+async fn run_attempts(
+    spec: &'static TaskSpec,
+    input: Value,
+    ctx: Context,
+) -> (Result<Value, TaskError>, Vec<FailedAttempt>) {
+    let rules = spec.options.retry;
+    let mut retried = Vec::new();
+    let mut retries_per_rule = vec![0u32; rules.len()];
+    let mut input = Some(input);
+    loop {
+        let retry_count = retried.len() as u32;
+        let attempt_input = if rules.is_empty() {
+            input.take().expect("no retries: the input is used once")
+        } else {
+            input.clone().expect("input kept for retries")
+        };
+        let attempt_ctx = if retry_count == 0 {
+            ctx.clone()
+        } else {
+            ctx.with_retry_count(retry_count)
+        };
+        let error = match attempt(spec, attempt_input, attempt_ctx).await {
+            Ok(output) => return (Ok(output), retried),
+            Err(error) => error,
+        };
+        // ASL: the first rule whose ErrorEquals matches decides, with its own attempt count.
+        match rules.iter().position(|rule| rule.matches(&error)) {
+            Some(i) if retries_per_rule[i] < rules[i].max_attempts => {
+                retries_per_rule[i] += 1;
+                let delay = rules[i].delay(retries_per_rule[i]);
+                retried.push(FailedAttempt { error });
+                tokio::time::sleep(delay).await;
+            }
+            _ => return (Err(error), retried),
+        }
+    }
+}
+
+/// One attempt of a task, with its timeout.
+async fn attempt(spec: &'static TaskSpec, input: Value, ctx: Context) -> Result<Value, TaskError> {
+    let Some(secs) = spec.options.timeout_secs else {
+        return spec.call(input, ctx).await;
+    };
+    let limit = Duration::from_secs(secs as u64);
+    let ctx = ctx.with_deadline(Instant::now() + limit);
+    let timed_out = || {
+        TaskError::new(
+            names::TIMEOUT,
+            format!("task `{}` timed out after {secs} seconds", spec.name),
+        )
+    };
+    match spec.body {
+        ErasedBody::Sync(body) => {
+            // A sync body cannot be interrupted: it runs on a blocking thread that is abandoned
+            // at the deadline, as Lambda abandons a timed-out invocation.
+            let handle = tokio::task::spawn_blocking(move || call_sync(body, input, &ctx));
+            match tokio::time::timeout(limit, handle).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(join_error)) => Err(TaskError::new(names::PANIC, join_error.to_string())),
+                Err(_) => Err(timed_out()),
+            }
+        }
+        ErasedBody::Async(_) => tokio::time::timeout(limit, spec.call(input, ctx))
+            .await
+            .unwrap_or_else(|_| Err(timed_out())),
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

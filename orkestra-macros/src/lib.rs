@@ -1,0 +1,43 @@
+//! Procedural macros for Orkestra. They parse and validate, then emit calls into
+//! `orkestra-core`; all behaviour lives there. Use them through the `orkestra` crate.
+
+mod compose;
+mod error_name;
+mod workflow;
+
+use proc_macro::TokenStream;
+
+/// Turns a function `fn name(event: In, ctx: &Context) -> Out` (or `-> Result<Out, E>`, or the
+/// `async fn` forms) into a workflow task. The function stays an ordinary function; a
+/// same-named companion type registers it and lets workflows name it.
+///
+/// Options: `map`, `capture_errors` (with `map`), `name = "..."`, `max_concurrency = N` (with
+/// `map`), `timeout_secs = N`, `memory_mb = N`, `retry(max_attempts = N, interval_secs = N,
+/// backoff_rate = F, max_delay_secs = N, errors = ["..", ..])` (repeatable).
+#[proc_macro_attribute]
+pub fn compose(args: TokenStream, item: TokenStream) -> TokenStream {
+    compose::expand(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Declares and registers a named workflow: `workflow!(name = a >> b >> c)`.
+///
+/// `[b, c]` is a fail-fast parallel group, `(b, c)` an error-swallowing one, `(b >> c)` groups a
+/// sub-chain. Settings may follow: `schedule = "rate(1 hour)"`, `state_machine_type =
+/// "EXPRESS"`, `comment = "..."`. Emits `fn name() -> orkestra::Workflow`.
+#[proc_macro]
+pub fn workflow(input: TokenStream) -> TokenStream {
+    workflow::expand(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives `ErrorName`: a struct is named after its type, an enum's variants after
+/// themselves; `#[error_name = "..."]` on the type or a variant overrides.
+#[proc_macro_derive(ErrorName, attributes(error_name))]
+pub fn derive_error_name(input: TokenStream) -> TokenStream {
+    error_name::expand(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
