@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
-use crate::context::Context;
 use crate::engine::{Engine, ExecutionStatus};
+use crate::envelope::Envelope;
 use crate::error::{names, TaskError};
 use crate::registry::Registry;
 
@@ -209,8 +209,9 @@ pub async fn invoke(registry: &Registry, task: &str, event: &str) -> Outcome {
         )),
         (_, Err(message)) => Err(TaskError::new(names::INVALID_INPUT, message)),
         (Some(spec), Ok(event)) => {
-            let ctx = Context::new("invoke", "invoke", spec.name);
-            spec.call(event, ctx).await
+            let envelope = Envelope::parse(event);
+            let ctx = envelope.context(spec.name);
+            spec.call(envelope.input, ctx).await
         }
     };
     match result {

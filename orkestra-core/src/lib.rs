@@ -8,6 +8,7 @@ pub mod cli;
 pub mod compose;
 pub mod context;
 pub mod engine;
+pub mod envelope;
 pub mod error;
 pub mod graph;
 pub mod registry;
