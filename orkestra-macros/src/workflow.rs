@@ -2,7 +2,7 @@
 //! composition spelling into typed Rust and registers the workflow.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Attribute, BinOp, Expr, Ident, LitStr, Token, Visibility};
@@ -187,6 +187,7 @@ fn group<'a>(
             span,
             "a parallel group has at most 8 branches; nest groups for more",
         )),
-        _ => Ok(quote!(::orkestra::#kind((#(#branches,)*)))),
+        // Spanned on the group, so a branch mismatch points at the group's own tokens.
+        _ => Ok(quote_spanned!(span=> ::orkestra::#kind((#(#branches,)*)))),
     }
 }

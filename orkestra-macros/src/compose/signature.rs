@@ -56,7 +56,7 @@ impl TaskSignature {
                 None => {
                     return Err(syn::Error::new(
                         sig.paren_token.span.join(),
-                        missing_context(SHAPE),
+                        "a composed task takes the event and the context: write `fn task(event: In, ctx: &Context)`",
                     ))
                 }
             };
@@ -66,7 +66,7 @@ impl TaskSignature {
             None => {
                 return Err(syn::Error::new(
                     sig.paren_token.span.join(),
-                    missing_context("the context parameter is missing"),
+                    "the context parameter is missing: write `fn task(event: In, ctx: &Context)`",
                 ))
             }
         };
@@ -99,10 +99,6 @@ impl TaskSignature {
             is_async: sig.asyncness.is_some(),
         })
     }
-}
-
-fn missing_context(what: &str) -> String {
-    format!("{what}: add the context parameter, e.g. `fn task(event: In, ctx: &Context)`")
 }
 
 /// `Result<..>` or `some::path::Result<..>`: its error is converted with `ErrorName`.

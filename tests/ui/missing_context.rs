@@ -1,0 +1,8 @@
+use orkestra::compose;
+
+#[compose]
+fn no_context(n: u8) -> u8 {
+    n
+}
+
+fn main() {}
