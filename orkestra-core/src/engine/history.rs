@@ -144,18 +144,19 @@ impl History {
         History { started, records }
     }
 
-    /// Every event, in Step Functions' vocabulary, expanded from the compact records.
+    /// Every event, in Step Functions' vocabulary, expanded lazily from the compact records
+    /// (a map's items one at a time, so reading a long history costs no more memory).
     pub fn events(&self) -> impl Iterator<Item = HistoryEvent> + '_ {
+        let started = self.started;
         let mut id = 0;
-        self.records.iter().flat_map(move |record| {
-            let mut events = Vec::new();
-            expand(record, self.started, &mut events);
-            for event in &mut events {
+        self.records
+            .iter()
+            .flat_map(move |record| expand_lazily(record, started))
+            .map(move |mut event| {
                 id += 1;
                 event.id = id;
-            }
-            events
-        })
+                event
+            })
     }
 
     /// How many events of `kind` the history holds.
@@ -247,6 +248,40 @@ impl Emitter<'_> {
     }
 }
 
+fn expand_lazily(
+    record: &Record,
+    started: SystemTime,
+) -> Box<dyn Iterator<Item = HistoryEvent> + '_> {
+    let mut head = Vec::new();
+    match record {
+        Record::MapExited {
+            state,
+            at,
+            items,
+            failures,
+            ..
+        } => {
+            let per_item = items.iter().flat_map(move |item| {
+                let mut events = Vec::with_capacity(8);
+                let mut emit = Emitter {
+                    started,
+                    out: &mut events,
+                };
+                expand_item(&mut emit, *at, state, item, failures);
+                events
+            });
+            let mut tail = Vec::new();
+            expand(record, started, &mut tail);
+            Box::new(per_item.chain(tail))
+        }
+        _ => {
+            expand(record, started, &mut head);
+            Box::new(head.into_iter())
+        }
+    }
+}
+
+/// Expands a record; for a map, only the events after its items (the items are expanded lazily).
 fn expand(record: &Record, started: SystemTime, out: &mut Vec<HistoryEvent>) {
     use EventKind::*;
     let mut emit = Emitter { started, out };
@@ -277,13 +312,9 @@ fn expand(record: &Record, started: SystemTime, out: &mut Vec<HistoryEvent>) {
         Record::MapExited {
             state,
             at,
-            items,
-            failures,
             succeeded,
+            ..
         } => {
-            for item in items.iter() {
-                expand_item(&mut emit, *at, state, item, failures);
-            }
             let kind = if *succeeded {
                 MapStateSucceeded
             } else {
