@@ -165,7 +165,10 @@ async fn run(registry: &Registry, workflow: Option<String>, input: &str, history
         ExecutionStatus::Succeeded => 0,
         ExecutionStatus::Failed => 1,
     };
-    Outcome::json(&execution.to_json(), code)
+    Outcome {
+        stdout: execution.to_json_string(),
+        code,
+    }
 }
 
 fn list(registry: &Registry) -> Value {

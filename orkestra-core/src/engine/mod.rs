@@ -89,21 +89,53 @@ pub struct Execution {
     pub history: History,
 }
 
+/// The output contract of `run`, in its key order: `{"status":"SUCCEEDED","output":..}` or
+/// `{"status":"FAILED","error":"..","cause":".."}`.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Report<'a> {
+    /// The execution succeeded.
+    Succeeded {
+        /// Always `SUCCEEDED`.
+        status: ExecutionStatus,
+        /// The workflow's output.
+        output: &'a Value,
+    },
+    /// The execution failed.
+    Failed {
+        /// Always `FAILED`.
+        status: ExecutionStatus,
+        /// The error's name.
+        error: &'a str,
+        /// The error's cause (Lambda's error JSON).
+        cause: String,
+    },
+}
+
 impl Execution {
-    /// The output contract of `run`: `{"status":"SUCCEEDED","output":..}` or
-    /// `{"status":"FAILED","error":"..","cause":".."}`.
-    pub fn to_json(&self) -> Value {
+    /// The run's report, as `run` prints it.
+    pub fn report(&self) -> Report<'_> {
         match (&self.output, &self.error) {
-            (_, Some(error)) => serde_json::json!({
-                "status": "FAILED",
-                "error": error.name(),
-                "cause": error.cause(),
-            }),
-            (output, None) => serde_json::json!({
-                "status": "SUCCEEDED",
-                "output": output.clone().unwrap_or(Value::Null),
-            }),
+            (_, Some(error)) => Report::Failed {
+                status: ExecutionStatus::Failed,
+                error: error.name(),
+                cause: error.cause(),
+            },
+            (output, None) => Report::Succeeded {
+                status: ExecutionStatus::Succeeded,
+                output: output.as_ref().unwrap_or(&Value::Null),
+            },
         }
+    }
+
+    /// The report as a JSON value.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.report()).expect("reports serialise")
+    }
+
+    /// The report as one line of JSON, `status` first.
+    pub fn to_json_string(&self) -> String {
+        serde_json::to_string(&self.report()).expect("reports serialise")
     }
 }
 
