@@ -239,6 +239,22 @@ orkestra::workflow!(
     explicit_forms = plus_one >> swallow((times_ten, always_fails)) >> describe_pair
 );
 
+#[compose]
+fn count_items(items: Vec<i64>, _ctx: &Context) -> usize {
+    items.len()
+}
+
+orkestra::workflow!(map_in_branch = (inverse, count_items));
+
+#[tokio::test]
+async fn a_branch_may_be_a_map_job() {
+    let execution = run(map_in_branch(), json!([2, 0])).await;
+    let output = execution.output.unwrap();
+    assert_eq!(output[0][0], json!(0.5));
+    assert_eq!(output[0][1]["Error"], json!("Boom"));
+    assert_eq!(output[1], json!(2));
+}
+
 #[tokio::test]
 async fn a_fail_fast_group_halts_on_a_branch_error() {
     let execution = run(fail_fast_group(), json!(1)).await;

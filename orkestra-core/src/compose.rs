@@ -10,6 +10,11 @@ use crate::graph::Node;
 /// A piece of a workflow with a workflow-level input and output type.
 ///
 /// `#[compose]` tasks implement it (a map task takes `Vec<Item>`), and so do chains and groups.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a workflow step",
+    label = "not a `#[compose]` task, a chain or a group",
+    note = "outside `workflow!`, a tuple or array is not a group: write `parallel((a {{}}, b {{}}))` (fail-fast) or `swallow((a {{}}, b {{}}))` (errors swallowed)"
+)]
 pub trait Step: Sized + Send + 'static {
     /// What the step takes (a JSON value of this shape).
     type In: Serialize + DeserializeOwned + Send + 'static;

@@ -161,8 +161,9 @@ impl Engine {
             records: Mutex::new(vec![Record::ExecutionStarted]),
         };
         let started = SystemTime::now();
-        let result = match payload::check(&input, self.config.payload_limit, "the execution input")
-        {
+        let result = match payload::check(&input, self.config.payload_limit, || {
+            "the execution input".into()
+        }) {
             Ok(()) => run.node(workflow.root(), input).await,
             Err(error) => Err(error),
         };
@@ -223,11 +224,9 @@ impl<'a> Run<'a> {
     }
 
     fn check_output(&self, value: &Value, state: &str) -> Result<(), TaskError> {
-        payload::check(
-            value,
-            self.config.payload_limit,
-            &format!("the output of state `{state}`"),
-        )
+        payload::check(value, self.config.payload_limit, || {
+            format!("the output of state `{state}`")
+        })
     }
 
     fn node<'n>(&'n self, node: &'n Node, input: Value) -> NodeFuture<'n> {

@@ -13,12 +13,20 @@ pub fn exceeds(value: &Value, limit: usize) -> bool {
     serde_json::to_writer(&mut counter, value).is_err()
 }
 
-/// Fails with `States.DataLimitExceeded` when `value` is larger than `limit`.
-pub fn check(value: &Value, limit: Option<usize>, what: &str) -> Result<(), TaskError> {
+/// Fails with `States.DataLimitExceeded` when `value` is larger than `limit`; `what` describes
+/// the value and is only built on failure.
+pub fn check(
+    value: &Value,
+    limit: Option<usize>,
+    what: impl FnOnce() -> String,
+) -> Result<(), TaskError> {
     match limit {
         Some(limit) if exceeds(value, limit) => Err(TaskError::new(
             names::DATA_LIMIT_EXCEEDED,
-            format!("{what} is larger than the payload limit of {limit} bytes"),
+            format!(
+                "{} is larger than the payload limit of {limit} bytes",
+                what()
+            ),
         )),
         _ => Ok(()),
     }
@@ -54,8 +62,9 @@ mod tests {
         let value = json!("abc"); // 5 bytes with quotes
         assert!(!exceeds(&value, 5));
         assert!(exceeds(&value, 4));
-        let err = check(&value, Some(4), "the output of state `x`").unwrap_err();
+        let err = check(&value, Some(4), || "the output of state `x`".into()).unwrap_err();
         assert_eq!(err.name(), names::DATA_LIMIT_EXCEEDED);
-        assert!(check(&value, None, "x").is_ok());
+        assert!(err.message().starts_with("the output of state `x`"));
+        assert!(check(&value, None, || unreachable!()).is_ok());
     }
 }
