@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::engine::{Engine, ExecutionStatus};
 use crate::envelope::Envelope;
 use crate::error::{names, TaskError};
-use crate::registry::Registry;
+use crate::registry::{Registry, WorkflowEntry};
 
 /// The commands of an Orkestra binary.
 #[derive(Debug, Parser)]
@@ -39,6 +39,11 @@ pub enum Command {
     },
     /// Lists the registered tasks and workflows as JSON.
     List,
+    /// Prints a workflow's Amazon States Language definition.
+    Asl {
+        /// The workflow; may be left out when the binary has exactly one.
+        workflow: Option<String>,
+    },
     /// Runs one task on one event and prints its JSON output, or Lambda's error JSON with exit code 1.
     Invoke {
         /// The task's registry key.
@@ -109,36 +114,66 @@ pub async fn execute(command: Option<Command>) -> Outcome {
             history,
         } => run(registry, workflow, &input, history).await,
         Command::List => Outcome::json(&list(registry), 0),
+        Command::Asl { workflow } => asl(registry, workflow),
         Command::Invoke { task, event } => invoke(registry, &task, &event).await,
     }
 }
 
-async fn run(registry: &Registry, workflow: Option<String>, input: &str, history: bool) -> Outcome {
-    let entry = match workflow {
-        Some(name) => match registry.workflow(&name) {
-            Some(entry) => entry,
-            None => {
-                let known: Vec<&str> = registry.workflows().map(|w| w.name).collect();
-                return usage_error(format!(
-                    "no workflow named `{name}`; this binary has: {}",
-                    known.join(", ")
-                ));
-            }
-        },
+/// The workflow named `name`, or the binary's only one.
+fn find_workflow(
+    registry: &Registry,
+    name: Option<String>,
+) -> Result<&'static WorkflowEntry, String> {
+    match name {
+        Some(name) => registry.workflow(&name).ok_or_else(|| {
+            let known: Vec<&str> = registry.workflows().map(|w| w.name).collect();
+            format!(
+                "no workflow named `{name}`; this binary has: {}",
+                known.join(", ")
+            )
+        }),
         None => {
             let all: Vec<_> = registry.workflows().collect();
             match all.as_slice() {
-                [only] => *only,
-                [] => return usage_error("this binary registers no workflow".into()),
+                [only] => Ok(*only),
+                [] => Err("this binary registers no workflow".into()),
                 many => {
                     let names: Vec<&str> = many.iter().map(|w| w.name).collect();
-                    return usage_error(format!(
+                    Err(format!(
                         "this binary has several workflows; name one of: {}",
                         names.join(", ")
-                    ));
+                    ))
                 }
             }
         }
+    }
+}
+
+fn asl(registry: &Registry, name: Option<String>) -> Outcome {
+    let entry = match find_workflow(registry, name) {
+        Ok(entry) => entry,
+        Err(message) => return usage_error(message),
+    };
+    match crate::export::asl(&(entry.build)()) {
+        Ok(machine) => Outcome {
+            stdout: serde_json::to_string_pretty(&machine).expect("ASL serialises"),
+            code: 0,
+        },
+        Err(problems) => {
+            let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            usage_error(format!(
+                "workflow `{}` does not give valid ASL: {}",
+                entry.name,
+                problems.join("; ")
+            ))
+        }
+    }
+}
+
+async fn run(registry: &Registry, workflow: Option<String>, input: &str, history: bool) -> Outcome {
+    let entry = match find_workflow(registry, workflow) {
+        Ok(entry) => entry,
+        Err(message) => return usage_error(message),
     };
     let input = match read_json_arg(input, "--input") {
         Ok(value) => value,

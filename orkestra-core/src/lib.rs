@@ -10,6 +10,7 @@ pub mod context;
 pub mod engine;
 pub mod envelope;
 pub mod error;
+pub mod export;
 pub mod graph;
 pub mod registry;
 pub mod task;

@@ -1,0 +1,26 @@
+//! Export: Amazon States Language from the graph model, checked before it leaves.
+
+pub mod asl;
+pub mod build;
+pub mod check;
+pub mod naming;
+
+pub use asl::StateMachine;
+pub use build::state_machine;
+pub use check::{check, AslError};
+
+use crate::graph::Workflow;
+
+/// The checked ASL of `workflow`.
+///
+/// ```
+/// # fn demo(workflow: &orkestra_core::Workflow) {
+/// let asl = orkestra_core::export::asl(workflow).expect("valid ASL");
+/// println!("{}", serde_json::to_string_pretty(&asl).unwrap());
+/// # }
+/// ```
+pub fn asl(workflow: &Workflow) -> Result<StateMachine, Vec<AslError>> {
+    let machine = state_machine(workflow);
+    check(&machine)?;
+    Ok(machine)
+}
