@@ -53,8 +53,14 @@ pub fn total(slots: (i64, i64), _ctx: &Context) -> i64 {
     slots.0 + slots.1
 }
 
-orkestra::workflow!(pub swallowing_example = start >> (double, explode) >> report);
-orkestra::workflow!(pub halting_example = start >> [double, explode] >> total);
+orkestra::workflow!(
+    pub swallowing_example = start >> (double, explode) >> report,
+    schedule = "rate(1 hour)"
+);
+orkestra::workflow!(
+    pub halting_example = start >> [double, explode] >> total,
+    state_machine_type = "EXPRESS"
+);
 
 fn main() -> std::process::ExitCode {
     orkestra::main()

@@ -39,6 +39,17 @@ pub enum Command {
     },
     /// Lists the registered tasks and workflows as JSON.
     List,
+    /// Prints the CloudFormation template (JSON) of the given workflows (all by default).
+    Synth {
+        /// Workflows to include; all when none is named.
+        workflows: Vec<String>,
+        /// Writes the template to this file instead of stdout.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+        /// The functions' architecture: x86_64 (default) or arm64; package the binary to match.
+        #[arg(long, default_value = "x86_64")]
+        arch: crate::export::Architecture,
+    },
     /// Prints a workflow's Amazon States Language definition.
     Asl {
         /// The workflow; may be left out when the binary has exactly one.
@@ -115,6 +126,11 @@ pub async fn execute(command: Option<Command>) -> Outcome {
         } => run(registry, workflow, &input, history).await,
         Command::List => Outcome::json(&list(registry), 0),
         Command::Asl { workflow } => asl(registry, workflow),
+        Command::Synth {
+            workflows,
+            output,
+            arch,
+        } => synth(registry, workflows, output, arch),
         Command::Invoke { task, event } => invoke(registry, &task, &event).await,
     }
 }
@@ -146,6 +162,49 @@ fn find_workflow(
                 }
             }
         }
+    }
+}
+
+fn synth(
+    registry: &Registry,
+    names: Vec<String>,
+    output: Option<std::path::PathBuf>,
+    arch: crate::export::Architecture,
+) -> Outcome {
+    let entries = if names.is_empty() {
+        registry.workflows().collect::<Vec<_>>()
+    } else {
+        let found: Result<Vec<_>, String> = names
+            .into_iter()
+            .map(|name| find_workflow(registry, Some(name)))
+            .collect();
+        match found {
+            Ok(entries) => entries,
+            Err(message) => return usage_error(message),
+        }
+    };
+    let template = entries
+        .iter()
+        .fold(crate::export::Template::new().architecture(arch), |t, e| {
+            t.workflow(&(e.build)())
+        });
+    let json = match template.to_json() {
+        Ok(json) => json,
+        Err(error) => return usage_error(error.to_string()),
+    };
+    let text = serde_json::to_string_pretty(&json).expect("templates serialise");
+    match output {
+        None => Outcome {
+            stdout: text,
+            code: 0,
+        },
+        Some(path) => match std::fs::write(&path, text + "\n") {
+            Ok(()) => Outcome::json(
+                &json!({"template": path, "resources": json["Resources"].as_object().map_or(0, |r| r.len())}),
+                0,
+            ),
+            Err(error) => usage_error(format!("cannot write `{}`: {error}", path.display())),
+        },
     }
 }
 

@@ -24,3 +24,18 @@ pub fn asl(workflow: &Workflow) -> Result<StateMachine, Vec<AslError>> {
     check(&machine)?;
     Ok(machine)
 }
+
+pub mod lambda;
+pub mod template;
+
+pub use lambda::{Architecture, LambdaFunction};
+pub use template::{ScheduledStateMachine, Template, TemplateError};
+
+/// `.task()`: a task's state JSON alone, in the shape CDK's `CustomState({stateJson})` takes.
+pub fn task_state_json(spec: &'static crate::TaskSpec) -> serde_json::Value {
+    let mut node = crate::Node::task(spec);
+    if let crate::Node::Task(task) = &mut node {
+        task.state_name = spec.name.to_string();
+    }
+    serde_json::to_value(build::node_state(&node)).expect("ASL serialises")
+}

@@ -41,6 +41,18 @@ pub fn task(function: &ItemFn, signature: &TaskSignature, options: &Options) -> 
         #[derive(Clone, Copy, Debug, Default)]
         #vis struct #fn_name {}
 
+        impl #fn_name {
+            /// The task's Step Functions state, in the shape CDK's `CustomState` takes.
+            #vis fn task() -> ::orkestra::__private::Value {
+                ::orkestra::export::task_state_json(<Self as ::orkestra::TaskDef>::spec())
+            }
+
+            /// The task's Lambda function (adjust it, then hand it to a `Template`).
+            #vis fn aws_lambda() -> ::orkestra::export::LambdaFunction {
+                ::orkestra::export::LambdaFunction::for_task(<Self as ::orkestra::TaskDef>::spec())
+            }
+        }
+
         const _: () = {
             static SPEC: ::orkestra::TaskSpec = ::orkestra::TaskSpec {
                 name: #key,

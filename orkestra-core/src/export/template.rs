@@ -1,0 +1,264 @@
+//! A whole CloudFormation template (JSON) for one or more workflows: one Lambda function per
+//! task, all sharing one code artefact; a state machine per workflow with a role that may invoke
+//! exactly its own functions; an EventBridge Scheduler schedule where a workflow has one.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Map, Value};
+
+use super::lambda::{checkov_skips, log_group, Architecture, LambdaFunction};
+use super::naming::{function_arn_substitution, function_id, logical_id};
+use super::{asl, AslError};
+use crate::graph::Workflow;
+use crate::task::TaskSpec;
+
+/// A workflow's state machine as CloudFormation resources (what `.schedule()` gives).
+#[derive(Debug, Clone)]
+pub struct ScheduledStateMachine {
+    workflow: Workflow,
+}
+
+impl Workflow {
+    /// The workflow's state machine: name, STANDARD or EXPRESS, and the schedule expression
+    /// from its settings (`workflow!(.., schedule = "rate(1 hour)")`).
+    pub fn schedule(&self) -> ScheduledStateMachine {
+        ScheduledStateMachine {
+            workflow: self.clone(),
+        }
+    }
+}
+
+impl ScheduledStateMachine {
+    /// The state machine's logical id.
+    pub fn logical_id(&self) -> String {
+        format!("{}StateMachine", logical_id(self.workflow.name()))
+    }
+
+    /// The resources: state machine, its role and log group, and the schedule with its role.
+    pub fn resources(&self) -> Result<Vec<(String, Value)>, Vec<AslError>> {
+        let machine = asl(&self.workflow)?;
+        let id = self.logical_id();
+        let role_id = format!("{id}Role");
+        let log_id = format!("{id}LogGroup");
+        let tasks: BTreeSet<&str> = self
+            .workflow
+            .root()
+            .tasks()
+            .iter()
+            .map(|t| t.task.name)
+            .collect();
+        let substitutions: Map<String, Value> = tasks
+            .iter()
+            .map(|task| {
+                (
+                    function_arn_substitution(task),
+                    json!({"Fn::GetAtt": [function_id(task), "Arn"]}),
+                )
+            })
+            .collect();
+        let function_arns: Vec<Value> = tasks
+            .iter()
+            .map(|task| json!({"Fn::GetAtt": [function_id(task), "Arn"]}))
+            .collect();
+        let settings = self.workflow.settings();
+        let mut resources = vec![
+            (
+                id.clone(),
+                json!({
+                    "Type": "AWS::StepFunctions::StateMachine",
+                    "Properties": {
+                        "StateMachineName": self.workflow.name(),
+                        "StateMachineType": settings.state_machine_type.as_str(),
+                        // A plain object (not Fn::Sub) so cfn-lint checks the ASL (rule E3601).
+                        "Definition": machine,
+                        "DefinitionSubstitutions": substitutions,
+                        "RoleArn": {"Fn::GetAtt": [role_id.clone(), "Arn"]},
+                        "TracingConfiguration": {"Enabled": true},
+                        "LoggingConfiguration": {
+                            "Level": "ERROR",
+                            "IncludeExecutionData": false,
+                            "Destinations": [{"CloudWatchLogsLogGroup": {
+                                "LogGroupArn": {"Fn::GetAtt": [log_id.clone(), "Arn"]}
+                            }}],
+                        },
+                    },
+                }),
+            ),
+            (
+                role_id.clone(),
+                role(
+                    "states.amazonaws.com",
+                    vec![
+                        json!({"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": function_arns}),
+                        json!({"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"], "Resource": "*"}),
+                        // What Step Functions needs to deliver its logs (documented by AWS; these
+                        // actions support no resource-level permissions).
+                        json!({"Effect": "Allow", "Action": [
+                            "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+                            "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+                            "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"
+                        ], "Resource": "*"}),
+                    ],
+                    &format!("{}StateMachinePolicy", logical_id(self.workflow.name())),
+                ),
+            ),
+            (log_id, log_group()),
+        ];
+        if let Some(expression) = &settings.schedule {
+            let schedule_role = format!("{id}ScheduleRole");
+            resources.push((
+                format!("{id}Schedule"),
+                json!({
+                    "Type": "AWS::Scheduler::Schedule",
+                    "Properties": {
+                        "ScheduleExpression": expression,
+                        "FlexibleTimeWindow": {"Mode": "OFF"},
+                        "Target": {
+                            "Arn": {"Ref": id.clone()},
+                            "RoleArn": {"Fn::GetAtt": [schedule_role.clone(), "Arn"]},
+                            "Input": "{}",
+                        },
+                    },
+                }),
+            ));
+            resources.push((
+                schedule_role,
+                role(
+                    "scheduler.amazonaws.com",
+                    vec![json!({"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": id}})],
+                    &format!("{}SchedulePolicy", logical_id(self.workflow.name())),
+                ),
+            ));
+        }
+        Ok(resources)
+    }
+}
+
+fn role(service: &str, statements: Vec<Value>, policy_name: &str) -> Value {
+    json!({
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+            },
+            "Policies": [{
+                "PolicyName": policy_name,
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+            }],
+        },
+        "Metadata": checkov_skips(&[
+            ("CKV_AWS_111", "X-Ray and Step Functions log-delivery actions do not support resource-level permissions."),
+        ]),
+    })
+}
+
+/// A problem building a template.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TemplateError {
+    /// A workflow's ASL failed Orkestra's checks.
+    #[error("workflow `{workflow}` does not give valid ASL: {problems:?}")]
+    InvalidAsl {
+        /// The workflow.
+        workflow: String,
+        /// What is wrong.
+        problems: Vec<AslError>,
+    },
+    /// Two registry keys map to one logical id.
+    #[error("tasks `{0}` and `{1}` get the same CloudFormation logical id; rename one")]
+    LogicalIdClash(String, String),
+}
+
+/// A CloudFormation template for some workflows.
+///
+/// ```
+/// # fn demo(workflow: &orkestra_core::Workflow) {
+/// use orkestra_core::export::template::Template;
+/// let template = Template::new().workflow(workflow).to_json().expect("valid");
+/// assert!(template["Resources"].is_object());
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Template {
+    workflows: Vec<Workflow>,
+    architecture: Architecture,
+    overrides: BTreeMap<&'static str, LambdaFunction>,
+}
+
+impl Template {
+    /// An empty template.
+    pub fn new() -> Template {
+        Template::default()
+    }
+
+    /// Adds a workflow (its tasks become functions).
+    pub fn workflow(mut self, workflow: &Workflow) -> Template {
+        self.workflows.push(workflow.clone());
+        self
+    }
+
+    /// Sets every function's architecture (the packaged binary must match).
+    pub fn architecture(mut self, architecture: Architecture) -> Template {
+        self.architecture = architecture;
+        self
+    }
+
+    /// Replaces a task's function settings (extra environment, IAM statements, concurrency).
+    pub fn function(mut self, function: LambdaFunction) -> Template {
+        self.overrides.insert(function.task(), function);
+        self
+    }
+
+    /// The template as JSON.
+    pub fn to_json(&self) -> Result<Value, TemplateError> {
+        let mut resources = Map::new();
+        let mut outputs = Map::new();
+        let mut tasks: BTreeMap<&'static str, &'static TaskSpec> = BTreeMap::new();
+        for workflow in &self.workflows {
+            for task in workflow.root().tasks() {
+                tasks.insert(task.task.name, task.task);
+            }
+        }
+        let mut ids: BTreeMap<String, &str> = BTreeMap::new();
+        for (name, spec) in &tasks {
+            if let Some(other) = ids.insert(logical_id(name), name) {
+                return Err(TemplateError::LogicalIdClash(
+                    other.into(),
+                    name.to_string(),
+                ));
+            }
+            let function = self
+                .overrides
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| LambdaFunction::for_task(spec))
+                .architecture(self.architecture);
+            resources.extend(function.resources());
+        }
+        for workflow in &self.workflows {
+            let machine = workflow.schedule();
+            let machine_resources =
+                machine
+                    .resources()
+                    .map_err(|problems| TemplateError::InvalidAsl {
+                        workflow: workflow.name().to_string(),
+                        problems,
+                    })?;
+            resources.extend(machine_resources);
+            outputs.insert(
+                format!("{}Arn", machine.logical_id()),
+                json!({"Description": format!("ARN of the `{}` state machine", workflow.name()), "Value": {"Ref": machine.logical_id()}}),
+            );
+        }
+        Ok(json!({
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": "Orkestra workflows: one Lambda function per task, all running one binary",
+            "Parameters": {
+                "CodeBucket": {"Type": "String", "Description": "S3 bucket of the packaged binary (bootstrap zip)"},
+                "CodeKey": {"Type": "String", "Description": "S3 key of the packaged binary (bootstrap zip)"},
+            },
+            "Resources": resources,
+            "Outputs": outputs,
+        }))
+    }
+}
