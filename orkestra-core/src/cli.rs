@@ -67,7 +67,14 @@ impl Outcome {
 }
 
 /// Parses the process arguments, runs the command and exits; what `orkestra::main()` calls.
+///
+/// With the `lambda` feature, inside AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set) it serves the task
+/// named by `_HANDLER` instead (see [`crate::lambda`]).
 pub fn main() -> ExitCode {
+    #[cfg(feature = "lambda")]
+    if crate::lambda::in_lambda() {
+        return crate::lambda::main();
+    }
     init_logging();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -11,6 +11,8 @@ pub mod engine;
 pub mod envelope;
 pub mod error;
 pub mod graph;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod registry;
 pub mod task;
 
