@@ -14,23 +14,31 @@ use std::time::Duration;
 use runtime_api::{Kind, RuntimeApi};
 use serde_json::{json, Value};
 
-/// The example binary (built by `cargo test --features lambda`, or here if missing).
+/// The example binary, brought up to date once per test run (`cargo test --test ..` alone does
+/// not rebuild examples).
 fn example_binary() -> PathBuf {
-    let test_exe = std::env::current_exe().unwrap();
-    let profile_dir = test_exe.parent().unwrap().parent().unwrap();
-    let path = profile_dir.join("examples").join("lambda_tasks");
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--features", "lambda", "--example", "lambda_tasks"])
-            .status()
-            .expect("run cargo build");
-        assert!(
-            status.success(),
-            "cargo build --example lambda_tasks failed"
-        );
-    }
-    path
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let test_exe = std::env::current_exe().unwrap();
+            let profile_dir = test_exe.parent().unwrap().parent().unwrap();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.args(["build", "--features", "lambda", "--example", "lambda_tasks"]);
+            if profile_dir
+                .file_name()
+                .is_some_and(|name| name == "release")
+            {
+                build.arg("--release");
+            }
+            let status = build.status().expect("run cargo build");
+            assert!(
+                status.success(),
+                "cargo build --example lambda_tasks failed"
+            );
+            profile_dir.join("examples").join("lambda_tasks")
+        })
+        .clone()
 }
 
 /// One `bootstrap` process serving `handler`, with its stdout (the log stream) collected.
@@ -148,6 +156,20 @@ fn a_panic_is_reported_and_the_runtime_keeps_serving() {
         json!({"errorType": "Orkestra.Panic", "errorMessage": "negative input: -3"})
     );
     assert!(function.is_running(), "the process died after a panic");
+    let lines = function.log_lines_for(&panicked.request_id.clone().unwrap());
+    let report = lines
+        .iter()
+        .find(|line| line["message"] == "task panicked")
+        .unwrap_or_else(|| panic!("no panic log line: {lines:?}"));
+    assert_eq!(report["level"], "ERROR");
+    assert_eq!(report["panic"], "negative input: -3");
+    assert!(
+        report["location"]
+            .as_str()
+            .unwrap()
+            .starts_with("examples/lambda_tasks.rs:"),
+        "{report}"
+    );
     let ok = api.invoke(b"5");
     assert_eq!((ok.kind, ok.json()), (Kind::Response, json!(5)));
     let again = api.invoke(b"-1");

@@ -13,6 +13,10 @@
 //!  "execution_id":"..","state":"double","map_index":3,"name":"invocation"}}
 //! ```
 //!
+//! A panic in a task is logged the same way, as one `ERROR` line (message and location) inside
+//! the invocation's span, instead of the standard library's plain-text report on stderr; the
+//! invocation then fails with `Orkestra.Panic` and the runtime goes on serving.
+//!
 //! The level comes from `ORKESTRA_LOG` (an `EnvFilter` directive), else from Lambda's
 //! `AWS_LAMBDA_LOG_LEVEL`, else `info`.
 
@@ -39,4 +43,21 @@ pub fn init() {
         .with_env_filter(filter())
         .with_writer(std::io::stdout)
         .try_init();
+}
+
+/// Reports panics as JSON log lines (inside the current span) instead of plain text on stderr.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the task panicked".to_string());
+        tracing::error!(panic = %message, location = %location, "task panicked");
+    }));
 }

@@ -40,6 +40,7 @@ pub fn in_lambda() -> bool {
 /// API is unreachable); task failures are posted to Lambda and serving goes on.
 pub fn main() -> ExitCode {
     logging::init();
+    logging::install_panic_hook();
     let handler = Handler::from_env();
     // Lambda sends one invocation at a time: a single-threaded runtime starts fastest.
     let runtime = match tokio::runtime::Builder::new_current_thread()
