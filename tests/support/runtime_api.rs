@@ -65,6 +65,7 @@ struct State {
     ready: Condvar,
     posted: Mutex<Sender<Posted>>,
     next_polls: AtomicU64,
+    first_poll: Mutex<Option<Instant>>,
 }
 
 /// The server; it lives until the process ends.
@@ -86,6 +87,7 @@ impl RuntimeApi {
             ready: Condvar::new(),
             posted: Mutex::new(tx),
             next_polls: AtomicU64::new(0),
+            first_poll: Mutex::new(None),
         });
         let accept_state = state.clone();
         std::thread::spawn(move || {
@@ -111,6 +113,11 @@ impl RuntimeApi {
     /// How many `GET .../invocation/next` requests have arrived.
     pub fn next_polls(&self) -> u64 {
         self.state.next_polls.load(Ordering::SeqCst)
+    }
+
+    /// When the first `GET .../invocation/next` arrived.
+    pub fn first_poll_at(&self) -> Option<Instant> {
+        *self.state.first_poll.lock().unwrap()
     }
 
     /// Queues an event with a 60 s deadline; returns its request id.
@@ -248,6 +255,11 @@ fn serve_connection(stream: TcpStream, state: &State) {
         let ok = match (request.method.as_str(), route) {
             ("GET", "invocation/next") => {
                 state.next_polls.fetch_add(1, Ordering::SeqCst);
+                state
+                    .first_poll
+                    .lock()
+                    .unwrap()
+                    .get_or_insert_with(Instant::now);
                 let event = {
                     let mut queue = state.queue.lock().unwrap();
                     loop {
