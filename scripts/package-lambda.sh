@@ -10,7 +10,7 @@
 # Needs `cargo lambda` and zig, both on PyPI: `pip install cargo-lambda ziglang`. Zig links
 # against the glibc `provided.al2023` has (2.34); a plain `cargo build` links this machine's
 # glibc and may not start there. The script checks the result: the zip holds exactly `bootstrap`,
-# an ELF of the right machine needing no glibc symbol newer than 2.34.
+# mode 0755, an ELF of the right machine needing no glibc symbol newer than 2.34.
 # arm64 (Graviton) needs `rustup target add aarch64-unknown-linux-gnu` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +61,11 @@ fi
 
 check_dir="$(mktemp -d)"
 trap 'rm -rf "$check_dir"' EXIT
+mode="$(python3 -c 'import sys, zipfile; print(oct(zipfile.ZipFile(sys.argv[1]).getinfo("bootstrap").external_attr >> 16 & 0o777))' "$zip")"
+if [ "$mode" != "0o755" ]; then
+  echo "error: bootstrap in $zip has mode $mode; Lambda needs it executable (0o755)" >&2
+  exit 1
+fi
 python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$zip" "$check_dir"
 bootstrap="$check_dir/bootstrap"
 if ! readelf -h "$bootstrap" | grep -q "Machine:.*$machine"; then

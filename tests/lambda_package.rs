@@ -16,8 +16,9 @@ use runtime_api::{Kind, RuntimeApi};
 use serde_json::json;
 
 fn has_cargo_lambda() -> bool {
-    Command::new("cargo-lambda")
-        .arg("--version")
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    Command::new(cargo)
+        .args(["lambda", "--version"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -28,7 +29,10 @@ fn unzip(zip: &Path, into: &Path) {
     let status = Command::new("python3")
         .args([
             "-c",
-            "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])",
+            // Extracts keeping each entry's Unix mode, as Lambda does (bootstrap must be 0755).
+            "import os, sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+             [os.chmod(z.extract(i, sys.argv[2]), (i.external_attr >> 16) & 0o777) \
+             for i in z.infolist()]",
         ])
         .arg(zip)
         .arg(into)

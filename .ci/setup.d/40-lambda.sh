@@ -6,4 +6,4 @@ if ! command -v cargo-lambda >/dev/null 2>&1 || ! python3 -c 'import ziglang' >/
   if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
   hash -r
 fi
-cargo-lambda --version
+cargo lambda --version
