@@ -35,6 +35,10 @@ pub use orkestra_macros::{compose, workflow, ErrorName};
 
 /// Runs this binary's command line (`run`, `list`, `invoke`, ...): call it from `main`.
 ///
+/// With the `lambda` feature the same call serves the task named by `_HANDLER` (the Lambda
+/// function's Handler) when `AWS_LAMBDA_RUNTIME_API` is set, that is inside AWS Lambda; see
+/// `orkestra::lambda` and `scripts/package-lambda.sh`.
+///
 /// ```no_run
 /// fn main() -> std::process::ExitCode {
 ///     orkestra::main()

@@ -83,7 +83,14 @@ impl Outcome {
 }
 
 /// Parses the process arguments, runs the command and exits; what `orkestra::main()` calls.
+///
+/// With the `lambda` feature, inside AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set) it serves the task
+/// named by `_HANDLER` instead (see [`crate::lambda`]).
 pub fn main() -> ExitCode {
+    #[cfg(feature = "lambda")]
+    if crate::lambda::in_lambda() {
+        return crate::lambda::main();
+    }
     init_logging();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -97,11 +104,17 @@ pub fn main() -> ExitCode {
     ExitCode::from(outcome.code)
 }
 
-/// Logs go to stderr; `ORKESTRA_LOG` (an `EnvFilter` directive) sets the level, `warn` by default.
+/// Logs go to stderr as JSON lines (the same shape as Lambda mode's, see `lambda::logging` with
+/// the `lambda` feature); `ORKESTRA_LOG` (an `EnvFilter` directive) sets the level, `warn` by
+/// default.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ORKESTRA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();

@@ -12,6 +12,8 @@ pub mod envelope;
 pub mod error;
 pub mod export;
 pub mod graph;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod registry;
 pub mod task;
 

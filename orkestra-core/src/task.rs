@@ -202,12 +202,25 @@ impl<T, E: ErrorName + std::fmt::Display> IntoTaskResult for Result<T, E> {
 }
 
 /// Decodes a task's JSON input, naming the task and the path of the bad field on failure.
+///
+/// ```
+/// let err = orkestra_core::__private::decode_input::<Vec<(String, u8)>>(
+///     "pairs",
+///     serde_json::json!([["a", 1], ["b", "x"]]),
+/// )
+/// .unwrap_err();
+/// assert!(err.message().starts_with("task `pairs` could not decode its input at `[1][1]`"), "{err}");
+/// ```
 pub fn decode_input<T: DeserializeOwned>(task: &str, input: Value) -> Result<T, TaskError> {
-    T::deserialize(input).map_err(|error| {
-        TaskError::new(
-            names::INVALID_INPUT,
-            format!("task `{task}` could not decode its input: {error}"),
-        )
+    serde_path_to_error::deserialize(input).map_err(|error| {
+        let path = error.path().to_string();
+        let error = error.into_inner();
+        let message = if path == "." {
+            format!("task `{task}` could not decode its input: {error}")
+        } else {
+            format!("task `{task}` could not decode its input at `{path}`: {error}")
+        };
+        TaskError::new(names::INVALID_INPUT, message)
     })
 }
 
@@ -253,5 +266,23 @@ mod tests {
         let err = decode_input::<u8>("divide_by", serde_json::json!("x")).unwrap_err();
         assert_eq!(err.name(), names::INVALID_INPUT);
         assert!(err.message().contains("divide_by"), "{}", err.message());
+    }
+
+    #[test]
+    fn decode_errors_name_the_path_of_the_bad_field() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Item {
+            name: String,
+            sizes: Vec<u32>,
+        }
+        let input = serde_json::json!({"name": "a", "sizes": [1, -2]});
+        let err = decode_input::<Item>("measure", input).unwrap_err();
+        assert!(
+            err.message()
+                .starts_with("task `measure` could not decode its input at `sizes[1]`: "),
+            "{}",
+            err.message()
+        );
     }
 }

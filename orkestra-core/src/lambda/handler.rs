@@ -1,0 +1,303 @@
+//! Dispatch of one Lambda invocation to the task named by the function's `Handler`.
+
+use std::time::{Instant, SystemTime};
+
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::envelope::Envelope;
+use crate::error::{names, TaskError};
+use crate::registry::{Registry, RegistryError};
+use crate::task::TaskSpec;
+
+/// What Lambda tells about one invocation, besides its event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The AWS request id (`Lambda-Runtime-Aws-Request-Id`).
+    pub request_id: String,
+    /// When Lambda stops the invocation (`Lambda-Runtime-Deadline-Ms`).
+    pub deadline: Option<SystemTime>,
+    /// The Lambda function's name (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub function_name: String,
+}
+
+impl Invocation {
+    /// Reads the invocation's details from `lambda_runtime`'s context.
+    pub fn from_lambda(context: &lambda_runtime::Context) -> Invocation {
+        Invocation {
+            request_id: context.request_id.clone(),
+            deadline: (context.deadline > 0).then(|| context.deadline()),
+            function_name: context.env_config.function_name.clone(),
+        }
+    }
+}
+
+/// The task a Lambda function serves, resolved once at start-up from `_HANDLER`.
+///
+/// When the name resolves to no task, every invocation fails with `Orkestra.UnknownTask`
+/// (naming the requested task and the ones this binary has) rather than the process dying, so
+/// the reason is visible in the invocation's result and not only in the init logs.
+///
+/// ```
+/// use orkestra_core::lambda::{Handler, Invocation};
+/// use orkestra_core::Registry;
+///
+/// let registry = Registry::from_entries([], []).unwrap();
+/// let handler = Handler::resolve(Ok(&registry), Some("double"));
+/// let invocation = Invocation { request_id: "r-1".into(), deadline: None, function_name: "f".into() };
+/// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// let error = rt.block_on(handler.handle(serde_json::json!(2), &invocation)).unwrap_err();
+/// assert_eq!(error.name(), "Orkestra.UnknownTask");
+/// assert!(error.message().contains("`double`"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Handler {
+    requested: String,
+    task: Result<&'static TaskSpec, TaskError>,
+}
+
+impl Handler {
+    /// The handler for the task named by `_HANDLER`, in this binary's registry.
+    pub fn from_env() -> Handler {
+        let requested = std::env::var(super::HANDLER_VAR).ok();
+        let handler = Handler::resolve(Registry::global(), requested.as_deref());
+        if let Err(error) = &handler.task {
+            tracing::error!(
+                error_type = error.name(),
+                error = error.message(),
+                "cannot serve the function's handler"
+            );
+        }
+        handler
+    }
+
+    /// The handler for task `requested` in `registry`; `None` when `_HANDLER` is unset.
+    pub fn resolve(registry: Result<&Registry, RegistryError>, requested: Option<&str>) -> Handler {
+        let name = requested.unwrap_or_default().trim();
+        let task = match registry {
+            Err(error) => Err(TaskError::new(
+                names::UNKNOWN_TASK,
+                format!("cannot resolve task `{name}`: {error}"),
+            )),
+            Ok(registry) => {
+                let known: Vec<&str> = registry.tasks().map(|task| task.name).collect();
+                let known = if known.is_empty() {
+                    "no tasks".to_string()
+                } else {
+                    known.join(", ")
+                };
+                match registry.task(name) {
+                    Some(spec) => Ok(spec),
+                    None if requested.is_none() => Err(TaskError::new(
+                        names::UNKNOWN_TASK,
+                        format!(
+                            "`{}` is not set: set the Lambda function's Handler to one of this binary's tasks: {known}",
+                            super::HANDLER_VAR
+                        ),
+                    )),
+                    None => Err(TaskError::new(
+                        names::UNKNOWN_TASK,
+                        format!(
+                            "no task named `{name}` is registered in this binary (the function's Handler, `{}`); this binary has: {known}",
+                            super::HANDLER_VAR
+                        ),
+                    )),
+                }
+            }
+        };
+        Handler {
+            requested: name.to_string(),
+            task,
+        }
+    }
+
+    /// The task this handler serves, or why there is none.
+    pub fn task(&self) -> Result<&'static TaskSpec, &TaskError> {
+        self.task.as_ref().copied()
+    }
+
+    /// Runs one invocation: unwraps the envelope, builds the [`Context`](crate::Context) from
+    /// it and from `invocation`, and calls the task (panics caught), inside an `invocation`
+    /// log span.
+    pub async fn handle(&self, event: Value, invocation: &Invocation) -> Result<Value, TaskError> {
+        let envelope = Envelope::parse(event);
+        let meta = envelope.meta.as_ref();
+        let span = tracing::info_span!(
+            "invocation",
+            request_id = %invocation.request_id,
+            function = %invocation.function_name,
+            task = %self.requested,
+            execution_id = meta.map(|m| m.execution_id.as_str()),
+            state_machine = meta.map(|m| m.state_machine.as_str()),
+            state = meta.map(|m| m.state.as_str()),
+            retry_count = meta.map(|m| m.retry_count),
+            map_index = meta.and_then(|m| m.map_index),
+        );
+        let started = Instant::now();
+        async move {
+            let result = match self.task {
+                Ok(spec) => {
+                    let mut ctx = envelope
+                        .context(spec.name)
+                        .with_request_id(invocation.request_id.as_str());
+                    if let Some(deadline) = invocation.deadline {
+                        ctx = ctx.with_deadline(instant_at(deadline));
+                    }
+                    spec.call(envelope.input, ctx).await
+                }
+                Err(ref error) => Err(error.clone()),
+            };
+            let micros = started.elapsed().as_micros() as u64;
+            match &result {
+                Ok(_) => {
+                    tracing::info!(outcome = "ok", duration_us = micros, "invocation finished")
+                }
+                Err(error) => tracing::warn!(
+                    outcome = "error",
+                    error_type = error.name(),
+                    error = error.message(),
+                    duration_us = micros,
+                    "invocation failed"
+                ),
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Polls the Lambda Runtime API and serves invocations until it goes away.
+    pub async fn serve(self) -> Result<(), lambda_runtime::Error> {
+        let handler: &'static Handler = Box::leak(Box::new(self));
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |event: lambda_runtime::LambdaEvent<Value>| async move {
+                let invocation = Invocation::from_lambda(&event.context);
+                handler
+                    .handle(event.payload, &invocation)
+                    .await
+                    .map_err(|error| diagnostic(&error))
+            },
+        ))
+        .await
+    }
+}
+
+/// The error body `lambda_runtime` posts for `error`: its JSON is exactly
+/// [`TaskError::cause`], `{"errorType":..,"errorMessage":..}`.
+///
+/// ```
+/// use orkestra_core::TaskError;
+///
+/// let error = TaskError::new("DivideByZero", "division by zero");
+/// let posted = serde_json::to_string(&orkestra_core::lambda::handler::diagnostic(&error)).unwrap();
+/// assert_eq!(posted, error.cause());
+/// ```
+pub fn diagnostic(error: &TaskError) -> lambda_runtime::Diagnostic {
+    lambda_runtime::Diagnostic {
+        error_type: error.name().to_string(),
+        error_message: error.message().to_string(),
+    }
+}
+
+/// The [`Instant`] at wall-clock time `deadline` (now, if it has passed).
+fn instant_at(deadline: SystemTime) -> Instant {
+    let now = Instant::now();
+    match deadline.duration_since(SystemTime::now()) {
+        Ok(left) => now + left,
+        Err(_) => now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Context;
+    use crate::task::{ErasedBody, TaskOptions};
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn echo_context(input: Value, ctx: &Context) -> Result<Value, TaskError> {
+        Ok(json!({
+            "input": input,
+            "execution_id": ctx.execution_id(),
+            "state": ctx.state_name(),
+            "map_index": ctx.map_index(),
+            "retry_count": ctx.retry_count(),
+            "request_id": ctx.request_id(),
+            "remaining_s": ctx.remaining_time().map(|left| left.as_secs()),
+        }))
+    }
+
+    static ECHO: TaskSpec = TaskSpec {
+        name: "echo",
+        rust_name: "echo_context",
+        module_path: "tests",
+        file: "handler.rs",
+        line: 1,
+        options: TaskOptions::DEFAULT,
+        input_type: "Value",
+        output_type: "Value",
+        body: ErasedBody::Sync(echo_context),
+    };
+
+    fn invocation() -> Invocation {
+        Invocation {
+            request_id: "req-1".into(),
+            deadline: Some(SystemTime::now() + Duration::from_secs(120)),
+            function_name: "fn".into(),
+        }
+    }
+
+    async fn run(handler: &Handler, event: Value) -> Result<Value, TaskError> {
+        handler.handle(event, &invocation()).await
+    }
+
+    #[tokio::test]
+    async fn context_comes_from_the_envelope_and_the_invocation() {
+        let registry = Registry::from_entries([&ECHO], []).unwrap();
+        let handler = Handler::resolve(Ok(&registry), Some("echo"));
+        let event = json!({"input": [7], "meta": {"execution_id": "e-1", "state": "Echo", "retry_count": 2, "map_index": 4}});
+        let out = run(&handler, event).await.unwrap();
+        assert_eq!(out["input"], json!([7]));
+        assert_eq!(out["execution_id"], "e-1");
+        assert_eq!(out["state"], "Echo");
+        assert_eq!(out["map_index"], 4);
+        assert_eq!(out["retry_count"], 2);
+        assert_eq!(out["request_id"], "req-1");
+        let left = out["remaining_s"].as_u64().unwrap();
+        assert!((100..=120).contains(&left), "{left}");
+
+        let bare = run(&handler, json!({"x": 1})).await.unwrap();
+        assert_eq!(bare["input"], json!({"x": 1}));
+        assert_eq!(bare["state"], "echo");
+        assert_eq!(bare["map_index"], Value::Null);
+    }
+
+    #[tokio::test]
+    async fn unknown_and_missing_handlers_list_the_known_tasks() {
+        let registry = Registry::from_entries([&ECHO], []).unwrap();
+        let unknown = run(&Handler::resolve(Ok(&registry), Some("nope")), json!(1))
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.name(), names::UNKNOWN_TASK);
+        assert!(unknown.message().contains("`nope`"), "{unknown}");
+        assert!(
+            unknown.message().contains("this binary has: echo"),
+            "{unknown}"
+        );
+        let missing = run(&Handler::resolve(Ok(&registry), None), json!(1))
+            .await
+            .unwrap_err();
+        assert!(
+            missing.message().contains("`_HANDLER` is not set"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn the_posted_error_is_the_cause_byte_for_byte() {
+        let error = TaskError::new("Orkestra.Panic", "it \"broke\"\nbadly ✗");
+        let posted = serde_json::to_vec(&diagnostic(&error)).unwrap();
+        assert_eq!(posted, error.cause().into_bytes());
+    }
+}

@@ -1,0 +1,63 @@
+//! Lambda mode (cargo feature `lambda`): one binary serves every registered task in AWS Lambda.
+//!
+//! `orkestra::main()` calls [`main`] when `AWS_LAMBDA_RUNTIME_API` is set (see [`in_lambda`]) and
+//! runs the command line otherwise. The Lambda function's `Handler` setting, which a custom
+//! runtime receives as `_HANDLER`, is the registry key of the task to serve, so every function of
+//! a workflow deploys the same `bootstrap`.
+//!
+//! Per invocation ([`handler::Handler::handle`]):
+//! - the event is a task envelope (`{"input":..,"meta":{..}}`, see [`crate::envelope`]) or a bare
+//!   event; the task sees only the input (inside a map, the item);
+//! - the response is the task's JSON output;
+//! - a failure is posted as `{"errorType":..,"errorMessage":..}`, byte for byte what
+//!   [`TaskError::cause`](crate::TaskError::cause) gives and `invoke` prints; panics are caught
+//!   and posted as `Orkestra.Panic`, and the runtime keeps serving.
+//!
+//! Logs are JSON lines on stdout, Lambda's log stream (see [`logging`]).
+
+pub mod handler;
+pub mod logging;
+
+use std::process::ExitCode;
+
+pub use handler::{Handler, Invocation};
+
+/// The variable Lambda sets to the Runtime API's `host:port`; its presence selects Lambda mode.
+pub const RUNTIME_API_VAR: &str = "AWS_LAMBDA_RUNTIME_API";
+
+/// The variable a custom runtime reads its function's `Handler` setting from: the task's key.
+pub const HANDLER_VAR: &str = "_HANDLER";
+
+/// Whether this process runs inside Lambda (`AWS_LAMBDA_RUNTIME_API` is set).
+pub fn in_lambda() -> bool {
+    std::env::var_os(RUNTIME_API_VAR).is_some()
+}
+
+/// Serves the task named by `_HANDLER` until the Runtime API goes away; what `orkestra::main()`
+/// runs inside Lambda.
+///
+/// Returns a failure exit code only when the runtime itself cannot run (for example the Runtime
+/// API is unreachable); task failures are posted to Lambda and serving goes on.
+pub fn main() -> ExitCode {
+    logging::init();
+    logging::install_panic_hook();
+    let handler = Handler::from_env();
+    // Lambda sends one invocation at a time: a single-threaded runtime starts fastest.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the tokio runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(handler.serve()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %error, "the Lambda runtime stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
