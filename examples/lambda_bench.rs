@@ -1,8 +1,12 @@
 //! Lambda-mode benchmark: cold start and warm per-invocation overhead of the real binary.
 //!
 //! ```sh
-//! cargo run --release --features lambda --example lambda_bench -- [STARTS] [WARM_INVOCATIONS]
+//! cargo run --release --features lambda --example lambda_bench -- [STARTS] [WARM_INVOCATIONS] [BOOTSTRAP]
 //! ```
+//!
+//! `BOOTSTRAP` measures another binary serving `lambda_tasks`' `square` task instead of this one,
+//! e.g. the packaged one: `unzip target/lambda/lambda_tasks/bootstrap.zip -d /tmp/b` then pass
+//! `/tmp/b/bootstrap`.
 //!
 //! This binary is also the function under test: it contains `lambda_tasks`' tasks, and when
 //! started with `AWS_LAMBDA_RUNTIME_API` set it serves them exactly as a deployed `bootstrap`
@@ -41,6 +45,10 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let starts: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
     let warm: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let binary = args
+        .next()
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::current_exe().unwrap());
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; run with --release for meaningful figures");
     }
@@ -51,7 +59,7 @@ fn main() -> ExitCode {
         let api = RuntimeApi::start();
         api.push(EVENT);
         let started = Instant::now();
-        let mut child = spawn(&api, "square");
+        let mut child = spawn(&binary, &api, "square");
         let posted = api
             .next_posted(Duration::from_secs(10))
             .expect("a first response within 10 s");
@@ -64,7 +72,7 @@ fn main() -> ExitCode {
     }
 
     let api = RuntimeApi::start();
-    let mut child = spawn(&api, "square");
+    let mut child = spawn(&binary, &api, "square");
     let mut round_trips = Vec::with_capacity(warm);
     for i in 0..warm + 50 {
         let queued = Instant::now();
@@ -82,10 +90,7 @@ fn main() -> ExitCode {
 
     let dispatch = in_process_dispatch(100_000);
 
-    println!(
-        "lambda_bench: binary {}",
-        std::env::current_exe().unwrap().display()
-    );
+    println!("lambda_bench: binary {}", binary.display());
     println!(
         "cold start (spawn -> first response posted), {starts} starts: median {}, p90 {}, min {}, max {}",
         ms(percentile(&mut cold, 50)),
@@ -110,8 +115,8 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn spawn(api: &RuntimeApi, handler: &str) -> std::process::Child {
-    Command::new(std::env::current_exe().unwrap())
+fn spawn(binary: &std::path::Path, api: &RuntimeApi, handler: &str) -> std::process::Child {
+    Command::new(binary)
         .env("AWS_LAMBDA_RUNTIME_API", api.address())
         .env("_HANDLER", handler)
         .env("AWS_LAMBDA_FUNCTION_NAME", "orkestra-bench")

@@ -250,13 +250,22 @@ fn undecodable_events_name_the_task_and_the_field() {
     let message = posted.json()["errorMessage"].as_str().unwrap().to_string();
     assert!(message.contains("at `name`"), "{message}");
 
-    // A body that is not JSON at all is refused by lambda_runtime itself; serving goes on.
+    // A body that is not JSON at all (which Lambda itself never delivers) is refused by
+    // lambda_runtime before Orkestra sees it, under lambda_runtime's own type name; serving
+    // goes on.
     let posted = api.invoke(b"{not json");
     assert_eq!(posted.kind, Kind::Error);
+    let refused = posted.json();
+    assert_eq!(
+        refused["errorType"],
+        "&lambda_runtime::deserializer::DeserializeError"
+    );
     assert!(
-        posted.json()["errorMessage"].is_string(),
-        "{}",
-        posted.text()
+        refused["errorMessage"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed to deserialize the incoming data"),
+        "{refused}"
     );
     assert!(function.is_running());
     let ok = api.invoke(br#"{"name":"Bo","times":1}"#);
