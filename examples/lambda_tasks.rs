@@ -95,6 +95,7 @@ pub async fn whoami(_event: serde_json::Value, ctx: &Context) -> serde_json::Val
         "retry_count": ctx.retry_count(),
         "map_index": ctx.map_index(),
         "request_id": ctx.request_id(),
+        "function_name": ctx.function_name(),
         "remaining_ms": ctx.remaining_time().map(|left| left.as_millis() as u64),
     })
 }

@@ -219,6 +219,7 @@ fn the_context_comes_from_the_lambda_invocation_and_the_envelope() {
     let posted = api.next_posted(Duration::from_secs(10)).unwrap();
     let out = posted.json();
     assert_eq!(out["request_id"], request_id.as_str());
+    assert_eq!(out["function_name"], "orkestra-whoami");
     assert_eq!(out["execution_id"], "exec-1");
     assert_eq!(out["workflow"], "wf");
     assert_eq!(out["state"], "Who");

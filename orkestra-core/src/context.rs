@@ -31,6 +31,7 @@ struct Shared {
     workflow_name: Arc<str>,
     state_name: Arc<str>,
     request_id: Option<Arc<str>>,
+    function_name: Option<Arc<str>>,
 }
 
 impl Context {
@@ -46,6 +47,7 @@ impl Context {
                 workflow_name: workflow_name.into(),
                 state_name: state_name.into(),
                 request_id: None,
+                function_name: None,
             }),
             map_index: None,
             retry_count: 0,
@@ -85,12 +87,23 @@ impl Context {
 
     /// The same context with the AWS request id of the invocation (set in Lambda).
     pub fn with_request_id(&self, request_id: impl Into<Arc<str>>) -> Self {
-        let shared = Shared {
+        self.with_shared(|shared| shared.request_id = Some(request_id.into()))
+    }
+
+    /// The same context with the Lambda function's name (set in Lambda).
+    pub fn with_function_name(&self, function_name: impl Into<Arc<str>>) -> Self {
+        self.with_shared(|shared| shared.function_name = Some(function_name.into()))
+    }
+
+    fn with_shared(&self, change: impl FnOnce(&mut Shared)) -> Self {
+        let mut shared = Shared {
             execution_id: self.shared.execution_id.clone(),
             workflow_name: self.shared.workflow_name.clone(),
             state_name: self.shared.state_name.clone(),
-            request_id: Some(request_id.into()),
+            request_id: self.shared.request_id.clone(),
+            function_name: self.shared.function_name.clone(),
         };
+        change(&mut shared);
         Context {
             shared: Arc::new(shared),
             ..self.clone()
@@ -132,6 +145,11 @@ impl Context {
         self.shared.request_id.as_deref()
     }
 
+    /// The Lambda function's name, when running in Lambda.
+    pub fn function_name(&self) -> Option<&str> {
+        self.shared.function_name.as_deref()
+    }
+
     /// Time left before the task times out; `None` when it has no timeout.
     pub fn remaining_time(&self) -> Option<Duration> {
         self.deadline
@@ -148,13 +166,16 @@ mod tests {
         let ctx = Context::new("exec-1", "wf", "state")
             .with_map_index(3)
             .with_retry_count(2)
-            .with_request_id("req-9");
+            .with_request_id("req-9")
+            .with_function_name("fn-1");
         assert_eq!(ctx.execution_id(), "exec-1");
         assert_eq!(ctx.workflow_name(), "wf");
         assert_eq!(ctx.state_name(), "state");
         assert_eq!(ctx.map_index(), Some(3));
         assert_eq!(ctx.attempt(), 3);
         assert_eq!(ctx.request_id(), Some("req-9"));
+        assert_eq!(ctx.function_name(), Some("fn-1"));
+        assert_eq!(ctx.execution_id(), "exec-1");
         assert_eq!(ctx.remaining_time(), None);
     }
 

@@ -139,7 +139,8 @@ impl Handler {
                 Ok(spec) => {
                     let mut ctx = envelope
                         .context(spec.name)
-                        .with_request_id(invocation.request_id.as_str());
+                        .with_request_id(invocation.request_id.as_str())
+                        .with_function_name(invocation.function_name.as_str());
                     if let Some(deadline) = invocation.deadline {
                         ctx = ctx.with_deadline(instant_at(deadline));
                     }
