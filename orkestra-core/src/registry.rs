@@ -74,7 +74,7 @@ impl Registry {
             inventory::iter::<TaskEntry>
                 .into_iter()
                 .map(|entry| entry.0),
-            inventory::iter::<WorkflowEntry>.into_iter(),
+            inventory::iter::<WorkflowEntry>,
         )
     }
 
