@@ -2,10 +2,25 @@
 //! [`CheckpointStore`] and replayed after an interruption, in the style of the AWS Durable
 //! Execution SDK.
 
+mod context;
+mod error;
+mod execution;
 mod ids;
+mod retry;
+mod runner;
+mod step;
 pub mod store;
 
+pub use context::DurableContext;
+pub use error::DurableError;
+pub use execution::{handler_fn, DurableExecutor, DurableHandler, FnHandler};
 pub use ids::operation_id;
+pub use retry::{Jitter, RetryStrategy};
+pub use runner::{DurableTestRunner, OperationView, TestResult};
+pub use step::{
+    BoxFuture, NamedStep, StepBuilder, StepConfig, StepContext, StepFunction, StepLogger,
+    StepSemantics,
+};
 pub use store::{
     CheckpointStore, Commit, ErrorObject, ExecutionRecord, InvocationStatus, OperationRecord,
     OperationStatus, OperationType, SqliteStore, StoreError, Synchronous,
