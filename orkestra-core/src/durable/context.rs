@@ -76,7 +76,6 @@ impl DurableContext {
     }
 
     /// A child context whose operations are parented to operation `id`.
-    #[allow(dead_code)]
     pub(crate) fn child(&self, id: String) -> Self {
         Self::with_id(self.inner.exec.clone(), Some(id))
     }
@@ -98,7 +97,6 @@ impl DurableContext {
     }
 
     /// The id of the `index`-th (0-based) child of operation `parent` (map items, branches).
-    #[allow(dead_code)]
     pub(crate) fn nth_child_id(parent: &str, index: usize) -> String {
         operation_id(parent, index as u64 + 1)
     }

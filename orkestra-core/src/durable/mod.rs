@@ -2,19 +2,27 @@
 //! [`CheckpointStore`] and replayed after an interruption, in the style of the AWS Durable
 //! Execution SDK.
 
+mod batch;
+mod completion;
 mod context;
 mod error;
 mod execution;
 mod ids;
+mod map;
 mod retry;
 mod runner;
 mod step;
 pub mod store;
 
+pub use batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
+pub use completion::CompletionConfig;
 pub use context::DurableContext;
 pub use error::DurableError;
 pub use execution::{handler_fn, DurableExecutor, DurableHandler, FnHandler};
 pub use ids::operation_id;
+pub use map::{
+    ItemNamer, MapBuilder, MapConfig, MapFunction, SummaryGenerator, MAX_CHECKPOINT_RESULT,
+};
 pub use retry::{Jitter, RetryStrategy};
 pub use runner::{DurableTestRunner, OperationView, TestResult};
 pub use step::{

@@ -96,9 +96,9 @@ impl OperationStatus {
     }
 }
 
-/// A recorded error: its type name and message.
+/// A recorded error: its type name and message (JSON `{"ErrorType", "ErrorMessage"}` as the SDK's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "PascalCase")]
 pub struct ErrorObject {
     /// The error's type, e.g. `ValueError` or a Rust type name.
     pub error_type: String,
