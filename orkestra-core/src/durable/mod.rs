@@ -18,7 +18,7 @@ pub use batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
 pub use completion::CompletionConfig;
 pub use context::DurableContext;
 pub use error::DurableError;
-pub use execution::{handler_fn, DurableExecutor, DurableHandler, FnHandler};
+pub use execution::{__assert_handler, handler_fn, DurableExecutor, DurableHandler, FnHandler};
 pub use ids::operation_id;
 pub use map::{
     ItemNamer, MapBuilder, MapConfig, MapFunction, SummaryGenerator, MAX_CHECKPOINT_RESULT,
