@@ -13,7 +13,8 @@ use std::time::Duration;
 pub(crate) struct ExecutionState {
     pub(crate) execution_id: String,
     pub(crate) store: Arc<dyn CheckpointStore>,
-    /// Records loaded at start, updated as operations checkpoint.
+    /// Records loaded at start; each is taken out when its operation replays (ids are unique,
+    /// so an operation is looked up once).
     records: Mutex<HashMap<String, OperationRecord>>,
     /// Skip timer/retry delays (test runner).
     pub(crate) skip_waits: bool,
@@ -127,14 +128,10 @@ impl DurableContext {
         }
     }
 
-    /// Records `record` (in memory and in the store); await the [`Commit`] when the write must
-    /// be durable before continuing.
+    /// Writes `record` to the store; await the [`Commit`] when the write must be durable
+    /// before continuing.
     pub(crate) fn checkpoint(&self, record: OperationRecord) -> Commit {
         let exec = &self.inner.exec;
-        exec.records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(record.id.clone(), record.clone());
         exec.store.checkpoint(&exec.execution_id, record)
     }
 

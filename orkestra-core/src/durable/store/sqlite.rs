@@ -6,6 +6,8 @@ use super::{
     OperationStatus, OperationType, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Mutex;
@@ -52,6 +54,8 @@ pub struct SqliteStore {
     path: PathBuf,
     tx: Mutex<mpsc::Sender<Msg>>,
     reader: Mutex<Connection>,
+    /// Dropping it stops the WAL checkpointer thread.
+    _checkpointer: mpsc::Sender<()>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -97,7 +101,24 @@ impl SqliteStore {
         }
         let writer = open_connection(&path, sync)?;
         migrate(&writer, &path)?;
+        // The writer never checkpoints the WAL itself (that would fsync inside a commit);
+        // a background thread runs passive checkpoints instead.
+        writer
+            .execute_batch("PRAGMA wal_autocheckpoint=0;")
+            .map_err(|e| db_err(&path, e))?;
         let reader = open_connection(&path, sync)?;
+        let checkpointer = open_connection(&path, sync)?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("orkestra-wal-checkpointer".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(std::time::Duration::from_millis(500))
+                {
+                    let _ = checkpointer.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+                }
+            })
+            .map_err(|e| db_err(&path, e))?;
         let (tx, rx) = mpsc::channel();
         let writer_path = path.clone();
         std::thread::Builder::new()
@@ -108,6 +129,7 @@ impl SqliteStore {
             path,
             tx: Mutex::new(tx),
             reader: Mutex::new(reader),
+            _checkpointer: stop,
         })
     }
 
@@ -137,7 +159,8 @@ fn open_connection(path: &Path, sync: Synchronous) -> Result<Connection, StoreEr
         Synchronous::Full => "FULL",
     };
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000;"
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000;
+         PRAGMA cache_size=-65536;"
     ))
     .map_err(|e| db_err(path, e))?;
     Ok(conn)
@@ -161,11 +184,10 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
                  id TEXT PRIMARY KEY, handler TEXT NOT NULL, status TEXT NOT NULL,
                  input TEXT NOT NULL, result TEXT, error TEXT);
              CREATE TABLE IF NOT EXISTS durable_operations (
-                 execution_id TEXT NOT NULL, op_id TEXT NOT NULL, parent_id TEXT,
-                 op_type TEXT NOT NULL, sub_type TEXT, name TEXT, status TEXT NOT NULL,
-                 result TEXT, error TEXT, attempt INTEGER NOT NULL);
-             CREATE UNIQUE INDEX IF NOT EXISTS durable_operations_key
-                 ON durable_operations(execution_id, op_id);
+                 execution_id TEXT NOT NULL, op_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                 parent_id TEXT, op_type TEXT NOT NULL, sub_type TEXT, name TEXT,
+                 status TEXT NOT NULL, result TEXT, error TEXT, attempt INTEGER NOT NULL,
+                 PRIMARY KEY (execution_id, op_id)) WITHOUT ROWID;
              PRAGMA user_version = 1;
              COMMIT;",
         )
@@ -174,17 +196,66 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// How long a batch of writes nobody waits for may linger to collect more writes.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+
+fn nobody_waits(batch: &[Msg]) -> bool {
+    batch.iter().all(|m| match m {
+        Msg::Op { done, .. } | Msg::Execution { done, .. } => {
+            done.as_ref().is_none_or(|d| d.is_closed())
+        }
+        Msg::Flush(_) => false,
+    })
+}
+
 fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, path: PathBuf) {
+    let mut next_seq: i64 = conn
+        .query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM durable_operations",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
+    loop {
+        // Spin briefly before sleeping: a waiting step is usually about to send its next write.
+        let mut first = None;
+        for _ in 0..200 {
             match rx.try_recv() {
+                Ok(m) => {
+                    first = Some(m);
+                    break;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => return,
+                Err(mpsc::TryRecvError::Empty) => std::hint::spin_loop(),
+            }
+        }
+        let first = match first {
+            Some(m) => m,
+            None => match rx.recv() {
+                Ok(m) => m,
+                Err(_) => return,
+            },
+        };
+        batch.push(first);
+        loop {
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
+            }
+            // Group commit: writes nobody waits for (e.g. a step's START) wait a moment for
+            // the write that must be durable, so both share one transaction.
+            if batch.len() >= MAX_BATCH || !nobody_waits(&batch) {
+                break;
+            }
+            match rx.recv_timeout(LINGER) {
                 Ok(m) => batch.push(m),
                 Err(_) => break,
             }
         }
-        let result = write_batch(&mut conn, &batch).map_err(|e| db_err(&path, e));
+        let result = write_batch(&mut conn, &batch, &mut next_seq).map_err(|e| db_err(&path, e));
         if let Err(e) = &result {
             tracing::error!(error = %e, "checkpoint batch failed");
         }
@@ -200,18 +271,58 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, path: PathBuf) {
     }
 }
 
+/// FNV-1a: keys are short ids, and SipHash dominated batch bookkeeping.
+#[derive(Clone, Copy, Default)]
+struct Fnv;
+
+struct FnvHasher(u64);
+
+impl BuildHasher for Fnv {
+    type Hasher = FnvHasher;
+    fn build_hasher(&self) -> FnvHasher {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for FnvHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 fn error_json(e: &Option<ErrorObject>) -> Option<String> {
     e.as_ref()
         .map(|e| serde_json::to_string(e).expect("ErrorObject serializes"))
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Msg]) -> rusqlite::Result<()> {
+fn write_batch(conn: &mut Connection, batch: &[Msg], next_seq: &mut i64) -> rusqlite::Result<()> {
+    // Several writes of one operation in a batch: write the last one's content at the first
+    // one's position (keeping first-write order) and skip the rest.
+    let mut last: HashMap<(&str, &str), usize, Fnv> =
+        HashMap::with_capacity_and_hasher(batch.len(), Fnv);
+    for (i, msg) in batch.iter().enumerate() {
+        if let Msg::Op {
+            execution_id,
+            record,
+            ..
+        } = msg
+        {
+            last.insert((execution_id.as_str(), record.id.as_str()), i);
+        }
+    }
+    let mut written: HashSet<(&str, &str), Fnv> =
+        HashSet::with_capacity_and_hasher(batch.len(), Fnv);
     let tx = conn.transaction()?;
     {
         let mut op = tx.prepare(
             "INSERT INTO durable_operations
-                 (execution_id, op_id, parent_id, op_type, sub_type, name, status, result, error, attempt)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 (execution_id, op_id, seq, parent_id, op_type, sub_type, name, status, result, error, attempt)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT(execution_id, op_id) DO UPDATE SET
                  status = excluded.status, result = excluded.result,
                  error = excluded.error, attempt = excluded.attempt",
@@ -224,12 +335,21 @@ fn write_batch(conn: &mut Connection, batch: &[Msg]) -> rusqlite::Result<()> {
             match msg {
                 Msg::Op {
                     execution_id,
-                    record: r,
+                    record,
                     ..
                 } => {
+                    let key = (execution_id.as_str(), record.id.as_str());
+                    if !written.insert(key) {
+                        continue;
+                    }
+                    let Msg::Op { record: r, .. } = &batch[last[&key]] else {
+                        unreachable!("indexed Op messages only")
+                    };
+                    *next_seq += 1;
                     op.execute(params![
                         execution_id,
                         r.id,
+                        *next_seq,
                         r.parent_id,
                         r.op_type.as_str(),
                         r.sub_type,
@@ -355,7 +475,7 @@ impl CheckpointStore for SqliteStore {
         let mut stmt = conn
             .prepare(
                 "SELECT op_id, parent_id, op_type, sub_type, name, status, result, error, attempt
-                 FROM durable_operations WHERE execution_id = ?1 ORDER BY rowid",
+                 FROM durable_operations WHERE execution_id = ?1 ORDER BY seq",
             )
             .map_err(|e| db_err(&self.path, e))?;
         let mut rows = stmt
