@@ -81,3 +81,16 @@ impl DurableError {
         }
     }
 }
+
+/// Captures an error as an [`ErrorObject`]: an `ErrorObject` stays itself, a
+/// [`DurableError`] keeps the error it carries, anything else is named after its type.
+pub(crate) fn capture_error<E: std::fmt::Display + 'static>(e: &E) -> ErrorObject {
+    let any = e as &dyn std::any::Any;
+    if let Some(obj) = any.downcast_ref::<ErrorObject>() {
+        obj.clone()
+    } else if let Some(d) = any.downcast_ref::<DurableError>() {
+        d.to_error_object()
+    } else {
+        ErrorObject::from_error(e)
+    }
+}

@@ -2,7 +2,7 @@
 //! checkpoints already there).
 
 use super::context::{DurableContext, ExecutionState};
-use super::error::DurableError;
+use super::error::{capture_error, DurableError};
 use super::step::BoxFuture;
 use super::store::{CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus};
 use serde::de::DeserializeOwned;
@@ -76,17 +76,9 @@ where
                         format!("cannot encode the handler's result: {e}"),
                     )
                 }),
-                Err(e) => Err(error_object_of(&e)),
+                Err(e) => Err(capture_error(&e)),
             }
         })
-    }
-}
-
-/// Captures a handler error; a [`DurableError`] keeps the error it carries.
-fn error_object_of<Err: std::fmt::Display + 'static>(e: &Err) -> ErrorObject {
-    match (e as &dyn std::any::Any).downcast_ref::<DurableError>() {
-        Some(d) => d.to_error_object(),
-        None => ErrorObject::from_error(e),
     }
 }
 

@@ -4,7 +4,7 @@
 use super::batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
 use super::completion::CompletionConfig;
 use super::context::DurableContext;
-use super::error::DurableError;
+use super::error::{capture_error, DurableError};
 use super::step::{fn_item_name, BoxFuture};
 use super::store::{ErrorObject, OperationRecord, OperationStatus, OperationType};
 use serde::de::DeserializeOwned;
@@ -107,6 +107,8 @@ where
 #[must_use = "a map does nothing until awaited"]
 pub struct MapBuilder<'a, T, F: MapFunction<T>> {
     ctx: &'a DurableContext,
+    /// Sub-types of the operation and of its items (`Map`/`MapIteration`, `Parallel`/`ParallelBranch`).
+    kinds: (&'static str, &'static str),
     items: Arc<[T]>,
     f: F,
     name: Option<String>,
@@ -134,6 +136,7 @@ impl DurableContext {
     {
         MapBuilder {
             ctx: self,
+            kinds: ("Map", "MapIteration"),
             items: items.into(),
             name: fn_item_name::<F>(),
             f,
@@ -143,6 +146,11 @@ impl DurableContext {
 }
 
 impl<'a, T, F: MapFunction<T>> MapBuilder<'a, T, F> {
+    pub(crate) fn kinds(mut self, op: &'static str, item: &'static str) -> Self {
+        self.kinds = (op, item);
+        self
+    }
+
     /// Names the map.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
@@ -187,6 +195,7 @@ where
 {
     let MapBuilder {
         ctx,
+        kinds,
         items,
         f,
         name,
@@ -207,7 +216,7 @@ where
         id: id.clone(),
         parent_id: ctx.context_id().map(str::to_string),
         op_type: OperationType::Context,
-        sub_type: Some("Map".into()),
+        sub_type: Some(kinds.0.into()),
         name: name.clone(),
         status,
         result,
@@ -241,7 +250,8 @@ where
             launched[index] = true;
             let item_name = match &config.item_namer {
                 Some(namer) => namer(&items[index], index),
-                None => format!("map-item-{index}"),
+                None if kinds.0 == "Map" => format!("map-item-{index}"),
+                None => format!("branch-{index}"),
             };
             let child_id = DurableContext::nth_child_id(&id, index);
             if let Some(rec) = ctx.replay(&child_id, OperationType::Context, Some(&item_name))? {
@@ -275,17 +285,13 @@ where
                             return (index, Err(serde_err(format!("result of {item_name:?}"), e)))
                         }
                     },
-                    Err(e) => (
-                        OperationStatus::Failed,
-                        None,
-                        Some(ErrorObject::from_error(e)),
-                    ),
+                    Err(e) => (OperationStatus::Failed, None, Some(capture_error(e))),
                 };
                 let commit = child.checkpoint(OperationRecord {
                     id: child_id,
                     parent_id: Some(parent),
                     op_type: OperationType::Context,
-                    sub_type: Some("MapIteration".into()),
+                    sub_type: Some(kinds.1.into()),
                     name: Some(item_name),
                     status,
                     result,

@@ -3,6 +3,7 @@
 //! Execution SDK.
 
 mod batch;
+mod child;
 mod completion;
 mod context;
 mod error;
@@ -15,6 +16,7 @@ mod step;
 pub mod store;
 
 pub use batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
+pub use child::{branch, Branch, ParallelConfig};
 pub use completion::CompletionConfig;
 pub use context::DurableContext;
 pub use error::DurableError;
