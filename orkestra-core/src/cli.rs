@@ -39,6 +39,12 @@ pub enum Command {
     },
     /// Lists the registered tasks and workflows as JSON.
     List,
+    /// Durable executions: list, inspect, start, resume.
+    Durable {
+        /// The durable subcommand.
+        #[command(subcommand)]
+        command: crate::durable::cli::DurableCommand,
+    },
     /// Runs one task on one event and prints its JSON output, or Lambda's error JSON with exit code 1.
     Invoke {
         /// The task's registry key.
@@ -110,6 +116,10 @@ pub async fn execute(command: Option<Command>) -> Outcome {
         } => run(registry, workflow, &input, history).await,
         Command::List => Outcome::json(&list(registry), 0),
         Command::Invoke { task, event } => invoke(registry, &task, &event).await,
+        Command::Durable { command } => {
+            let (value, code) = crate::durable::cli::execute(command).await;
+            Outcome::json(&value, code)
+        }
     }
 }
 

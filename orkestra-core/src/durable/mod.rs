@@ -4,12 +4,14 @@
 
 mod batch;
 mod child;
+pub mod cli;
 mod completion;
 mod context;
 mod error;
 mod execution;
 mod ids;
 mod map;
+mod registry;
 mod retry;
 mod runner;
 mod step;
@@ -25,6 +27,7 @@ pub use ids::operation_id;
 pub use map::{
     ItemNamer, MapBuilder, MapConfig, MapFunction, SummaryGenerator, MAX_CHECKPOINT_RESULT,
 };
+pub use registry::{registered_handler, registered_handlers, DurableHandlerEntry};
 pub use retry::{Jitter, RetryStrategy};
 pub use runner::{DurableTestRunner, OperationView, TestResult};
 pub use step::{

@@ -1,5 +1,5 @@
 //! `#[durable_execution]`: checks `async fn handler(event: E, ctx: DurableContext) -> Result<T, Err>`
-//! and keeps it as is, adding a compile-time check that it is a durable handler.
+//! and keeps it as is, registering it by name (for the CLI's `durable start/resume`).
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -57,13 +57,19 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         ));
     }
     let name = &sig.ident;
+    let name_str = name.to_string();
     Ok(quote! {
         #function
 
         const _: () = {
-            #[allow(dead_code)]
-            fn __orkestra_check_durable_handler() {
-                ::orkestra::durable::__assert_handler(#name);
+            fn __orkestra_make_durable_handler() -> ::std::boxed::Box<dyn ::orkestra::durable::DurableHandler> {
+                ::std::boxed::Box::new(::orkestra::durable::handler_fn(#name))
+            }
+            ::orkestra::__private::inventory::submit! {
+                ::orkestra::durable::DurableHandlerEntry {
+                    name: #name_str,
+                    make: __orkestra_make_durable_handler,
+                }
             }
         };
     })
