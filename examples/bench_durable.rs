@@ -131,6 +131,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let map_rec = store.get_execution("map")?.expect("map execution");
     reset(&store, &map_rec).await;
     let t = Instant::now();
+    let loaded = store.load_operations("map")?.len();
+    println!(
+        "  (loading its {loaded} operation records alone: {:.3} s)",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
     let again = exec
         .run("map", "big_map", &handler_fn(big_map), json!(n))
         .await?;

@@ -474,14 +474,14 @@ impl CheckpointStore for SqliteStore {
         let conn = self.reader();
         let mut stmt = conn
             .prepare(
-                "SELECT op_id, parent_id, op_type, sub_type, name, status, result, error, attempt
-                 FROM durable_operations WHERE execution_id = ?1 ORDER BY seq",
+                "SELECT op_id, parent_id, op_type, sub_type, name, status, result, error, attempt, seq
+                 FROM durable_operations WHERE execution_id = ?1",
             )
             .map_err(|e| db_err(&self.path, e))?;
         let mut rows = stmt
             .query([execution_id])
             .map_err(|e| db_err(&self.path, e))?;
-        let mut out = Vec::new();
+        let mut out: Vec<(i64, OperationRecord)> = Vec::new();
         while let Some(r) = rows.next().map_err(|e| db_err(&self.path, e))? {
             let get = |i: usize| -> Result<Option<String>, StoreError> {
                 r.get(i).map_err(|e| db_err(&self.path, e))
@@ -493,20 +493,26 @@ impl CheckpointStore for SqliteStore {
             };
             let op_type = get(2)?.unwrap_or_default();
             let status = get(5)?.unwrap_or_default();
-            out.push(OperationRecord {
-                parent_id: get(1)?,
-                op_type: OperationType::parse(&op_type)
-                    .ok_or_else(|| corrupt(&format!("unknown type {op_type:?}")))?,
-                sub_type: get(3)?,
-                name: get(4)?,
-                status: OperationStatus::parse(&status)
-                    .ok_or_else(|| corrupt(&format!("unknown status {status:?}")))?,
-                result: get(6)?,
-                error: parse_error("durable_operations", get(7)?)?,
-                attempt: r.get(8).map_err(|e| db_err(&self.path, e))?,
-                id,
-            });
+            let seq: i64 = r.get(9).map_err(|e| db_err(&self.path, e))?;
+            out.push((
+                seq,
+                OperationRecord {
+                    parent_id: get(1)?,
+                    op_type: OperationType::parse(&op_type)
+                        .ok_or_else(|| corrupt(&format!("unknown type {op_type:?}")))?,
+                    sub_type: get(3)?,
+                    name: get(4)?,
+                    status: OperationStatus::parse(&status)
+                        .ok_or_else(|| corrupt(&format!("unknown status {status:?}")))?,
+                    result: get(6)?,
+                    error: parse_error("durable_operations", get(7)?)?,
+                    attempt: r.get(8).map_err(|e| db_err(&self.path, e))?,
+                    id,
+                },
+            ));
         }
-        Ok(out)
+        // First-write order (sorting here is cheaper than SQLite's sorter on wide rows).
+        out.sort_unstable_by_key(|(seq, _)| *seq);
+        Ok(out.into_iter().map(|(_, r)| r).collect())
     }
 }
