@@ -1,9 +1,10 @@
 //! `durable` subcommands of the Orkestra CLI: list, inspect, start and resume executions on
 //! the default store (`.orkestra/orkestra.db` or `$ORKESTRA_DB`).
 
+use super::callback::complete_callback;
 use super::execution::DurableExecutor;
 use super::registry::{registered_handler, registered_handlers};
-use super::store::{CheckpointStore, ExecutionRecord, InvocationStatus, SqliteStore};
+use super::store::{CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus, SqliteStore};
 use clap::Subcommand;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -28,6 +29,17 @@ pub enum DurableCommand {
         /// The input event as JSON.
         #[arg(long, default_value = "{}")]
         input: String,
+    },
+    /// Completes a callback by id with a JSON result, or fails it with `--error`.
+    CompleteCallback {
+        /// The callback id (`EXECUTION_ID/OPERATION_ID`).
+        callback_id: String,
+        /// The result as JSON.
+        #[arg(long, conflicts_with = "error")]
+        result: Option<String>,
+        /// Fail the callback with this message.
+        #[arg(long)]
+        error: Option<String>,
     },
     /// Resumes a running (interrupted or waiting) execution by id, replaying its checkpoints.
     Resume {
@@ -76,6 +88,22 @@ async fn run(command: DurableCommand) -> Result<(Value, u8), String> {
             let event: Value =
                 serde_json::from_str(&input).map_err(|e| format!("--input is not JSON: {e}"))?;
             start(store, &handler, &id, event).await
+        }
+        DurableCommand::CompleteCallback {
+            callback_id,
+            result,
+            error,
+        } => {
+            let outcome = match (result, error) {
+                (_, Some(message)) => Err(ErrorObject::new("CallbackFailed", message)),
+                (Some(text), None) => Ok(serde_json::from_str(&text)
+                    .map_err(|e| format!("--result is not JSON: {e}"))?),
+                (None, None) => Ok(Value::Null),
+            };
+            complete_callback(store.as_ref(), &callback_id, outcome)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((json!({ "completed": callback_id }), 0))
         }
         DurableCommand::Resume { id } => {
             let exec = store

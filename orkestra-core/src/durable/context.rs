@@ -142,6 +142,11 @@ impl DurableContext {
         }
     }
 
+    /// The execution's store.
+    pub(crate) fn store(&self) -> &Arc<dyn CheckpointStore> {
+        &self.inner.exec.store
+    }
+
     /// Whether retry delays and timers are skipped (test runner).
     pub fn skips_waits(&self) -> bool {
         self.inner.exec.skip_waits

@@ -3,6 +3,7 @@
 //! Execution SDK.
 
 mod batch;
+mod callback;
 mod child;
 pub mod cli;
 mod completion;
@@ -18,6 +19,7 @@ mod step;
 pub mod store;
 
 pub use batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
+pub use callback::{complete_callback, Callback, CallbackConfig};
 pub use child::{branch, Branch, ParallelConfig};
 pub use completion::CompletionConfig;
 pub use context::DurableContext;

@@ -288,4 +288,10 @@ pub trait CheckpointStore: Send + Sync + 'static {
     fn list_executions(&self) -> Result<Vec<ExecutionRecord>, StoreError>;
     /// An execution's operation records, in the order they were first written.
     fn load_operations(&self, execution_id: &str) -> Result<Vec<OperationRecord>, StoreError>;
+    /// One operation record (e.g. to poll a callback), if it exists.
+    fn load_operation(
+        &self,
+        execution_id: &str,
+        op_id: &str,
+    ) -> Result<Option<OperationRecord>, StoreError>;
 }

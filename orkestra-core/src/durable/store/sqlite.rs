@@ -470,16 +470,37 @@ impl CheckpointStore for SqliteStore {
         rows.into_iter().map(execution_from_row).collect()
     }
 
+    fn load_operation(
+        &self,
+        execution_id: &str,
+        op_id: &str,
+    ) -> Result<Option<OperationRecord>, StoreError> {
+        Ok(self
+            .query_operations(execution_id, Some(op_id))?
+            .into_iter()
+            .next())
+    }
+
     fn load_operations(&self, execution_id: &str) -> Result<Vec<OperationRecord>, StoreError> {
+        self.query_operations(execution_id, None)
+    }
+}
+
+impl SqliteStore {
+    fn query_operations(
+        &self,
+        execution_id: &str,
+        op_id: Option<&str>,
+    ) -> Result<Vec<OperationRecord>, StoreError> {
         let conn = self.reader();
         let mut stmt = conn
             .prepare(
                 "SELECT op_id, parent_id, op_type, sub_type, name, status, result, error, attempt, seq
-                 FROM durable_operations WHERE execution_id = ?1",
+                 FROM durable_operations WHERE execution_id = ?1 AND (?2 IS NULL OR op_id = ?2)",
             )
             .map_err(|e| db_err(&self.path, e))?;
         let mut rows = stmt
-            .query([execution_id])
+            .query(params![execution_id, op_id])
             .map_err(|e| db_err(&self.path, e))?;
         let mut out: Vec<(i64, OperationRecord)> = Vec::new();
         while let Some(r) = rows.next().map_err(|e| db_err(&self.path, e))? {
