@@ -11,6 +11,7 @@ mod context;
 mod error;
 mod execution;
 mod ids;
+mod invoke;
 mod map;
 mod registry;
 mod retry;
@@ -26,6 +27,7 @@ pub use context::DurableContext;
 pub use error::DurableError;
 pub use execution::{__assert_handler, handler_fn, DurableExecutor, DurableHandler, FnHandler};
 pub use ids::operation_id;
+pub use invoke::{WaitDecision, WaitForConditionConfig, WaitStrategy};
 pub use map::{
     ItemNamer, MapBuilder, MapConfig, MapFunction, SummaryGenerator, MAX_CHECKPOINT_RESULT,
 };
