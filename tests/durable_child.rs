@@ -163,3 +163,33 @@ async fn parallel_runs_branches_and_defaults_to_all_successful() {
     let op = failed.get_context("fan-out").unwrap();
     assert_eq!(op.record.sub_type.as_deref(), Some("Parallel"));
 }
+
+static LOGGED: std::sync::Mutex<Vec<(bool, bool)>> = std::sync::Mutex::new(Vec::new());
+
+async fn logs(_e: (), ctx: DurableContext) -> Result<u8, DurableError> {
+    let before = ctx.logger().info("starting");
+    let v = ctx
+        .step(|_s: StepContext| async { Ok::<_, String>(1u8) })
+        .name("one")
+        .await?;
+    let after = ctx.logger().info("after step one");
+    LOGGED.lock().unwrap().push((before, after));
+    Ok(v)
+}
+
+#[tokio::test]
+async fn the_logger_is_silent_while_replaying() {
+    let runner = DurableTestRunner::new(logs);
+    let first = runner.run_with_id("l", ()).await;
+    runner
+        .store()
+        .put_execution(ExecutionRecord {
+            status: InvocationStatus::Running,
+            result: None,
+            ..first.execution.clone()
+        })
+        .await
+        .unwrap();
+    runner.run_with_id("l", ()).await;
+    assert_eq!(*LOGGED.lock().unwrap(), vec![(true, true), (false, true)]);
+}

@@ -109,16 +109,19 @@ impl DurableContext {
         op_type: OperationType,
         name: Option<&str>,
     ) -> Result<Option<OperationRecord>, DurableError> {
-        let records = self
+        let mut records = self
             .inner
             .exec
             .records
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        if records.is_empty() {
+            return Ok(None);
+        }
         match records.get(id) {
             None => Ok(None),
             Some(rec) if rec.op_type == op_type && rec.name.as_deref() == name => {
-                Ok(Some(rec.clone()))
+                Ok(records.remove(id))
             }
             Some(rec) => Err(DurableError::non_deterministic(
                 id,
@@ -142,6 +145,24 @@ impl DurableContext {
         }
     }
 
+    /// Whether this run is still replaying: some recorded operations have not been reached
+    /// again yet.
+    pub fn is_replaying(&self) -> bool {
+        !self
+            .inner
+            .exec
+            .records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    /// A logger that stays silent while the execution replays (so a resumed run does not
+    /// log the same lines again).
+    pub fn logger(&self) -> ReplayLogger {
+        ReplayLogger { ctx: self.clone() }
+    }
+
     /// The execution's store.
     pub(crate) fn store(&self) -> &Arc<dyn CheckpointStore> {
         &self.inner.exec.store
@@ -150,5 +171,31 @@ impl DurableContext {
     /// Whether retry delays and timers are skipped (test runner).
     pub fn skips_waits(&self) -> bool {
         self.inner.exec.skip_waits
+    }
+}
+
+/// Logs through `tracing` unless the execution is replaying; see [`DurableContext::logger`].
+#[derive(Debug, Clone)]
+pub struct ReplayLogger {
+    ctx: DurableContext,
+}
+
+impl ReplayLogger {
+    /// Logs at INFO (returns whether it logged).
+    pub fn info(&self, message: impl std::fmt::Display) -> bool {
+        let live = !self.ctx.is_replaying();
+        if live {
+            tracing::info!(execution = %self.ctx.execution_id(), "{message}");
+        }
+        live
+    }
+
+    /// Logs at WARN (returns whether it logged).
+    pub fn warn(&self, message: impl std::fmt::Display) -> bool {
+        let live = !self.ctx.is_replaying();
+        if live {
+            tracing::warn!(execution = %self.ctx.execution_id(), "{message}");
+        }
+        live
     }
 }

@@ -23,7 +23,7 @@ pub use batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
 pub use callback::{complete_callback, Callback, CallbackConfig};
 pub use child::{branch, Branch, ParallelConfig};
 pub use completion::CompletionConfig;
-pub use context::DurableContext;
+pub use context::{DurableContext, ReplayLogger};
 pub use error::DurableError;
 pub use execution::{__assert_handler, handler_fn, DurableExecutor, DurableHandler, FnHandler};
 pub use ids::operation_id;
