@@ -101,10 +101,11 @@ impl SqliteStore {
         }
         let writer = open_connection(&path, sync)?;
         migrate(&writer, &path)?;
-        // The writer never checkpoints the WAL itself (that would fsync inside a commit);
-        // a background thread runs passive checkpoints instead.
+        // A background thread runs passive checkpoints (their fsync stays out of commits); the
+        // writer only checkpoints itself as a backstop once the WAL is large (10,000 pages),
+        // which lets the WAL restart under sustained writes. The file is truncated to 64 MB.
         writer
-            .execute_batch("PRAGMA wal_autocheckpoint=0;")
+            .execute_batch("PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=67108864;")
             .map_err(|e| db_err(&path, e))?;
         let reader = open_connection(&path, sync)?;
         let checkpointer = open_connection(&path, sync)?;
