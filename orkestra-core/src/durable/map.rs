@@ -22,6 +22,27 @@ pub type ItemNamer<T> = Arc<dyn Fn(&T, usize) -> String + Send + Sync>;
 /// Makes the compact summary stored in place of a result over 256 KB.
 pub type SummaryGenerator<R> = Arc<dyn Fn(&BatchResult<R>) -> serde_json::Value + Send + Sync>;
 
+/// A custom codec for checkpointed values, in place of JSON.
+pub trait Serdes<V>: Send + Sync {
+    /// Encodes a value as checkpoint text.
+    fn serialize(&self, value: &V) -> Result<String, String>;
+    /// Decodes checkpoint text.
+    fn deserialize(&self, text: &str) -> Result<V, String>;
+}
+
+/// The default codec: JSON via serde.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonSerdes;
+
+impl<V: Serialize + DeserializeOwned> Serdes<V> for JsonSerdes {
+    fn serialize(&self, value: &V) -> Result<String, String> {
+        serde_json::to_string(value).map_err(|e| e.to_string())
+    }
+    fn deserialize(&self, text: &str) -> Result<V, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
 /// How a map runs.
 pub struct MapConfig<T, R> {
     /// At most this many items run at once (`None`: all).
@@ -32,6 +53,10 @@ pub struct MapConfig<T, R> {
     pub item_namer: Option<ItemNamer<T>>,
     /// Summary stored when the result is over 256 KB (default: the counts and reason).
     pub summary_generator: Option<SummaryGenerator<R>>,
+    /// Codec of the whole `BatchResult` checkpoint (default JSON).
+    pub serdes: Option<Arc<dyn Serdes<BatchResult<R>>>>,
+    /// Codec of each item's result checkpoint (default JSON).
+    pub item_serdes: Option<Arc<dyn Serdes<R>>>,
 }
 
 impl<T, R> Default for MapConfig<T, R> {
@@ -41,6 +66,8 @@ impl<T, R> Default for MapConfig<T, R> {
             completion_config: CompletionConfig::default(),
             item_namer: None,
             summary_generator: None,
+            serdes: None,
+            item_serdes: None,
         }
     }
 }
@@ -52,6 +79,8 @@ impl<T, R> Clone for MapConfig<T, R> {
             completion_config: self.completion_config.clone(),
             item_namer: self.item_namer.clone(),
             summary_generator: self.summary_generator.clone(),
+            serdes: self.serdes.clone(),
+            item_serdes: self.item_serdes.clone(),
         }
     }
 }
@@ -63,6 +92,8 @@ impl<T, R> std::fmt::Debug for MapConfig<T, R> {
             .field("completion_config", &self.completion_config)
             .field("item_namer", &self.item_namer.is_some())
             .field("summary_generator", &self.summary_generator.is_some())
+            .field("serdes", &self.serdes.is_some())
+            .field("item_serdes", &self.item_serdes.is_some())
             .finish()
     }
 }
@@ -226,7 +257,11 @@ where
     if let Some(rec) = ctx.replay(&id, OperationType::Context, name.as_deref())? {
         if rec.status == OperationStatus::Succeeded {
             if let Some(text) = rec.result.as_deref() {
-                if let Ok(batch) = serde_json::from_str::<BatchResult<F::Output>>(text) {
+                let decoded = match &config.serdes {
+                    Some(codec) => codec.deserialize(text).ok(),
+                    None => serde_json::from_str::<BatchResult<F::Output>>(text).ok(),
+                };
+                if let Some(batch) = decoded {
                     return Ok(batch);
                 }
                 // A summary: fall through and rebuild from the children's records.
@@ -256,11 +291,18 @@ where
             let child_id = DurableContext::nth_child_id(&id, index);
             if let Some(rec) = ctx.replay(&child_id, OperationType::Context, Some(&item_name))? {
                 let stored = match rec.status {
-                    OperationStatus::Succeeded => Some(
-                        serde_json::from_str(rec.result.as_deref().unwrap_or("null"))
-                            .map(Ok)
-                            .map_err(|e| serde_err(format!("result of {item_name:?}"), e)),
-                    ),
+                    OperationStatus::Succeeded => {
+                        let text = rec.result.as_deref().unwrap_or("null");
+                        let decoded = match &config.item_serdes {
+                            Some(codec) => codec.deserialize(text),
+                            None => serde_json::from_str(text).map_err(|e| e.to_string()),
+                        };
+                        Some(
+                            decoded
+                                .map(Ok)
+                                .map_err(|e| serde_err(format!("result of {item_name:?}"), e)),
+                        )
+                    }
                     OperationStatus::Failed => Some(Ok(Err(rec
                         .error
                         .unwrap_or_else(|| ErrorObject::new("Failed", "no recorded error"))))),
@@ -274,12 +316,16 @@ where
             let child = ctx.child(child_id.clone());
             let (f, items) = (f.clone(), items.clone());
             let parent = id.clone();
+            let item_serdes = config.item_serdes.clone();
             running.spawn(async move {
                 let out = f
                     .call(child.clone(), items[index].clone(), index, items)
                     .await;
                 let (status, result, error) = match &out {
-                    Ok(v) => match serde_json::to_string(v) {
+                    Ok(v) => match item_serdes.as_ref().map_or_else(
+                        || serde_json::to_string(v).map_err(|e| e.to_string()),
+                        |codec| codec.serialize(v),
+                    ) {
                         Ok(text) => (OperationStatus::Succeeded, Some(text), None),
                         Err(e) => {
                             return (index, Err(serde_err(format!("result of {item_name:?}"), e)))
@@ -358,8 +404,11 @@ where
         all,
         completion_reason: reason,
     };
-    let mut text =
-        serde_json::to_string(&batch).map_err(|e| serde_err(format!("result of {label}"), e))?;
+    let mut text = match &config.serdes {
+        Some(codec) => codec.serialize(&batch),
+        None => serde_json::to_string(&batch).map_err(|e| e.to_string()),
+    }
+    .map_err(|e| serde_err(format!("result of {label}"), e))?;
     if text.len() > MAX_CHECKPOINT_RESULT {
         let summary = match &config.summary_generator {
             Some(g) => g(&batch),

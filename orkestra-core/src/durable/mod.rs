@@ -87,7 +87,8 @@ pub use execution::{__assert_handler, handler_fn, DurableExecutor, DurableHandle
 pub use ids::operation_id;
 pub use invoke::{WaitDecision, WaitForConditionConfig, WaitStrategy};
 pub use map::{
-    ItemNamer, MapBuilder, MapConfig, MapFunction, SummaryGenerator, MAX_CHECKPOINT_RESULT,
+    ItemNamer, JsonSerdes, MapBuilder, MapConfig, MapFunction, Serdes, SummaryGenerator,
+    MAX_CHECKPOINT_RESULT,
 };
 pub use registry::{registered_handler, registered_handlers, DurableHandlerEntry};
 pub use retry::{Jitter, RetryStrategy};
