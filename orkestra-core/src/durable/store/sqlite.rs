@@ -6,7 +6,7 @@ use super::{
     OperationStatus, OperationType, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -218,6 +218,7 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, path: PathBuf) {
         )
         .unwrap_or(0);
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut coalesce = Coalesce::default();
     loop {
         // Spin briefly before sleeping: a waiting step is usually about to send its next write.
         let mut first = None;
@@ -256,7 +257,8 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, path: PathBuf) {
                 Err(_) => break,
             }
         }
-        let result = write_batch(&mut conn, &batch, &mut next_seq).map_err(|e| db_err(&path, e));
+        let result = write_batch(&mut conn, &batch, &mut next_seq, &mut coalesce)
+            .map_err(|e| db_err(&path, e));
         if let Err(e) = &result {
             tracing::error!(error = %e, "checkpoint batch failed");
         }
@@ -301,23 +303,52 @@ fn error_json(e: &Option<ErrorObject>) -> Option<String> {
         .map(|e| serde_json::to_string(e).expect("ErrorObject serializes"))
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Msg], next_seq: &mut i64) -> rusqlite::Result<()> {
-    // Several writes of one operation in a batch: write the last one's content at the first
-    // one's position (keeping first-write order) and skip the rest.
-    let mut last: HashMap<(&str, &str), usize, Fnv> =
-        HashMap::with_capacity_and_hasher(batch.len(), Fnv);
-    for (i, msg) in batch.iter().enumerate() {
-        if let Msg::Op {
+/// Per-batch bookkeeping kept across batches (cleared, never freed: no allocation churn).
+#[derive(Default)]
+struct Coalesce {
+    /// Hash of (execution, operation) → index of its last write in the batch.
+    last: HashMap<u64, usize, Fnv>,
+    /// Hash of (execution, operation) → index of the write that was stored for it.
+    written: HashMap<u64, usize, Fnv>,
+}
+
+fn op_key(msg: &Msg) -> Option<(u64, &str, &str)> {
+    match msg {
+        Msg::Op {
             execution_id,
             record,
             ..
-        } = msg
-        {
-            last.insert((execution_id.as_str(), record.id.as_str()), i);
+        } => {
+            let mut h = Fnv.build_hasher();
+            h.write(execution_id.as_bytes());
+            h.write(&[0xff]);
+            h.write(record.id.as_bytes());
+            Some((h.finish(), execution_id.as_str(), record.id.as_str()))
+        }
+        _ => None,
+    }
+}
+
+fn same_op(batch: &[Msg], index: usize, exec: &str, op: &str) -> bool {
+    op_key(&batch[index]).is_some_and(|(_, e, o)| e == exec && o == op)
+}
+
+fn write_batch(
+    conn: &mut Connection,
+    batch: &[Msg],
+    next_seq: &mut i64,
+    co: &mut Coalesce,
+) -> rusqlite::Result<()> {
+    // Several writes of one operation in a batch: write the last one's content at the first
+    // one's position (keeping first-write order) and skip the rest. Keys are hashes; a hash
+    // collision between different operations is detected and both are written as they are.
+    co.last.clear();
+    co.written.clear();
+    for (i, msg) in batch.iter().enumerate() {
+        if let Some((k, _, _)) = op_key(msg) {
+            co.last.insert(k, i);
         }
     }
-    let mut written: HashSet<(&str, &str), Fnv> =
-        HashSet::with_capacity_and_hasher(batch.len(), Fnv);
     let tx = conn.transaction()?;
     {
         let mut op = tx.prepare(
@@ -332,18 +363,27 @@ fn write_batch(conn: &mut Connection, batch: &[Msg], next_seq: &mut i64) -> rusq
             "INSERT OR REPLACE INTO durable_executions (id, handler, status, input, result, error)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        for msg in batch {
+        for (i, msg) in batch.iter().enumerate() {
             match msg {
                 Msg::Op {
                     execution_id,
                     record,
                     ..
                 } => {
-                    let key = (execution_id.as_str(), record.id.as_str());
-                    if !written.insert(key) {
-                        continue;
-                    }
-                    let Msg::Op { record: r, .. } = &batch[last[&key]] else {
+                    let (k, e, o) = op_key(msg).expect("an Op message has a key");
+                    let source = match co.written.get(&k) {
+                        Some(&w) if same_op(batch, w, e, o) => continue,
+                        Some(_) => i,
+                        None => match co.last.get(&k) {
+                            Some(&l) if same_op(batch, l, e, o) => {
+                                co.written.insert(k, i);
+                                l
+                            }
+                            _ => i,
+                        },
+                    };
+                    let _ = record;
+                    let Msg::Op { record: r, .. } = &batch[source] else {
                         unreachable!("indexed Op messages only")
                     };
                     *next_seq += 1;
