@@ -309,7 +309,17 @@ where
                     _ => None,
                 };
                 if let Some(stored) = stored {
-                    running.spawn(async move { (index, stored) });
+                    // Replayed inline: no task for an item that already finished.
+                    let outcome = stored?;
+                    match &outcome {
+                        Ok(_) => succeeded += 1,
+                        Err(_) => failed += 1,
+                    }
+                    slots[index] = Some(outcome);
+                    reason = completion.check(succeeded, failed, total);
+                    if reason.is_some() {
+                        break;
+                    }
                     continue;
                 }
             }
@@ -352,6 +362,9 @@ where
                     Ok(out.map_err(|_| error.expect("a failed item has an error"))),
                 )
             });
+        }
+        if reason.is_some() {
+            break;
         }
         let Some(joined) = running.join_next().await else {
             break;
