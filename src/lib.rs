@@ -31,7 +31,7 @@
 #![warn(missing_docs)]
 
 pub use orkestra_core::*;
-pub use orkestra_macros::{compose, workflow, ErrorName};
+pub use orkestra_macros::{compose, durable_execution, durable_step, workflow, ErrorName};
 
 /// Runs this binary's command line (`run`, `list`, `invoke`, ...): call it from `main`.
 ///

@@ -55,6 +55,12 @@ pub enum Command {
         /// The workflow; may be left out when the binary has exactly one.
         workflow: Option<String>,
     },
+    /// Durable executions: list, inspect, start, resume.
+    Durable {
+        /// The durable subcommand.
+        #[command(subcommand)]
+        command: crate::durable::cli::DurableCommand,
+    },
     /// Runs one task on one event and prints its JSON output, or Lambda's error JSON with exit code 1.
     Invoke {
         /// The task's registry key.
@@ -145,6 +151,10 @@ pub async fn execute(command: Option<Command>) -> Outcome {
             arch,
         } => synth(registry, workflows, output, arch),
         Command::Invoke { task, event } => invoke(registry, &task, &event).await,
+        Command::Durable { command } => {
+            let (value, code) = crate::durable::cli::execute(command).await;
+            Outcome::json(&value, code)
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! `orkestra-core`; all behaviour lives there. Use them through the `orkestra` crate.
 
 mod compose;
+mod durable;
 mod error_name;
 mod workflow;
 
@@ -38,6 +39,28 @@ pub fn workflow(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(ErrorName, attributes(error_name))]
 pub fn derive_error_name(input: TokenStream) -> TokenStream {
     error_name::expand(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Makes `fn name(step_ctx: &StepContext, args..) -> Result<T, E>` (sync or `async`) a
+/// durable step: `name(args..)` returns a named, not-yet-run
+/// `orkestra::durable::NamedStep<T, E>` to pass to `ctx.step(..)`; the original body stays
+/// callable as `name::body(&step_ctx, args..)`. Arguments must be owned `Clone` types (each
+/// attempt runs the body with clones).
+#[proc_macro_attribute]
+pub fn durable_step(args: TokenStream, item: TokenStream) -> TokenStream {
+    durable::expand_step(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Marks `async fn handler(event: E, ctx: DurableContext) -> Result<T, Err>` as a durable
+/// handler, checking its shape at compile time. The function is kept as written: pass it to
+/// `DurableTestRunner::new(handler)` or `DurableExecutor::run`.
+#[proc_macro_attribute]
+pub fn durable_execution(args: TokenStream, item: TokenStream) -> TokenStream {
+    durable::expand_execution(args.into(), item.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

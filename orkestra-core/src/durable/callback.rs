@@ -1,0 +1,199 @@
+//! Callbacks: an execution waits for a result delivered from outside (API or CLI) by
+//! callback id; the waiting side polls the store, so another process may complete it.
+
+use super::context::DurableContext;
+use super::error::DurableError;
+use super::step::StepContext;
+use super::store::{CheckpointStore, ErrorObject, OperationRecord, OperationStatus, OperationType};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long a callback may wait.
+#[derive(Debug, Clone, Default)]
+pub struct CallbackConfig {
+    /// Fail with `CallbackTimeout` when no result arrived within this time (`None`: wait forever).
+    pub timeout: Option<Duration>,
+}
+
+/// A created callback: hand [`Callback::callback_id`] to the outside world, then await
+/// [`Callback::result`].
+#[derive(Debug)]
+pub struct Callback<T> {
+    ctx: DurableContext,
+    op_id: String,
+    name: Option<String>,
+    deadline_ms: Option<u64>,
+    _t: PhantomData<fn() -> T>,
+}
+
+const POLL: Duration = Duration::from_millis(25);
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+impl<T: DeserializeOwned> Callback<T> {
+    /// The id that completes this callback: `"{execution_id}/{operation_id}"`.
+    pub fn callback_id(&self) -> String {
+        format!("{}/{}", self.ctx.execution_id(), self.op_id)
+    }
+
+    /// Waits for the callback's result (or error, or timeout).
+    pub async fn result(&self) -> Result<T, DurableError> {
+        let label = self.name.clone().unwrap_or_else(|| self.op_id.clone());
+        let store = self.ctx.store().clone();
+        loop {
+            let rec = store.load_operation(self.ctx.execution_id(), &self.op_id)?;
+            match rec.as_ref().map(|r| r.status) {
+                Some(OperationStatus::Succeeded) => {
+                    let text = rec.and_then(|r| r.result).unwrap_or_else(|| "null".into());
+                    return serde_json::from_str(&text).map_err(|e| DurableError::Serde {
+                        what: format!("result of callback {label:?}"),
+                        message: e.to_string(),
+                    });
+                }
+                Some(OperationStatus::Failed) => {
+                    return Err(DurableError::OperationFailed {
+                        name: label,
+                        error: rec.and_then(|r| r.error).unwrap_or_else(|| {
+                            ErrorObject::new("CallbackFailed", "failed without an error")
+                        }),
+                    })
+                }
+                _ => {}
+            }
+            if self.deadline_ms.is_some_and(|d| now_ms() >= d) {
+                let error = ErrorObject::new(
+                    "CallbackTimeout",
+                    format!("callback {label:?} got no result in time"),
+                );
+                self.ctx
+                    .checkpoint(OperationRecord {
+                        id: self.op_id.clone(),
+                        parent_id: self.ctx.context_id().map(str::to_string),
+                        op_type: OperationType::Callback,
+                        sub_type: Some("Callback".into()),
+                        name: self.name.clone(),
+                        status: OperationStatus::Failed,
+                        result: None,
+                        error: Some(error.clone()),
+                        attempt: 0,
+                    })
+                    .await?;
+                return Err(DurableError::OperationFailed { name: label, error });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+impl DurableContext {
+    /// Creates a callback (checkpointed durably before it is returned, so its id is valid
+    /// as soon as you see it).
+    pub async fn create_callback<T: DeserializeOwned>(
+        &self,
+        name: Option<&str>,
+        config: CallbackConfig,
+    ) -> Result<Callback<T>, DurableError> {
+        let id = self.next_id();
+        let deadline_ms = match self.replay(&id, OperationType::Callback, name)? {
+            Some(rec) => rec.result.as_deref().and_then(|r| r.parse().ok()),
+            None => {
+                let deadline = config.timeout.map(|t| now_ms() + t.as_millis() as u64);
+                self.checkpoint(OperationRecord {
+                    id: id.clone(),
+                    parent_id: self.context_id().map(str::to_string),
+                    op_type: OperationType::Callback,
+                    sub_type: Some("Callback".into()),
+                    name: name.map(str::to_string),
+                    status: OperationStatus::Started,
+                    result: deadline.map(|d| d.to_string()),
+                    error: None,
+                    attempt: 0,
+                })
+                .await?;
+                deadline
+            }
+        };
+        Ok(Callback {
+            ctx: self.clone(),
+            op_id: id,
+            name: name.map(str::to_string),
+            deadline_ms,
+            _t: PhantomData,
+        })
+    }
+
+    /// In a child context called `name`: creates a callback, runs `submitter` with its id as
+    /// a step (e.g. to send the id to an external system), then waits for the result.
+    pub async fn wait_for_callback<T, E, F, Fut>(
+        &self,
+        name: &str,
+        submitter: F,
+        config: CallbackConfig,
+    ) -> Result<T, DurableError>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+        F: Fn(String, StepContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+    {
+        let submitter = std::sync::Arc::new(submitter);
+        self.run_in_child_context(name, |child: DurableContext| async move {
+            let callback = child.create_callback::<T>(Some("callback"), config).await?;
+            let id = callback.callback_id();
+            child
+                .step(move |s: StepContext| submitter(id.clone(), s))
+                .name("submitter")
+                .await?;
+            callback.result().await
+        })
+        .await
+    }
+}
+
+/// Completes callback `callback_id` (from [`Callback::callback_id`]) with a result or an
+/// error, durably. Fails when the id is malformed, unknown, or already completed.
+pub async fn complete_callback(
+    store: &dyn CheckpointStore,
+    callback_id: &str,
+    outcome: Result<serde_json::Value, ErrorObject>,
+) -> Result<(), DurableError> {
+    let invalid = |message: String| DurableError::InvalidConfig {
+        what: "callback id",
+        message,
+    };
+    let (execution_id, op_id) = callback_id.rsplit_once('/').ok_or_else(|| {
+        invalid(format!(
+            "{callback_id:?} is not of the form EXECUTION_ID/OPERATION_ID"
+        ))
+    })?;
+    let mut rec = store
+        .load_operation(execution_id, op_id)?
+        .filter(|r| r.op_type == OperationType::Callback)
+        .ok_or_else(|| invalid(format!("no callback {callback_id:?} in the store")))?;
+    if rec.status != OperationStatus::Started {
+        return Err(invalid(format!(
+            "callback {callback_id:?} is already {}",
+            rec.status.as_str()
+        )));
+    }
+    match outcome {
+        Ok(v) => {
+            rec.status = OperationStatus::Succeeded;
+            rec.result = Some(v.to_string());
+        }
+        Err(e) => {
+            rec.status = OperationStatus::Failed;
+            rec.error = Some(e);
+        }
+    }
+    store.checkpoint(execution_id, rec).await?;
+    Ok(())
+}

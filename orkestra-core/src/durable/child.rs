@@ -1,0 +1,214 @@
+//! Child contexts, durable waits and parallel branches.
+
+use super::batch::BatchResult;
+use super::completion::CompletionConfig;
+use super::context::DurableContext;
+use super::error::{capture_error, DurableError};
+use super::map::MapConfig;
+use super::step::BoxFuture;
+use super::store::{ErrorObject, OperationRecord, OperationStatus, OperationType};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+type BranchFn<T> =
+    dyn Fn(DurableContext) -> BoxFuture<'static, Result<T, ErrorObject>> + Send + Sync;
+
+/// A parallel branch: a function of its own child context (made by [`branch`]).
+pub struct Branch<T>(Arc<BranchFn<T>>);
+
+impl<T> Clone for Branch<T> {
+    fn clone(&self) -> Self {
+        Branch(self.0.clone())
+    }
+}
+
+/// Makes a [`Branch`] from an async closure.
+pub fn branch<T, E, F, Fut>(f: F) -> Branch<T>
+where
+    F: Fn(DurableContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    Branch(Arc::new(move |ctx| {
+        let fut = f(ctx);
+        Box::pin(async move { fut.await.map_err(|e| capture_error(&e)) })
+    }))
+}
+
+/// How a parallel runs. The default requires every branch to succeed.
+#[derive(Debug, Clone)]
+pub struct ParallelConfig {
+    /// At most this many branches at once (`None`: all).
+    pub max_concurrency: Option<usize>,
+    /// When the parallel is done (default: [`CompletionConfig::all_successful`]).
+    pub completion_config: CompletionConfig,
+}
+
+impl Default for ParallelConfig {
+    fn default() -> Self {
+        ParallelConfig {
+            max_concurrency: None,
+            completion_config: CompletionConfig::all_successful(),
+        }
+    }
+}
+
+fn run_branch<T: 'static>(
+    ctx: DurableContext,
+    branch: Branch<T>,
+    _index: usize,
+    _all: Arc<[Branch<T>]>,
+) -> BoxFuture<'static, Result<T, ErrorObject>> {
+    (branch.0)(ctx)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+impl DurableContext {
+    /// Runs `f` in a named child context: its operations are grouped under it, and once it has
+    /// finished a replay returns its stored result (or error) without running `f`.
+    pub async fn run_in_child_context<T, E, F, Fut>(
+        &self,
+        name: &str,
+        f: F,
+    ) -> Result<T, DurableError>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+        F: FnOnce(DurableContext) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let id = self.next_id();
+        let fail = |error| DurableError::OperationFailed {
+            name: name.to_string(),
+            error,
+        };
+        if let Some(rec) = self.replay(&id, OperationType::Context, Some(name))? {
+            match rec.status {
+                OperationStatus::Succeeded => {
+                    return serde_json::from_str(rec.result.as_deref().unwrap_or("null")).map_err(
+                        |e| DurableError::Serde {
+                            what: format!("result of child context {name:?}"),
+                            message: e.to_string(),
+                        },
+                    )
+                }
+                OperationStatus::Failed => {
+                    return Err(fail(rec.error.unwrap_or_else(|| {
+                        ErrorObject::new("Failed", "no recorded error")
+                    })))
+                }
+                _ => {}
+            }
+        }
+        let record = |status, result, error| OperationRecord {
+            id: id.clone(),
+            parent_id: self.context_id().map(str::to_string),
+            op_type: OperationType::Context,
+            sub_type: Some("RunInChildContext".into()),
+            name: Some(name.to_string()),
+            status,
+            result,
+            error,
+            attempt: 0,
+        };
+        drop(self.checkpoint(record(OperationStatus::Started, None, None)));
+        let out = f(self.child(id.clone())).await;
+        match out {
+            Ok(v) => {
+                let text = serde_json::to_string(&v).map_err(|e| DurableError::Serde {
+                    what: format!("result of child context {name:?}"),
+                    message: e.to_string(),
+                })?;
+                self.checkpoint(record(OperationStatus::Succeeded, Some(text), None))
+                    .await?;
+                Ok(v)
+            }
+            Err(e) => {
+                let error = capture_error(&e);
+                self.checkpoint(record(OperationStatus::Failed, None, Some(error.clone())))
+                    .await?;
+                Err(fail(error))
+            }
+        }
+    }
+
+    /// A durable timer: waits `duration` from the first time this wait was reached, across
+    /// restarts (the wake-up time is checkpointed). The test runner skips the sleep.
+    pub async fn wait(&self, duration: Duration) -> Result<(), DurableError> {
+        self.wait_named(None, duration).await
+    }
+
+    /// [`DurableContext::wait`] with a name.
+    pub async fn wait_named(
+        &self,
+        name: Option<&str>,
+        duration: Duration,
+    ) -> Result<(), DurableError> {
+        let id = self.next_id();
+        let record = |status, wake: u64| OperationRecord {
+            id: id.clone(),
+            parent_id: self.context_id().map(str::to_string),
+            op_type: OperationType::Wait,
+            sub_type: Some("Wait".into()),
+            name: name.map(str::to_string),
+            status,
+            result: Some(wake.to_string()),
+            error: None,
+            attempt: 0,
+        };
+        let wake = match self.replay(&id, OperationType::Wait, name)? {
+            Some(rec) if rec.status == OperationStatus::Succeeded => return Ok(()),
+            Some(rec) => rec
+                .result
+                .as_deref()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or_else(now_ms),
+            None => {
+                let wake = now_ms() + duration.as_millis() as u64;
+                self.checkpoint(record(OperationStatus::Started, wake))
+                    .await?;
+                wake
+            }
+        };
+        self.sleep(Duration::from_millis(wake.saturating_sub(now_ms())))
+            .await;
+        self.checkpoint(record(OperationStatus::Succeeded, wake))
+            .await?;
+        Ok(())
+    }
+
+    /// Runs `branches` concurrently, each in its own child context; returns a
+    /// [`BatchResult`] in branch order.
+    pub async fn parallel<T>(
+        &self,
+        name: Option<&str>,
+        branches: Vec<Branch<T>>,
+        config: ParallelConfig,
+    ) -> Result<BatchResult<T>, DurableError>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let mut builder = self
+            .map(branches, run_branch::<T>)
+            .kinds("Parallel", "ParallelBranch")
+            .config(MapConfig {
+                max_concurrency: config.max_concurrency,
+                completion_config: config.completion_config,
+                ..Default::default()
+            });
+        builder = match name {
+            Some(n) => builder.name(n),
+            None => builder.name("parallel"),
+        };
+        builder.await
+    }
+}

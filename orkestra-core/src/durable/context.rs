@@ -1,0 +1,201 @@
+//! [`DurableContext`]: the handle a durable handler uses to run operations, and the shared
+//! per-execution replay state behind it.
+
+use super::error::DurableError;
+use super::ids::operation_id;
+use super::store::{CheckpointStore, Commit, OperationRecord, OperationType};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// State shared by every context of one execution.
+pub(crate) struct ExecutionState {
+    pub(crate) execution_id: String,
+    pub(crate) store: Arc<dyn CheckpointStore>,
+    /// Records loaded at start; each is taken out when its operation replays (ids are unique,
+    /// so an operation is looked up once).
+    records: Mutex<HashMap<String, OperationRecord>>,
+    /// Skip timer/retry delays (test runner).
+    pub(crate) skip_waits: bool,
+}
+
+impl ExecutionState {
+    pub(crate) fn new(
+        execution_id: String,
+        store: Arc<dyn CheckpointStore>,
+        records: Vec<OperationRecord>,
+        skip_waits: bool,
+    ) -> Self {
+        ExecutionState {
+            execution_id,
+            store,
+            records: Mutex::new(records.into_iter().map(|r| (r.id.clone(), r)).collect()),
+            skip_waits,
+        }
+    }
+}
+
+/// The durable context handed to a handler (and to each map item, branch and child context).
+///
+/// Every operation started through it gets a deterministic id from this context's id and a
+/// per-context counter, so a replay meets the same ids in the same order.
+#[derive(Clone)]
+pub struct DurableContext {
+    inner: Arc<ContextInner>,
+}
+
+struct ContextInner {
+    exec: Arc<ExecutionState>,
+    /// This context's operation id; `None` for the root.
+    id: Option<String>,
+    counter: AtomicU64,
+}
+
+impl std::fmt::Debug for DurableContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DurableContext")
+            .field("execution_id", &self.inner.exec.execution_id)
+            .field("context_id", &self.inner.id)
+            .finish()
+    }
+}
+
+impl DurableContext {
+    pub(crate) fn root(exec: Arc<ExecutionState>) -> Self {
+        Self::with_id(exec, None)
+    }
+
+    fn with_id(exec: Arc<ExecutionState>, id: Option<String>) -> Self {
+        DurableContext {
+            inner: Arc::new(ContextInner {
+                exec,
+                id,
+                counter: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// A child context whose operations are parented to operation `id`.
+    pub(crate) fn child(&self, id: String) -> Self {
+        Self::with_id(self.inner.exec.clone(), Some(id))
+    }
+
+    /// The execution's id.
+    pub fn execution_id(&self) -> &str {
+        &self.inner.exec.execution_id
+    }
+
+    /// This context's operation id (`None` for the root context).
+    pub fn context_id(&self) -> Option<&str> {
+        self.inner.id.as_deref()
+    }
+
+    /// The id the next operation started here will get.
+    pub(crate) fn next_id(&self) -> String {
+        let n = self.inner.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        operation_id(self.inner.id.as_deref().unwrap_or(""), n)
+    }
+
+    /// The id of the `index`-th (0-based) child of operation `parent` (map items, branches).
+    pub(crate) fn nth_child_id(parent: &str, index: usize) -> String {
+        operation_id(parent, index as u64 + 1)
+    }
+
+    /// The recorded state of operation `id`, checked against what the code asks for now.
+    pub(crate) fn replay(
+        &self,
+        id: &str,
+        op_type: OperationType,
+        name: Option<&str>,
+    ) -> Result<Option<OperationRecord>, DurableError> {
+        let mut records = self
+            .inner
+            .exec
+            .records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if records.is_empty() {
+            return Ok(None);
+        }
+        match records.get(id) {
+            None => Ok(None),
+            Some(rec) if rec.op_type == op_type && rec.name.as_deref() == name => {
+                Ok(records.remove(id))
+            }
+            Some(rec) => Err(DurableError::non_deterministic(
+                id,
+                (rec.op_type, rec.name.clone()),
+                (op_type, name.map(str::to_string)),
+            )),
+        }
+    }
+
+    /// Writes `record` to the store; await the [`Commit`] when the write must be durable
+    /// before continuing.
+    pub(crate) fn checkpoint(&self, record: OperationRecord) -> Commit {
+        let exec = &self.inner.exec;
+        exec.store.checkpoint(&exec.execution_id, record)
+    }
+
+    /// Sleeps for `d` unless the execution skips waits.
+    pub(crate) async fn sleep(&self, d: Duration) {
+        if !self.inner.exec.skip_waits && !d.is_zero() {
+            tokio::time::sleep(d).await;
+        }
+    }
+
+    /// Whether this run is still replaying: some recorded operations have not been reached
+    /// again yet.
+    pub fn is_replaying(&self) -> bool {
+        !self
+            .inner
+            .exec
+            .records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    /// A logger that stays silent while the execution replays (so a resumed run does not
+    /// log the same lines again).
+    pub fn logger(&self) -> ReplayLogger {
+        ReplayLogger { ctx: self.clone() }
+    }
+
+    /// The execution's store.
+    pub(crate) fn store(&self) -> &Arc<dyn CheckpointStore> {
+        &self.inner.exec.store
+    }
+
+    /// Whether retry delays and timers are skipped (test runner).
+    pub fn skips_waits(&self) -> bool {
+        self.inner.exec.skip_waits
+    }
+}
+
+/// Logs through `tracing` unless the execution is replaying; see [`DurableContext::logger`].
+#[derive(Debug, Clone)]
+pub struct ReplayLogger {
+    ctx: DurableContext,
+}
+
+impl ReplayLogger {
+    /// Logs at INFO (returns whether it logged).
+    pub fn info(&self, message: impl std::fmt::Display) -> bool {
+        let live = !self.ctx.is_replaying();
+        if live {
+            tracing::info!(execution = %self.ctx.execution_id(), "{message}");
+        }
+        live
+    }
+
+    /// Logs at WARN (returns whether it logged).
+    pub fn warn(&self, message: impl std::fmt::Display) -> bool {
+        let live = !self.ctx.is_replaying();
+        if live {
+            tracing::warn!(execution = %self.ctx.execution_id(), "{message}");
+        }
+        live
+    }
+}

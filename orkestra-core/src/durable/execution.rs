@@ -1,0 +1,183 @@
+//! Running a durable handler against a store: start, or resume by id (replaying the
+//! checkpoints already there).
+
+use super::context::{DurableContext, ExecutionState};
+use super::error::{capture_error, DurableError};
+use super::step::BoxFuture;
+use super::store::{CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// A durable handler: `async fn(event: E, ctx: DurableContext) -> Result<T, Err>`.
+pub trait DurableHandler: Send + Sync + 'static {
+    /// Runs the handler on a JSON event, giving a JSON result or a recorded error.
+    fn invoke(
+        &self,
+        event: Value,
+        ctx: DurableContext,
+    ) -> BoxFuture<'static, Result<Value, ErrorObject>>;
+}
+
+/// A function `Fn(E, DurableContext) -> impl Future<Output = Result<T, Err>>` as a
+/// [`DurableHandler`]; made by [`handler_fn`].
+pub struct FnHandler<F, E> {
+    f: F,
+    _event: PhantomData<fn(E)>,
+}
+
+/// Wraps an `async fn(event: E, ctx: DurableContext) -> Result<T, Err>` as a [`DurableHandler`].
+pub fn handler_fn<F, Fut, E, T, Err>(f: F) -> FnHandler<F, E>
+where
+    F: Fn(E, DurableContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, Err>> + Send + 'static,
+    E: DeserializeOwned + Send + 'static,
+    T: Serialize + Send + 'static,
+    Err: std::fmt::Display + Send + 'static,
+{
+    FnHandler {
+        f,
+        _event: PhantomData,
+    }
+}
+
+impl<F, Fut, E, T, Err> DurableHandler for FnHandler<F, E>
+where
+    F: Fn(E, DurableContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, Err>> + Send + 'static,
+    E: DeserializeOwned + Send + 'static,
+    T: Serialize + Send + 'static,
+    Err: std::fmt::Display + Send + 'static,
+{
+    fn invoke(
+        &self,
+        event: Value,
+        ctx: DurableContext,
+    ) -> BoxFuture<'static, Result<Value, ErrorObject>> {
+        let event: E = match serde_json::from_value(event) {
+            Ok(e) => e,
+            Err(e) => {
+                let err = ErrorObject::new(
+                    "InvalidInput",
+                    format!("cannot decode the handler's event: {e}"),
+                );
+                return Box::pin(async move { Err(err) });
+            }
+        };
+        let fut = (self.f)(event, ctx);
+        Box::pin(async move {
+            match fut.await {
+                Ok(v) => serde_json::to_value(v).map_err(|e| {
+                    ErrorObject::new(
+                        "SerdeError",
+                        format!("cannot encode the handler's result: {e}"),
+                    )
+                }),
+                Err(e) => Err(capture_error(&e)),
+            }
+        })
+    }
+}
+
+/// Starts and resumes executions on one store.
+#[derive(Clone)]
+pub struct DurableExecutor {
+    store: Arc<dyn CheckpointStore>,
+    skip_waits: bool,
+}
+
+impl std::fmt::Debug for DurableExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DurableExecutor")
+            .field("skip_waits", &self.skip_waits)
+            .finish()
+    }
+}
+
+impl DurableExecutor {
+    /// An executor on `store`.
+    pub fn new(store: Arc<dyn CheckpointStore>) -> Self {
+        DurableExecutor {
+            store,
+            skip_waits: false,
+        }
+    }
+
+    /// Skips retry delays and timers (what the test runner does).
+    pub fn skip_waits(mut self, skip: bool) -> Self {
+        self.skip_waits = skip;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn CheckpointStore> {
+        &self.store
+    }
+
+    /// Runs execution `execution_id` of `handler` to its end: a new id starts with `event`; a
+    /// running one resumes with its stored event, replaying its checkpoints; a finished one
+    /// is returned as it is.
+    pub async fn run(
+        &self,
+        execution_id: &str,
+        handler_name: &str,
+        handler: &dyn DurableHandler,
+        event: Value,
+    ) -> Result<ExecutionRecord, DurableError> {
+        let existing = self.store.get_execution(execution_id)?;
+        let input = match &existing {
+            Some(rec) if rec.status != InvocationStatus::Running => return Ok(rec.clone()),
+            Some(rec) => serde_json::from_str(&rec.input).map_err(|e| DurableError::Serde {
+                what: format!("stored input of execution {execution_id}"),
+                message: e.to_string(),
+            })?,
+            None => event,
+        };
+        let mut record = ExecutionRecord {
+            id: execution_id.to_string(),
+            handler: handler_name.to_string(),
+            status: InvocationStatus::Running,
+            input: input.to_string(),
+            result: None,
+            error: None,
+        };
+        if existing.is_none() {
+            self.store.put_execution(record.clone()).await?;
+        }
+        let ops = self.store.load_operations(execution_id)?;
+        let state = ExecutionState::new(
+            execution_id.to_string(),
+            self.store.clone(),
+            ops,
+            self.skip_waits,
+        );
+        let ctx = DurableContext::root(Arc::new(state));
+        match handler.invoke(input, ctx).await {
+            Ok(v) => {
+                record.status = InvocationStatus::Succeeded;
+                record.result = Some(v.to_string());
+            }
+            Err(e) => {
+                record.status = InvocationStatus::Failed;
+                record.error = Some(e);
+            }
+        }
+        self.store.put_execution(record.clone()).await?;
+        Ok(record)
+    }
+}
+
+/// Used by `#[durable_execution]` to check a handler's shape at compile time.
+#[doc(hidden)]
+pub fn __assert_handler<F, Fut, E, T, Err>(_handler: F)
+where
+    F: Fn(E, DurableContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, Err>> + Send + 'static,
+    E: DeserializeOwned + Send + 'static,
+    T: Serialize + Send + 'static,
+    Err: std::fmt::Display + Send + 'static,
+{
+}

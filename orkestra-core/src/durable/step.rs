@@ -1,0 +1,402 @@
+//! Steps: `ctx.step(f)` runs `f` once (per attempt) and checkpoints its result; a replay
+//! returns the stored result (or raises the stored error) without running it.
+
+use super::context::DurableContext;
+use super::error::DurableError;
+use super::retry::RetryStrategy;
+use super::store::{ErrorObject, OperationRecord, OperationStatus, OperationType};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// When a step's start is checkpointed relative to running its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StepSemantics {
+    /// The body may run again after a crash (START is written without waiting). Default.
+    #[default]
+    AtLeastOncePerRetry,
+    /// START is durable before the body runs; a step found STARTED on replay was interrupted
+    /// and counts as a failed attempt (the retry strategy decides what follows).
+    AtMostOncePerRetry,
+}
+
+/// How a step runs: retries and semantics.
+#[derive(Debug, Clone, Default)]
+pub struct StepConfig {
+    /// Retry strategy; `None` means one attempt.
+    pub retry_strategy: Option<RetryStrategy>,
+    /// At-least-once (default) or at-most-once per retry.
+    pub semantics: StepSemantics,
+}
+
+/// Logs through `tracing`, tagged with the execution, operation and attempt.
+#[derive(Debug, Clone)]
+pub struct StepLogger {
+    execution_id: Arc<str>,
+    operation: Arc<str>,
+    attempt: u32,
+}
+
+impl StepLogger {
+    /// Logs at INFO.
+    pub fn info(&self, message: impl std::fmt::Display) {
+        tracing::info!(execution = %self.execution_id, operation = %self.operation, attempt = self.attempt, "{message}");
+    }
+    /// Logs at WARN.
+    pub fn warn(&self, message: impl std::fmt::Display) {
+        tracing::warn!(execution = %self.execution_id, operation = %self.operation, attempt = self.attempt, "{message}");
+    }
+    /// Logs at ERROR.
+    pub fn error(&self, message: impl std::fmt::Display) {
+        tracing::error!(execution = %self.execution_id, operation = %self.operation, attempt = self.attempt, "{message}");
+    }
+}
+
+/// What a step body gets: its attempt number and a logger. It offers no durable operations,
+/// so a step cannot start steps, maps or waits.
+#[derive(Debug, Clone)]
+pub struct StepContext {
+    attempt: u32,
+    operation_id: Arc<str>,
+    name: Option<Arc<str>>,
+    logger: StepLogger,
+}
+
+impl StepContext {
+    /// A context for calling a step body directly (unit tests), attempt 1.
+    pub fn for_tests() -> Self {
+        Self::new("test-execution", "test-operation", None, 1)
+    }
+
+    pub(crate) fn new(execution_id: &str, op: &str, name: Option<&str>, attempt: u32) -> Self {
+        let operation: Arc<str> = Arc::from(name.unwrap_or(op));
+        StepContext {
+            attempt,
+            operation_id: Arc::from(op),
+            name: name.map(Arc::from),
+            logger: StepLogger {
+                execution_id: Arc::from(execution_id),
+                operation,
+                attempt,
+            },
+        }
+    }
+
+    /// The attempt number, 1 for the first run.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The step's operation id.
+    pub fn operation_id(&self) -> &str {
+        &self.operation_id
+    }
+
+    /// The step's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The step's logger.
+    pub fn logger(&self) -> &StepLogger {
+        &self.logger
+    }
+}
+
+/// Something `ctx.step(..)` can run: a closure `Fn(StepContext) -> impl Future<Output =
+/// Result<T, E>>`, or a [`NamedStep`] made by a `#[durable_step]` function.
+pub trait StepFunction: Send + Sync + 'static {
+    /// The success value (checkpointed as JSON).
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+    /// The error (checkpointed as type name + message).
+    type Error: std::fmt::Display + Send + 'static;
+    /// The default name of the step.
+    fn step_name(&self) -> Option<String>;
+    /// Runs the body once.
+    fn call(&self, ctx: StepContext) -> BoxFuture<'static, Result<Self::Output, Self::Error>>;
+    /// Captures an error of this step.
+    fn error_object(&self, error: &Self::Error) -> ErrorObject {
+        ErrorObject::from_error(error)
+    }
+}
+
+/// The name of a function item from its type (`None` for closures).
+pub(crate) fn fn_item_name<F>() -> Option<String> {
+    let full = std::any::type_name::<F>();
+    if full.contains("{{closure}}") || full.contains('<') {
+        return None;
+    }
+    full.rsplit("::").next().map(str::to_string)
+}
+
+impl<F, Fut, T, E> StepFunction for F
+where
+    F: Fn(StepContext) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+    T: Serialize + DeserializeOwned + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    type Output = T;
+    type Error = E;
+    fn step_name(&self) -> Option<String> {
+        fn_item_name::<F>()
+    }
+    fn call(&self, ctx: StepContext) -> BoxFuture<'static, Result<T, E>> {
+        Box::pin(self(ctx))
+    }
+}
+
+type StepBody<T, E> = dyn Fn(StepContext) -> BoxFuture<'static, Result<T, E>> + Send + Sync;
+
+/// A named, not-yet-run step with its arguments captured: what a `#[durable_step]` function
+/// returns. Run it with `ctx.step(named_step).await`.
+pub struct NamedStep<T, E> {
+    name: &'static str,
+    body: Arc<StepBody<T, E>>,
+}
+
+impl<T, E> NamedStep<T, E> {
+    /// A step called `name` whose attempts run `body`.
+    pub fn new(
+        name: &'static str,
+        body: impl Fn(StepContext) -> BoxFuture<'static, Result<T, E>> + Send + Sync + 'static,
+    ) -> Self {
+        NamedStep {
+            name,
+            body: Arc::new(body),
+        }
+    }
+
+    /// The step's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Runs the body once with `ctx`, without any checkpointing (for unit tests).
+    pub fn run_body(&self, ctx: StepContext) -> BoxFuture<'static, Result<T, E>> {
+        (self.body)(ctx)
+    }
+}
+
+impl<T, E> StepFunction for NamedStep<T, E>
+where
+    T: Serialize + DeserializeOwned + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    type Output = T;
+    type Error = E;
+    fn step_name(&self) -> Option<String> {
+        Some(self.name.to_string())
+    }
+    fn call(&self, ctx: StepContext) -> BoxFuture<'static, Result<T, E>> {
+        (self.body)(ctx)
+    }
+}
+
+/// `ctx.step(f)`, configurable before it is awaited.
+#[must_use = "a step does nothing until awaited"]
+pub struct StepBuilder<'a, S> {
+    ctx: &'a DurableContext,
+    step: S,
+    name: Option<String>,
+    config: StepConfig,
+}
+
+impl DurableContext {
+    /// Runs `step` durably: awaiting the returned builder runs it (or replays its record).
+    ///
+    /// ```
+    /// # use orkestra_core::durable::*;
+    /// async fn handler(_event: (), ctx: DurableContext) -> Result<u32, DurableError> {
+    ///     let n = ctx
+    ///         .step(|_s: StepContext| async { Ok::<_, std::io::Error>(41) })
+    ///         .name("forty-one")
+    ///         .await?;
+    ///     Ok(n + 1)
+    /// }
+    /// ```
+    pub fn step<S: StepFunction>(&self, step: S) -> StepBuilder<'_, S> {
+        StepBuilder {
+            ctx: self,
+            step,
+            name: None,
+            config: StepConfig::default(),
+        }
+    }
+}
+
+impl<'a, S: StepFunction> StepBuilder<'a, S> {
+    /// Names the step (overrides the function's name).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the whole configuration.
+    pub fn config(mut self, config: StepConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sets the retry strategy.
+    pub fn retry(mut self, strategy: RetryStrategy) -> Self {
+        self.config.retry_strategy = Some(strategy);
+        self
+    }
+
+    /// Sets at-least-once / at-most-once semantics.
+    pub fn semantics(mut self, semantics: StepSemantics) -> Self {
+        self.config.semantics = semantics;
+        self
+    }
+}
+
+impl<'a, S: StepFunction> IntoFuture for StepBuilder<'a, S> {
+    type Output = Result<S::Output, DurableError>;
+    type IntoFuture = BoxFuture<'a, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(run_step(self))
+    }
+}
+
+fn decode<T: DeserializeOwned>(what: &str, text: Option<&str>) -> Result<T, DurableError> {
+    serde_json::from_str(text.unwrap_or("null")).map_err(|e| DurableError::Serde {
+        what: what.to_string(),
+        message: e.to_string(),
+    })
+}
+
+async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, DurableError> {
+    let StepBuilder {
+        ctx,
+        step,
+        name,
+        config,
+    } = b;
+    let name = name.or_else(|| step.step_name());
+    let id = ctx.next_id();
+    let label = name.clone().unwrap_or_else(|| id.clone());
+    let retry = config.retry_strategy.unwrap_or_else(RetryStrategy::none);
+    let at_most_once = config.semantics == StepSemantics::AtMostOncePerRetry;
+    let record =
+        |status, attempt, result: Option<String>, error: Option<ErrorObject>| OperationRecord {
+            id: id.clone(),
+            parent_id: ctx.context_id().map(str::to_string),
+            op_type: OperationType::Step,
+            sub_type: Some("Step".into()),
+            name: name.clone(),
+            status,
+            result,
+            error,
+            attempt,
+        };
+    let fail = |error: ErrorObject| DurableError::OperationFailed {
+        name: label.clone(),
+        error,
+    };
+
+    let mut attempt = 1;
+    if let Some(rec) = ctx.replay(&id, OperationType::Step, name.as_deref())? {
+        match rec.status {
+            OperationStatus::Succeeded => {
+                return decode(&format!("result of step {label:?}"), rec.result.as_deref())
+            }
+            OperationStatus::Failed => {
+                return Err(fail(rec.error.unwrap_or_else(|| {
+                    ErrorObject::new("StepFailed", "failed without a recorded error")
+                })))
+            }
+            OperationStatus::Pending => attempt = rec.attempt + 1,
+            OperationStatus::Started if !at_most_once => attempt = rec.attempt.max(1),
+            OperationStatus::Started => {
+                let error = ErrorObject::new(
+                    "StepInterrupted",
+                    format!(
+                        "at-most-once step {label:?} was interrupted in attempt {}",
+                        rec.attempt
+                    ),
+                );
+                match retry.delay(rec.attempt) {
+                    Some(d) => {
+                        ctx.checkpoint(record(
+                            OperationStatus::Pending,
+                            rec.attempt,
+                            None,
+                            Some(error),
+                        ))
+                        .await?;
+                        ctx.sleep(d).await;
+                        attempt = rec.attempt + 1;
+                    }
+                    None => {
+                        ctx.checkpoint(record(
+                            OperationStatus::Failed,
+                            rec.attempt,
+                            None,
+                            Some(error.clone()),
+                        ))
+                        .await?;
+                        return Err(fail(error));
+                    }
+                }
+            }
+        }
+    }
+
+    loop {
+        let start = ctx.checkpoint(record(OperationStatus::Started, attempt, None, None));
+        if at_most_once {
+            start.await?;
+        } else {
+            drop(start);
+        }
+        let step_ctx = StepContext::new(ctx.execution_id(), &id, name.as_deref(), attempt);
+        match step.call(step_ctx).await {
+            Ok(value) => {
+                let text = serde_json::to_string(&value).map_err(|e| DurableError::Serde {
+                    what: format!("result of step {label:?}"),
+                    message: e.to_string(),
+                })?;
+                ctx.checkpoint(record(
+                    OperationStatus::Succeeded,
+                    attempt,
+                    Some(text),
+                    None,
+                ))
+                .await?;
+                return Ok(value);
+            }
+            Err(e) => {
+                let error = step.error_object(&e);
+                match retry.delay(attempt) {
+                    Some(d) => {
+                        drop(ctx.checkpoint(record(
+                            OperationStatus::Pending,
+                            attempt,
+                            None,
+                            Some(error),
+                        )));
+                        ctx.sleep(d).await;
+                        attempt += 1;
+                    }
+                    None => {
+                        ctx.checkpoint(record(
+                            OperationStatus::Failed,
+                            attempt,
+                            None,
+                            Some(error.clone()),
+                        ))
+                        .await?;
+                        return Err(fail(error));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Where checkpoints live: the narrow [`CheckpointStore`] trait and its record types.
+//!
+//! The trait only appends/updates operation records, loads an execution's records and
+//! lists/inspects executions, so a remote checkpoint service can sit behind it too.
+
+mod sqlite;
+
+pub use sqlite::{SqliteStore, Synchronous};
+
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskCx, Poll};
+use tokio::sync::oneshot;
+
+/// The kind of a durable operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OperationType {
+    /// A step: user code run at most/at least once per attempt.
+    Step,
+    /// A context (map, map iteration, parallel, child context).
+    Context,
+    /// A durable timer.
+    Wait,
+    /// A callback completed from outside.
+    Callback,
+    /// An invocation of another durable handler.
+    ChainedInvoke,
+}
+
+impl OperationType {
+    /// The stored spelling, e.g. `STEP`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationType::Step => "STEP",
+            OperationType::Context => "CONTEXT",
+            OperationType::Wait => "WAIT",
+            OperationType::Callback => "CALLBACK",
+            OperationType::ChainedInvoke => "CHAINED_INVOKE",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "STEP" => OperationType::Step,
+            "CONTEXT" => OperationType::Context,
+            "WAIT" => OperationType::Wait,
+            "CALLBACK" => OperationType::Callback,
+            "CHAINED_INVOKE" => OperationType::ChainedInvoke,
+            _ => return None,
+        })
+    }
+}
+
+/// The status of an operation record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OperationStatus {
+    /// Started, not finished (an at-most-once step found so on replay was interrupted).
+    Started,
+    /// Failed an attempt and waits for its retry.
+    Pending,
+    /// Finished with a result.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+}
+
+impl OperationStatus {
+    /// The stored spelling, e.g. `SUCCEEDED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationStatus::Started => "STARTED",
+            OperationStatus::Pending => "PENDING",
+            OperationStatus::Succeeded => "SUCCEEDED",
+            OperationStatus::Failed => "FAILED",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "STARTED" => OperationStatus::Started,
+            "PENDING" => OperationStatus::Pending,
+            "SUCCEEDED" => OperationStatus::Succeeded,
+            "FAILED" => OperationStatus::Failed,
+            _ => return None,
+        })
+    }
+
+    /// Whether the operation has finished (succeeded or failed).
+    pub fn is_finished(self) -> bool {
+        matches!(self, OperationStatus::Succeeded | OperationStatus::Failed)
+    }
+}
+
+/// A recorded error: its type name and message (JSON `{"ErrorType", "ErrorMessage"}` as the SDK's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ErrorObject {
+    /// The error's type, e.g. `ValueError` or a Rust type name.
+    pub error_type: String,
+    /// The error's message.
+    pub error_message: String,
+}
+
+impl ErrorObject {
+    /// An error object with the given type and message.
+    pub fn new(error_type: impl Into<String>, error_message: impl Into<String>) -> Self {
+        ErrorObject {
+            error_type: error_type.into(),
+            error_message: error_message.into(),
+        }
+    }
+
+    /// Captures any displayable error, naming it after its Rust type (last path segment).
+    pub fn from_error<E: std::fmt::Display>(error: &E) -> Self {
+        let full = std::any::type_name::<E>();
+        let base = full.split('<').next().unwrap_or(full);
+        let short = base.rsplit("::").next().unwrap_or(base);
+        ErrorObject::new(short, error.to_string())
+    }
+}
+
+impl std::fmt::Display for ErrorObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.error_message)
+    }
+}
+
+/// One checkpointed operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperationRecord {
+    /// Deterministic id (see [`crate::durable::operation_id`]).
+    pub id: String,
+    /// The id of the enclosing context operation; `None` at the root.
+    pub parent_id: Option<String>,
+    /// The operation's type.
+    pub op_type: OperationType,
+    /// A finer kind, e.g. `Map`, `MapIteration`, `Parallel`, `Step`.
+    pub sub_type: Option<String>,
+    /// The operation's name, if it has one.
+    pub name: Option<String>,
+    /// Its status.
+    pub status: OperationStatus,
+    /// JSON text of the result, when succeeded.
+    pub result: Option<String>,
+    /// The error, when failed (or the last attempt's error while pending).
+    pub error: Option<ErrorObject>,
+    /// Attempt number (1-based; 0 for operations without attempts).
+    pub attempt: u32,
+}
+
+/// The status of a whole execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InvocationStatus {
+    /// Started and not finished (running, suspended or crashed).
+    Running,
+    /// Finished with a result.
+    Succeeded,
+    /// Finished with an error.
+    Failed,
+}
+
+impl InvocationStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvocationStatus::Running => "RUNNING",
+            InvocationStatus::Succeeded => "SUCCEEDED",
+            InvocationStatus::Failed => "FAILED",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "RUNNING" => InvocationStatus::Running,
+            "SUCCEEDED" => InvocationStatus::Succeeded,
+            "FAILED" => InvocationStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// One execution of a durable handler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    /// The execution id (chosen by the caller; unique in the store).
+    pub id: String,
+    /// The handler's name.
+    pub handler: String,
+    /// Its status.
+    pub status: InvocationStatus,
+    /// JSON text of the input event.
+    pub input: String,
+    /// JSON text of the result, when succeeded.
+    pub result: Option<String>,
+    /// The error, when failed.
+    pub error: Option<ErrorObject>,
+}
+
+/// A store failure.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("checkpoint store error at {path}: {message}")]
+    Database {
+        /// The store's location.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The store's writer has stopped.
+    #[error("checkpoint store writer has stopped")]
+    Closed,
+    /// A stored row could not be read back.
+    #[error("corrupt checkpoint row in {table}: {message}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// A pending write: await it (or call [`Commit::wait`]) when the write must be durable
+/// before the code continues; drop it otherwise (the write still happens, in order).
+#[must_use = "drop a Commit explicitly when the write need not be durable yet"]
+pub struct Commit(CommitInner);
+
+enum CommitInner {
+    Pending(oneshot::Receiver<Result<(), StoreError>>),
+    Ready(Option<Result<(), StoreError>>),
+}
+
+impl Commit {
+    /// A commit that has already happened (or failed).
+    pub fn ready(result: Result<(), StoreError>) -> Self {
+        Commit(CommitInner::Ready(Some(result)))
+    }
+
+    /// A commit the writer will report on `rx`.
+    pub fn pending(rx: oneshot::Receiver<Result<(), StoreError>>) -> Self {
+        Commit(CommitInner::Pending(rx))
+    }
+
+    /// Blocks the thread until the write is durable (for non-async callers; not inside a
+    /// runtime worker).
+    pub fn wait(self) -> Result<(), StoreError> {
+        match self.0 {
+            CommitInner::Ready(r) => r.unwrap_or(Ok(())),
+            CommitInner::Pending(rx) => rx.blocking_recv().unwrap_or(Err(StoreError::Closed)),
+        }
+    }
+}
+
+impl Future for Commit {
+    type Output = Result<(), StoreError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().0 {
+            CommitInner::Ready(r) => Poll::Ready(r.take().unwrap_or(Ok(()))),
+            CommitInner::Pending(rx) => Pin::new(rx)
+                .poll(cx)
+                .map(|r| r.unwrap_or(Err(StoreError::Closed))),
+        }
+    }
+}
+
+/// Where an execution's checkpoints are kept.
+///
+/// Writes are ordered per store; each returns a [`Commit`] that completes once the write is
+/// durable, so callers choose which writes to wait for (group commit batches the rest).
+pub trait CheckpointStore: Send + Sync + 'static {
+    /// Inserts or replaces an execution's record.
+    fn put_execution(&self, record: ExecutionRecord) -> Commit;
+    /// Inserts or updates one operation record of `execution_id` (keyed by its id).
+    fn checkpoint(&self, execution_id: &str, record: OperationRecord) -> Commit;
+    /// Completes once every write issued before it is durable.
+    fn flush(&self) -> Commit;
+    /// An execution's record, if it exists.
+    fn get_execution(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, StoreError>;
+    /// All executions, oldest first.
+    fn list_executions(&self) -> Result<Vec<ExecutionRecord>, StoreError>;
+    /// An execution's operation records, in the order they were first written.
+    fn load_operations(&self, execution_id: &str) -> Result<Vec<OperationRecord>, StoreError>;
+    /// One operation record (e.g. to poll a callback), if it exists.
+    fn load_operation(
+        &self,
+        execution_id: &str,
+        op_id: &str,
+    ) -> Result<Option<OperationRecord>, StoreError>;
+}
