@@ -88,6 +88,21 @@ async fn executions_are_listed_and_inspected_with_errors() {
         all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
         ["x", "y"]
     );
+    // Updating an execution keeps its place in the list.
+    let mut x = store.get_execution("x").unwrap().unwrap();
+    x.status = InvocationStatus::Succeeded;
+    x.result = Some("1".into());
+    store.put_execution(x).await.unwrap();
+    let all = store.list_executions().unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|e| (e.id.as_str(), e.status))
+            .collect::<Vec<_>>(),
+        [
+            ("x", InvocationStatus::Succeeded),
+            ("y", InvocationStatus::Failed)
+        ]
+    );
     let y = store.get_execution("y").unwrap().unwrap();
     assert_eq!(y.error.unwrap().error_message, "it broke");
     assert!(store.get_execution("z").unwrap().is_none());
@@ -126,7 +141,7 @@ fn newer_schema_is_refused_with_the_path() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1, "the store migrates to schema 1");
+    assert_eq!(version, 2, "the store migrates to schema 2");
     conn.execute_batch("PRAGMA user_version = 99").unwrap();
     drop(conn);
     let err = SqliteStore::open(&path).unwrap_err().to_string();
@@ -148,4 +163,112 @@ fn default_path_honours_orkestra_db() {
         SqliteStore::default_path(),
         PathBuf::from(".orkestra").join("orkestra.db")
     );
+}
+
+#[tokio::test]
+async fn a_later_write_of_an_operation_wins_across_transactions() {
+    let path = temp_db("later");
+    let store = SqliteStore::open(&path).unwrap();
+    for (id, status, result) in [
+        ("a", OperationStatus::Started, None),
+        ("b", OperationStatus::Started, None),
+        ("a", OperationStatus::Pending, None),
+        ("a", OperationStatus::Succeeded, Some("\"done\"")),
+    ] {
+        // Awaiting each write puts it in a transaction of its own.
+        store.checkpoint("e", op(id, status, result)).await.unwrap();
+    }
+    let ops = store.load_operations("e").unwrap();
+    let seen: Vec<_> = ops.iter().map(|o| (o.id.as_str(), o.status)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("a", OperationStatus::Succeeded),
+            ("b", OperationStatus::Started)
+        ]
+    );
+    assert_eq!(ops[0].result.as_deref(), Some("\"done\""));
+    let one = store.load_operation("e", "a").unwrap().unwrap();
+    assert_eq!(one.status, OperationStatus::Succeeded);
+    assert!(store.load_operation("e", "zzz").unwrap().is_none());
+    assert!(store.load_operation("nope", "a").unwrap().is_none());
+    cleanup(&path);
+}
+
+#[tokio::test]
+async fn callbacks_are_found_by_id_with_their_newest_status() {
+    let path = temp_db("callback");
+    let store = SqliteStore::open(&path).unwrap();
+    let callback = |status| OperationRecord {
+        op_type: OperationType::Callback,
+        ..op("cb", status, None)
+    };
+    for i in 0..1000 {
+        drop(store.checkpoint("e", op(&format!("s{i}"), OperationStatus::Succeeded, None)));
+    }
+    store
+        .checkpoint("e", callback(OperationStatus::Started))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load_operation("e", "cb").unwrap().unwrap().status,
+        OperationStatus::Started
+    );
+    store
+        .checkpoint("e", callback(OperationStatus::Succeeded))
+        .await
+        .unwrap();
+    let found = store.load_operation("e", "cb").unwrap().unwrap();
+    assert_eq!(found.op_type, OperationType::Callback);
+    assert_eq!(found.status, OperationStatus::Succeeded);
+    cleanup(&path);
+}
+
+#[test]
+fn a_version_1_store_is_migrated_keeping_its_records_in_order() {
+    let path = temp_db("migrate");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE durable_executions (
+             id TEXT PRIMARY KEY, handler TEXT NOT NULL, status TEXT NOT NULL,
+             input TEXT NOT NULL, result TEXT, error TEXT);
+         CREATE TABLE durable_operations (
+             execution_id TEXT NOT NULL, op_id TEXT NOT NULL, seq INTEGER NOT NULL,
+             parent_id TEXT, op_type TEXT NOT NULL, sub_type TEXT, name TEXT,
+             status TEXT NOT NULL, result TEXT, error TEXT, attempt INTEGER NOT NULL,
+             PRIMARY KEY (execution_id, op_id)) WITHOUT ROWID;
+         INSERT INTO durable_executions VALUES ('old', 'h', 'RUNNING', '{}', NULL, NULL);
+         INSERT INTO durable_operations VALUES
+             ('old', 'z', 1, NULL, 'STEP', 'Step', 'first', 'SUCCEEDED', '1', NULL, 1),
+             ('old', 'a', 2, NULL, 'STEP', 'Step', 'second', 'STARTED', NULL, NULL, 1),
+             ('other', 'm', 3, NULL, 'WAIT', NULL, NULL, 'STARTED', NULL, NULL, 0);
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    let ops = store.load_operations("old").unwrap();
+    let names: Vec<_> = ops.iter().map(|o| o.name.as_deref().unwrap()).collect();
+    assert_eq!(names, ["first", "second"], "first-write order kept");
+    assert_eq!(ops[0].result.as_deref(), Some("1"));
+    assert_eq!(store.load_operations("other").unwrap().len(), 1);
+    assert_eq!(
+        store.get_execution("old").unwrap().unwrap().handler,
+        "h".to_string()
+    );
+    // New writes land after the migrated ones.
+    store
+        .checkpoint("old", op("a", OperationStatus::Succeeded, Some("2")))
+        .wait()
+        .unwrap();
+    let ops = store.load_operations("old").unwrap();
+    assert_eq!(ops[1].status, OperationStatus::Succeeded);
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    cleanup(&path);
 }

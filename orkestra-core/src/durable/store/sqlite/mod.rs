@@ -1,0 +1,179 @@
+//! The embedded default store: one SQLite file (WAL), written by a writer thread that batches
+//! writes into one transaction each (group commit).
+
+mod fnv;
+mod read;
+mod schema;
+mod writer;
+
+use super::{CheckpointStore, Commit, ExecutionRecord, OperationRecord, StoreError};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use tokio::sync::oneshot;
+use writer::Msg;
+
+/// How hard a commit is pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// `synchronous=NORMAL`: survives a killed process (WAL); the default.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: also survives power loss.
+    Full,
+}
+
+/// A [`CheckpointStore`] on one SQLite file.
+///
+/// ```
+/// use orkestra_core::durable::{CheckpointStore, SqliteStore};
+/// let dir = std::env::temp_dir().join(format!("orkestra-doc-{}", std::process::id()));
+/// let store = SqliteStore::open(dir.join("doc.db")).unwrap();
+/// assert!(store.list_executions().unwrap().is_empty());
+/// # let _ = std::fs::remove_dir_all(dir);
+/// ```
+pub struct SqliteStore {
+    path: PathBuf,
+    tx: Mutex<mpsc::Sender<Msg>>,
+    reader: Mutex<Connection>,
+    /// Dropping it stops the WAL checkpointer thread.
+    _checkpointer: mpsc::Sender<()>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn db_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Database {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+impl SqliteStore {
+    /// The default location: `$ORKESTRA_DB`, else `.orkestra/orkestra.db` under the working
+    /// directory.
+    pub fn default_path() -> PathBuf {
+        match std::env::var_os("ORKESTRA_DB") {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            _ => PathBuf::from(".orkestra").join("orkestra.db"),
+        }
+    }
+
+    /// Opens (creating if needed) the store at [`SqliteStore::default_path`].
+    pub fn open_default() -> Result<Self, StoreError> {
+        Self::open(Self::default_path())
+    }
+
+    /// Opens (creating if needed, migrating if older) the store at `path`, `synchronous=NORMAL`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, Synchronous::Normal)
+    }
+
+    /// Opens the store at `path` with the given durability.
+    pub fn open_with(path: impl AsRef<Path>, sync: Synchronous) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| db_err(&path, e))?;
+        }
+        let writer = schema::open_connection(&path, sync)?;
+        schema::migrate(&writer, &path)?;
+        // A background thread runs passive checkpoints (their fsync stays out of commits); the
+        // writer only checkpoints itself as a backstop once the WAL is large (10,000 pages),
+        // which lets the WAL restart under sustained writes. The file is truncated to 64 MB.
+        writer
+            .execute_batch("PRAGMA wal_autocheckpoint=10000; PRAGMA journal_size_limit=67108864;")
+            .map_err(|e| db_err(&path, e))?;
+        let reader = schema::open_connection(&path, sync)?;
+        let checkpointer = schema::open_connection(&path, sync)?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("orkestra-wal-checkpointer".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(std::time::Duration::from_millis(500))
+                {
+                    let _ = checkpointer.execute_batch("PRAGMA wal_checkpoint(PASSIVE);");
+                }
+            })
+            .map_err(|e| db_err(&path, e))?;
+        let (tx, rx) = mpsc::channel();
+        let writer_path = path.clone();
+        std::thread::Builder::new()
+            .name("orkestra-checkpoint-writer".into())
+            .spawn(move || writer::writer_loop(writer, rx, writer_path))
+            .map_err(|e| db_err(&path, e))?;
+        Ok(SqliteStore {
+            path,
+            tx: Mutex::new(tx),
+            reader: Mutex::new(reader),
+            _checkpointer: stop,
+        })
+    }
+
+    /// The file this store writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn send(&self, make: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Msg) -> Commit {
+        let (done, rx) = oneshot::channel();
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        match tx.send(make(done)) {
+            Ok(()) => Commit::pending(rx),
+            Err(_) => Commit::ready(Err(StoreError::Closed)),
+        }
+    }
+
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl CheckpointStore for SqliteStore {
+    fn put_execution(&self, record: ExecutionRecord) -> Commit {
+        self.send(|done| Msg::Execution {
+            record,
+            done: Some(done),
+        })
+    }
+
+    fn checkpoint(&self, execution_id: &str, record: OperationRecord) -> Commit {
+        let execution_id = execution_id.to_string();
+        self.send(|done| Msg::Op {
+            execution_id,
+            record,
+            done: Some(done),
+        })
+    }
+
+    fn flush(&self) -> Commit {
+        self.send(Msg::Flush)
+    }
+
+    fn get_execution(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        read::execution(&self.reader(), &self.path, execution_id)
+    }
+
+    fn list_executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
+        read::executions(&self.reader(), &self.path)
+    }
+
+    fn load_operation(
+        &self,
+        execution_id: &str,
+        op_id: &str,
+    ) -> Result<Option<OperationRecord>, StoreError> {
+        read::operation(&self.reader(), &self.path, execution_id, op_id)
+    }
+
+    fn load_operations(&self, execution_id: &str) -> Result<Vec<OperationRecord>, StoreError> {
+        read::operations(&self.reader(), &self.path, execution_id)
+    }
+}
