@@ -3,7 +3,7 @@
 
 use super::callback::complete_callback;
 use super::execution::DurableExecutor;
-use super::registry::{registered_handler, registered_handlers};
+use super::registry::{check_durable_handlers, registered_handler, registered_handlers};
 use super::store::{CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus, SqliteStore};
 use clap::Subcommand;
 use serde_json::{json, Value};
@@ -67,6 +67,7 @@ pub async fn execute(command: DurableCommand) -> (Value, u8) {
 }
 
 async fn run(command: DurableCommand) -> Result<(Value, u8), String> {
+    check_durable_handlers().map_err(|e| e.to_string())?;
     let path = SqliteStore::default_path();
     let store = Arc::new(SqliteStore::open(&path).map_err(|e| e.to_string())?);
     match command {
@@ -122,12 +123,14 @@ async fn start(
     id: &str,
     event: Value,
 ) -> Result<(Value, u8), String> {
-    let handler = registered_handler(name).ok_or_else(|| {
-        format!(
-            "no durable handler {name:?} in this binary (registered: {:?})",
-            registered_handlers()
-        )
-    })?;
+    let handler = registered_handler(name)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!(
+                "no durable handler {name:?} in this binary (registered: {:?})",
+                registered_handlers()
+            )
+        })?;
     let rec = DurableExecutor::new(store)
         .run(id, name, handler.as_ref(), event)
         .await

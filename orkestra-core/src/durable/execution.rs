@@ -169,15 +169,3 @@ impl DurableExecutor {
         Ok(record)
     }
 }
-
-/// Used by `#[durable_execution]` to check a handler's shape at compile time.
-#[doc(hidden)]
-pub fn __assert_handler<F, Fut, E, T, Err>(_handler: F)
-where
-    F: Fn(E, DurableContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<T, Err>> + Send + 'static,
-    E: DeserializeOwned + Send + 'static,
-    T: Serialize + Send + 'static,
-    Err: std::fmt::Display + Send + 'static,
-{
-}

@@ -112,13 +112,18 @@ impl DurableContext {
                 _ => {}
             }
         }
-        let target = registered_handler(handler).ok_or_else(|| DurableError::InvalidConfig {
+        let invalid = |message| DurableError::InvalidConfig {
             what: "invoke",
-            message: format!(
-                "no durable handler {handler:?} is registered (registered: {:?})",
-                registered_handlers()
-            ),
-        })?;
+            message,
+        };
+        let target = registered_handler(handler)
+            .map_err(|duplicate| invalid(duplicate.to_string()))?
+            .ok_or_else(|| {
+                invalid(format!(
+                    "no durable handler {handler:?} is registered (registered: {:?})",
+                    registered_handlers()
+                ))
+            })?;
         let input = serde_json::to_value(input).map_err(|e| DurableError::Serde {
             what: format!("input of invoked handler {handler:?}"),
             message: e.to_string(),

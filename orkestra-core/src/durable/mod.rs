@@ -83,14 +83,17 @@ pub use child::{branch, Branch, ParallelConfig};
 pub use completion::CompletionConfig;
 pub use context::{DurableContext, ReplayLogger};
 pub use error::DurableError;
-pub use execution::{__assert_handler, handler_fn, DurableExecutor, DurableHandler, FnHandler};
+pub use execution::{handler_fn, DurableExecutor, DurableHandler, FnHandler};
 pub use ids::operation_id;
 pub use invoke::{WaitDecision, WaitForConditionConfig, WaitStrategy};
 pub use map::{
     ItemNamer, JsonSerdes, MapBuilder, MapConfig, MapFunction, Serdes, SummaryGenerator,
     MAX_CHECKPOINT_RESULT,
 };
-pub use registry::{registered_handler, registered_handlers, DurableHandlerEntry};
+pub use registry::{
+    check_durable_handlers, registered_handler, registered_handlers, DuplicateDurableHandler,
+    DurableHandlerEntry,
+};
 pub use retry::{Jitter, RetryStrategy};
 pub use runner::{DurableTestRunner, OperationView, TestResult};
 pub use step::{

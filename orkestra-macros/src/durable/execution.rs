@@ -69,6 +69,9 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 ::orkestra::durable::DurableHandlerEntry {
                     name: #name_str,
                     make: __orkestra_make_durable_handler,
+                    module: ::std::module_path!(),
+                    file: ::std::file!(),
+                    line: ::std::line!(),
                 }
             }
         };
