@@ -64,3 +64,122 @@ async fn large_results_store_a_summary_and_replay_children() {
         "items replay from their records"
     );
 }
+
+static EARLY_RUNS: AtomicU32 = AtomicU32::new(0);
+
+/// Items from 300 on never finish by themselves: they are in flight when the map stops.
+async fn fast_or_stuck(
+    _ctx: DurableContext,
+    item: u32,
+    _i: usize,
+    _all: Arc<[u32]>,
+) -> Result<String, DurableError> {
+    EARLY_RUNS.fetch_add(1, Ordering::SeqCst);
+    if item >= 300 {
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+    Ok(format!("{item}:{}", "x".repeat(1024)))
+}
+
+async fn early_stop(_e: (), ctx: DurableContext) -> Result<serde_json::Value, DurableError> {
+    let batch = ctx
+        .map((0..400).collect::<Vec<u32>>(), fast_or_stuck)
+        .config(MapConfig {
+            completion_config: CompletionConfig {
+                min_successful: Some(300),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await?;
+    let statuses: Vec<_> = batch.all.iter().map(|item| item.status).collect();
+    Ok(serde_json::json!({
+        "reason": batch.completion_reason,
+        "succeeded": batch.success_count(),
+        "started": batch.started_count(),
+        "statuses": statuses,
+        "last": batch.all[299].result,
+    }))
+}
+
+#[tokio::test]
+async fn an_early_stopped_summarised_map_replays_as_it_completed_without_running_items() {
+    let runner = DurableTestRunner::new(early_stop);
+    let first = runner.run_with_id("early", ()).await;
+    let out: serde_json::Value = first.result();
+    assert_eq!(out["reason"], "MIN_SUCCESSFUL_REACHED");
+    assert_eq!(out["succeeded"], 300);
+    assert_eq!(out["started"], 100);
+    let stored: serde_json::Value = first.get_map("fast_or_stuck").unwrap().result();
+    assert_eq!(stored["replayChildren"], true, "the result is over 256 KB");
+
+    let runs = EARLY_RUNS.load(Ordering::SeqCst);
+    runner
+        .store()
+        .put_execution(ExecutionRecord {
+            status: InvocationStatus::Running,
+            result: None,
+            ..first.execution.clone()
+        })
+        .await
+        .unwrap();
+    // Re-running an in-flight item would hang on it: the timeout turns that into a failure.
+    let again = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        runner.run_with_id("early", ()),
+    )
+    .await
+    .expect("the replay does not run the in-flight items again");
+    assert_eq!(again.result::<serde_json::Value>(), out);
+    assert_eq!(EARLY_RUNS.load(Ordering::SeqCst), runs, "no item ran again");
+}
+
+static LOGGED_AFTER_MAP: std::sync::Mutex<Vec<bool>> = std::sync::Mutex::new(Vec::new());
+static FAIL_AFTER_MAP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+async fn item_with_step(
+    ctx: DurableContext,
+    item: u32,
+    _i: usize,
+    _all: Arc<[u32]>,
+) -> Result<u32, DurableError> {
+    ctx.step(move |_s: StepContext| async move { Ok::<_, String>(item + 1) })
+        .name("inner")
+        .await
+}
+
+async fn map_then_log(_e: (), ctx: DurableContext) -> Result<u32, DurableError> {
+    let batch = ctx.map(vec![1u32, 2, 3], item_with_step).await?;
+    LOGGED_AFTER_MAP
+        .lock()
+        .unwrap()
+        .push(ctx.logger().info("after the map"));
+    if FAIL_AFTER_MAP.swap(false, Ordering::SeqCst) {
+        return Err(DurableError::OperationFailed {
+            name: "after the map".into(),
+            error: ErrorObject::new("Interrupted", "simulated interruption"),
+        });
+    }
+    Ok(batch.get_results().into_iter().sum())
+}
+
+#[tokio::test]
+async fn the_logger_speaks_again_once_a_replayed_map_is_passed() {
+    let runner = DurableTestRunner::new(map_then_log);
+    let first = runner.run_with_id("log", ()).await;
+    assert_eq!(first.status(), InvocationStatus::Failed);
+    runner
+        .store()
+        .put_execution(ExecutionRecord {
+            status: InvocationStatus::Running,
+            error: None,
+            ..first.execution.clone()
+        })
+        .await
+        .unwrap();
+    let again = runner.run_with_id("log", ()).await;
+    assert_eq!(again.result::<u32>(), 9);
+    // First run: live. Replay: the map and its items' steps replayed, nothing recorded is left
+    // ahead, so the line is logged again (the nested step records do not keep it silent).
+    assert_eq!(*LOGGED_AFTER_MAP.lock().unwrap(), [true, true]);
+}

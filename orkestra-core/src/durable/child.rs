@@ -92,6 +92,9 @@ impl DurableContext {
             error,
         };
         if let Some(rec) = self.replay(&id, OperationType::Context, Some(name))? {
+            if rec.status.is_finished() {
+                self.forget_descendants(&id);
+            }
             match rec.status {
                 OperationStatus::Succeeded => {
                     return serde_json::from_str(rec.result.as_deref().unwrap_or("null")).map_err(

@@ -13,9 +13,8 @@ use std::time::Duration;
 pub(crate) struct ExecutionState {
     pub(crate) execution_id: String,
     pub(crate) store: Arc<dyn CheckpointStore>,
-    /// Records loaded at start; each is taken out when its operation replays (ids are unique,
-    /// so an operation is looked up once).
-    records: Mutex<HashMap<String, OperationRecord>>,
+    /// Records loaded at start and not reached again yet.
+    replay: Mutex<Pending>,
     /// Skip timer/retry delays (test runner).
     pub(crate) skip_waits: bool,
 }
@@ -30,8 +29,44 @@ impl ExecutionState {
         ExecutionState {
             execution_id,
             store,
-            records: Mutex::new(records.into_iter().map(|r| (r.id.clone(), r)).collect()),
+            replay: Mutex::new(Pending {
+                records: records.into_iter().map(|r| (r.id.clone(), r)).collect(),
+                children: None,
+            }),
             skip_waits,
+        }
+    }
+}
+
+/// The recorded operations a replay has not reached yet. Each is taken out when its operation
+/// replays (ids are unique, so an operation is looked up once), and the descendants of a
+/// finished context whose body is not run again are dropped, so the execution stops
+/// replaying once no recorded operation is left ahead of it.
+struct Pending {
+    records: HashMap<String, OperationRecord>,
+    /// Parent id → child ids, built on first use.
+    children: Option<HashMap<String, Vec<String>>>,
+}
+
+impl Pending {
+    fn forget_descendants(&mut self, id: &str) {
+        if self.records.is_empty() {
+            return;
+        }
+        let records = &self.records;
+        let children = self.children.get_or_insert_with(|| {
+            let mut index: HashMap<String, Vec<String>> = HashMap::new();
+            for r in records.values() {
+                if let Some(parent) = &r.parent_id {
+                    index.entry(parent.clone()).or_default().push(r.id.clone());
+                }
+            }
+            index
+        });
+        let mut stack: Vec<String> = children.remove(id).unwrap_or_default();
+        while let Some(next) = stack.pop() {
+            self.records.remove(&next);
+            stack.extend(children.remove(&next).unwrap_or_default());
         }
     }
 }
@@ -109,12 +144,8 @@ impl DurableContext {
         op_type: OperationType,
         name: Option<&str>,
     ) -> Result<Option<OperationRecord>, DurableError> {
-        let mut records = self
-            .inner
-            .exec
-            .records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut pending = self.pending();
+        let records = &mut pending.records;
         if records.is_empty() {
             return Ok(None);
         }
@@ -129,6 +160,20 @@ impl DurableContext {
                 (op_type, name.map(str::to_string)),
             )),
         }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.inner
+            .exec
+            .replay
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops the recorded descendants of context operation `id`, whose body will not run again
+    /// (it finished, and its stored result is used).
+    pub(crate) fn forget_descendants(&self, id: &str) {
+        self.pending().forget_descendants(id);
     }
 
     /// Writes `record` to the store; await the [`Commit`] when the write must be durable
@@ -148,13 +193,7 @@ impl DurableContext {
     /// Whether this run is still replaying: some recorded operations have not been reached
     /// again yet.
     pub fn is_replaying(&self) -> bool {
-        !self
-            .inner
-            .exec
-            .records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_empty()
+        !self.pending().records.is_empty()
     }
 
     /// A logger that stays silent while the execution replays (so a resumed run does not

@@ -262,9 +262,18 @@ where
                     None => serde_json::from_str::<BatchResult<F::Output>>(text).ok(),
                 };
                 if let Some(batch) = decoded {
+                    ctx.forget_descendants(&id);
                     return Ok(batch);
                 }
-                // A summary: fall through and rebuild from the children's records.
+                // A summary: rebuild the batch from the children's records, exactly as it
+                // completed (older summaries without the plan fall through and re-drive it).
+                if let Ok(plan) = serde_json::from_str::<SummaryCheckpoint>(text) {
+                    if let Some(launched) = plan.launched {
+                        let batch = rebuild(ctx, &id, &items, &config, kinds, launched, &plan);
+                        ctx.forget_descendants(&id);
+                        return batch;
+                    }
+                }
             }
         }
     } else {
@@ -283,33 +292,12 @@ where
             let index = next;
             next += 1;
             launched[index] = true;
-            let item_name = match &config.item_namer {
-                Some(namer) => namer(&items[index], index),
-                None if kinds.0 == "Map" => format!("map-item-{index}"),
-                None => format!("branch-{index}"),
-            };
+            let item_name = item_name(&config, kinds, &items, index);
             let child_id = DurableContext::nth_child_id(&id, index);
             if let Some(rec) = ctx.replay(&child_id, OperationType::Context, Some(&item_name))? {
-                let stored = match rec.status {
-                    OperationStatus::Succeeded => {
-                        let text = rec.result.as_deref().unwrap_or("null");
-                        let decoded = match &config.item_serdes {
-                            Some(codec) => codec.deserialize(text),
-                            None => serde_json::from_str(text).map_err(|e| e.to_string()),
-                        };
-                        Some(
-                            decoded
-                                .map(Ok)
-                                .map_err(|e| serde_err(format!("result of {item_name:?}"), e)),
-                        )
-                    }
-                    OperationStatus::Failed => Some(Ok(Err(rec
-                        .error
-                        .unwrap_or_else(|| ErrorObject::new("Failed", "no recorded error"))))),
-                    _ => None,
-                };
-                if let Some(stored) = stored {
+                if let Some(stored) = finished_outcome(rec, &config, &item_name) {
                     // Replayed inline: no task for an item that already finished.
+                    ctx.forget_descendants(&child_id);
                     let outcome = stored?;
                     match &outcome {
                         Ok(_) => succeeded += 1,
@@ -433,9 +421,135 @@ where
                 "completionReason": batch.completion_reason,
             }),
         };
-        text = serde_json::json!({ "summary": summary, "replayChildren": true }).to_string();
+        let started = batch
+            .all
+            .iter()
+            .filter(|item| item.status == BatchItemStatus::Started)
+            .map(|item| item.index)
+            .collect();
+        text = serde_json::to_string(&SummaryCheckpoint {
+            summary,
+            replay_children: true,
+            launched: Some(next),
+            started,
+            completion_reason: Some(reason),
+        })
+        .map_err(|e| serde_err(format!("summary of {label}"), e))?;
     }
     ctx.checkpoint(record(OperationStatus::Succeeded, Some(text)))
         .await?;
     Ok(batch)
+}
+
+/// The checkpoint of a map whose result is over [`MAX_CHECKPOINT_RESULT`]: the summary, and
+/// what a replay needs to rebuild exactly the batch that completed.
+#[derive(Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SummaryCheckpoint {
+    summary: serde_json::Value,
+    replay_children: bool,
+    /// Items `0..launched` had started when the map completed.
+    #[serde(default)]
+    launched: Option<usize>,
+    /// Of those, the ones still running then (reported STARTED; not run again on replay).
+    #[serde(default)]
+    started: Vec<usize>,
+    #[serde(default)]
+    completion_reason: Option<CompletionReason>,
+}
+
+/// The name of item `index`'s child context.
+fn item_name<T, R>(
+    config: &MapConfig<T, R>,
+    kinds: (&'static str, &'static str),
+    items: &[T],
+    index: usize,
+) -> String {
+    match &config.item_namer {
+        Some(namer) => namer(&items[index], index),
+        None if kinds.0 == "Map" => format!("map-item-{index}"),
+        None => format!("branch-{index}"),
+    }
+}
+
+/// The outcome an item's record holds, if the item finished.
+fn finished_outcome<T, R: DeserializeOwned>(
+    rec: OperationRecord,
+    config: &MapConfig<T, R>,
+    item_name: &str,
+) -> Option<Result<Outcome<R>, DurableError>> {
+    match rec.status {
+        OperationStatus::Succeeded => {
+            let text = rec.result.as_deref().unwrap_or("null");
+            let decoded = match &config.item_serdes {
+                Some(codec) => codec.deserialize(text),
+                None => serde_json::from_str(text).map_err(|e| e.to_string()),
+            };
+            Some(
+                decoded
+                    .map(Ok)
+                    .map_err(|e| serde_err(format!("result of {item_name:?}"), e)),
+            )
+        }
+        OperationStatus::Failed => Some(Ok(Err(rec
+            .error
+            .unwrap_or_else(|| ErrorObject::new("Failed", "no recorded error"))))),
+        _ => None,
+    }
+}
+
+/// Rebuilds a summarised map's batch from its items' records without running any item.
+fn rebuild<T, R: DeserializeOwned>(
+    ctx: &DurableContext,
+    id: &str,
+    items: &[T],
+    config: &MapConfig<T, R>,
+    kinds: (&'static str, &'static str),
+    launched: usize,
+    plan: &SummaryCheckpoint,
+) -> Result<BatchResult<R>, DurableError> {
+    let mut all = Vec::with_capacity(launched);
+    for index in 0..launched.min(items.len()) {
+        if plan.started.binary_search(&index).is_ok() {
+            all.push(BatchItem {
+                index,
+                status: BatchItemStatus::Started,
+                result: None,
+                error: None,
+            });
+            // An in-flight item may have checkpointed after the map completed: not counted.
+            continue;
+        }
+        let name = item_name(config, kinds, items, index);
+        let child_id = DurableContext::nth_child_id(id, index);
+        let outcome = ctx
+            .replay(&child_id, OperationType::Context, Some(&name))?
+            .and_then(|rec| finished_outcome(rec, config, &name))
+            .ok_or_else(|| DurableError::InvalidConfig {
+                what: "map checkpoint",
+                message: format!(
+                    "item {name:?} of map {id} has no finished record, though the map's summary counts it"
+                ),
+            })??;
+        all.push(match outcome {
+            Ok(v) => BatchItem {
+                index,
+                status: BatchItemStatus::Succeeded,
+                result: Some(v),
+                error: None,
+            },
+            Err(e) => BatchItem {
+                index,
+                status: BatchItemStatus::Failed,
+                result: None,
+                error: Some(e),
+            },
+        });
+    }
+    Ok(BatchResult {
+        all,
+        completion_reason: plan
+            .completion_reason
+            .unwrap_or(CompletionReason::AllCompleted),
+    })
 }

@@ -76,30 +76,39 @@ fn next_message(rx: &mpsc::Receiver<Msg>) -> Option<Msg> {
 /// Adds whatever is queued to `batch`; a batch nobody waits for lingers a moment for the write
 /// that must be durable (e.g. a step's START for its SUCCEED), so both share one transaction.
 fn collect_batch(rx: &mpsc::Receiver<Msg>, batch: &mut Vec<Msg>) {
+    let mut someone_waits = batch.iter().any(is_awaited);
     loop {
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(m) => batch.push(m),
+                Ok(m) => {
+                    someone_waits |= is_awaited(&m);
+                    batch.push(m);
+                }
                 Err(_) => break,
             }
         }
-        if batch.len() >= MAX_BATCH || !nobody_waits(batch) {
+        if batch.len() >= MAX_BATCH || someone_waits {
             return;
         }
         match rx.recv_timeout(LINGER) {
-            Ok(m) => batch.push(m),
+            Ok(m) => {
+                someone_waits |= is_awaited(&m);
+                batch.push(m);
+            }
             Err(_) => return,
         }
     }
 }
 
-fn nobody_waits(batch: &[Msg]) -> bool {
-    batch.iter().all(|m| match m {
+/// Whether someone waits for this write to be durable (its [`Commit`](super::super::Commit)
+/// is still held, or it is a flush).
+fn is_awaited(msg: &Msg) -> bool {
+    match msg {
         Msg::Op { done, .. } | Msg::Execution { done, .. } => {
-            done.as_ref().is_none_or(|d| d.is_closed())
+            done.as_ref().is_some_and(|d| !d.is_closed())
         }
-        Msg::Flush(_) => false,
-    })
+        Msg::Flush(_) => true,
+    }
 }
 
 /// Bookkeeping kept across batches (cleared, never freed: no allocation churn).
@@ -111,6 +120,8 @@ struct WriterState {
     last: HashMap<u64, usize, Fnv>,
     /// Hash of (execution, operation) → index of the write that was stored for it.
     written: HashMap<u64, usize, Fnv>,
+    /// Each batch message's (execution, operation) hash (0 for other messages).
+    hashes: Vec<u64>,
 }
 
 fn error_json(e: &Option<ErrorObject>) -> Option<String> {
@@ -118,25 +129,24 @@ fn error_json(e: &Option<ErrorObject>) -> Option<String> {
         .map(|e| serde_json::to_string(e).expect("ErrorObject serializes"))
 }
 
-fn op_key(msg: &Msg) -> Option<(u64, &str, &str)> {
+/// The (execution, operation) ids an operation write is keyed by.
+fn op_ids(msg: &Msg) -> Option<(&str, &str)> {
     match msg {
         Msg::Op {
             execution_id,
             record,
             ..
-        } => {
-            let mut h = Fnv.build_hasher();
-            h.write(execution_id.as_bytes());
-            h.write(&[0xff]);
-            h.write(record.id.as_bytes());
-            Some((h.finish(), execution_id.as_str(), record.id.as_str()))
-        }
+        } => Some((execution_id.as_str(), record.id.as_str())),
         _ => None,
     }
 }
 
-fn same_op(batch: &[Msg], index: usize, exec: &str, op: &str) -> bool {
-    op_key(&batch[index]).is_some_and(|(_, e, o)| e == exec && o == op)
+fn hash_ids((exec, op): (&str, &str)) -> u64 {
+    let mut h = Fnv.build_hasher();
+    h.write(exec.as_bytes());
+    h.write(&[0xff]);
+    h.write(op.as_bytes());
+    h.finish()
 }
 
 /// The integer key of `execution_id`, interning it on first use.
@@ -174,10 +184,13 @@ fn write_batch(
     // collision between different operations is detected and both are written as they are.
     state.last.clear();
     state.written.clear();
+    state.hashes.clear();
     for (i, msg) in batch.iter().enumerate() {
-        if let Some((k, _, _)) = op_key(msg) {
-            state.last.insert(k, i);
+        let hash = op_ids(msg).map(hash_ids);
+        if let Some(h) = hash {
+            state.last.insert(h, i);
         }
+        state.hashes.push(hash.unwrap_or(0));
     }
     let tx = conn.transaction()?;
     {
@@ -196,12 +209,13 @@ fn write_batch(
         for (i, msg) in batch.iter().enumerate() {
             match msg {
                 Msg::Op { execution_id, .. } => {
-                    let (k, e, o) = op_key(msg).expect("an Op message has a key");
+                    let (k, ids) = (state.hashes[i], op_ids(msg));
+                    let same_op = |j: usize| op_ids(&batch[j]) == ids;
                     let source = match state.written.get(&k) {
-                        Some(&w) if same_op(batch, w, e, o) => continue,
+                        Some(&w) if same_op(w) => continue,
                         Some(_) => i,
                         None => match state.last.get(&k) {
-                            Some(&l) if same_op(batch, l, e, o) => {
+                            Some(&l) if same_op(l) => {
                                 state.written.insert(k, i);
                                 l
                             }
