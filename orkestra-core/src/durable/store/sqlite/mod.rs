@@ -2,11 +2,13 @@
 //! writes into one transaction each (group commit).
 
 mod fnv;
+mod packed;
 mod read;
 mod schema;
 mod writer;
 
 use super::{CheckpointStore, Commit, ExecutionRecord, OperationRecord, StoreError};
+use packed::PackedOp;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -145,10 +147,10 @@ impl CheckpointStore for SqliteStore {
     }
 
     fn checkpoint(&self, execution_id: &str, record: OperationRecord) -> Commit {
-        let execution_id = execution_id.to_string();
+        let op = PackedOp::pack(execution_id, &record);
+        drop(record);
         self.send(|done| Msg::Op {
-            execution_id,
-            record,
+            op,
             done: Some(done),
         })
     }

@@ -4,7 +4,8 @@
 
 use super::db_err;
 use super::fnv::Fnv;
-use crate::durable::store::{ErrorObject, ExecutionRecord, OperationRecord, StoreError};
+use super::packed::{Field, PackedOp};
+use crate::durable::store::{ErrorObject, ExecutionRecord, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -23,15 +24,8 @@ pub(super) type Done = Option<oneshot::Sender<Result<(), StoreError>>>;
 
 /// One request to the writer.
 pub(super) enum Msg {
-    Op {
-        execution_id: String,
-        record: OperationRecord,
-        done: Done,
-    },
-    Execution {
-        record: ExecutionRecord,
-        done: Done,
-    },
+    Op { op: PackedOp, done: Done },
+    Execution { record: ExecutionRecord, done: Done },
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -132,11 +126,7 @@ fn error_json(e: &Option<ErrorObject>) -> Option<String> {
 /// The (execution, operation) ids an operation write is keyed by.
 fn op_ids(msg: &Msg) -> Option<(&str, &str)> {
     match msg {
-        Msg::Op {
-            execution_id,
-            record,
-            ..
-        } => Some((execution_id.as_str(), record.id.as_str())),
+        Msg::Op { op, .. } => Some((op.execution_id(), op.op_id())),
         _ => None,
     }
 }
@@ -208,7 +198,7 @@ fn write_batch(
         )?;
         for (i, msg) in batch.iter().enumerate() {
             match msg {
-                Msg::Op { execution_id, .. } => {
+                Msg::Op { op: this, .. } => {
                     let (k, ids) = (state.hashes[i], op_ids(msg));
                     let same_op = |j: usize| op_ids(&batch[j]) == ids;
                     let source = match state.written.get(&k) {
@@ -222,20 +212,20 @@ fn write_batch(
                             _ => i,
                         },
                     };
-                    let Msg::Op { record: r, .. } = &batch[source] else {
+                    let Msg::Op { op: r, .. } = &batch[source] else {
                         unreachable!("indexed Op messages only")
                     };
-                    let key = exec_key(&tx, &mut state.exec_keys, execution_id)?;
+                    let key = exec_key(&tx, &mut state.exec_keys, this.execution_id())?;
                     op.execute(params![
                         key,
-                        r.id,
-                        r.parent_id,
+                        r.op_id(),
+                        r.get(Field::ParentId),
                         r.op_type.as_str(),
-                        r.sub_type,
-                        r.name,
+                        r.get(Field::SubType),
+                        r.get(Field::Name),
                         r.status.as_str(),
-                        r.result,
-                        error_json(&r.error),
+                        r.get(Field::Result),
+                        r.get(Field::Error),
                         r.attempt
                     ])?;
                 }
