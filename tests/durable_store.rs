@@ -272,3 +272,54 @@ fn a_version_1_store_is_migrated_keeping_its_records_in_order() {
     assert_eq!(version, 2);
     cleanup(&path);
 }
+
+mod model {
+    //! Property: whatever writes arrive, in whatever transactions, loading gives the newest
+    //! version of each operation in first-write order, per execution.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn status(n: u8) -> OperationStatus {
+        [
+            OperationStatus::Started,
+            OperationStatus::Pending,
+            OperationStatus::Succeeded,
+            OperationStatus::Failed,
+        ][n as usize % 4]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn loads_match_a_model_of_the_writes(
+            writes in prop::collection::vec((0u8..2, 0u8..6, 0u8..4, any::<bool>()), 1..60)
+        ) {
+            let path = temp_db("model");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let store = SqliteStore::open(&path).unwrap();
+            let mut model: Vec<Vec<OperationRecord>> = vec![Vec::new(), Vec::new()];
+            rt.block_on(async {
+                for (n, (exec, op_n, st, wait)) in writes.iter().enumerate() {
+                    let record = op(&format!("op{op_n}"), status(*st), Some(&n.to_string()));
+                    let ops = &mut model[*exec as usize];
+                    match ops.iter_mut().find(|o| o.id == record.id) {
+                        Some(o) => *o = record.clone(),
+                        None => ops.push(record.clone()),
+                    }
+                    let commit = store.checkpoint(&format!("e{exec}"), record);
+                    if *wait {
+                        commit.await.unwrap();
+                    } else {
+                        drop(commit);
+                    }
+                }
+                store.flush().await.unwrap();
+            });
+            for (exec, expected) in model.iter().enumerate() {
+                prop_assert_eq!(&store.load_operations(&format!("e{exec}")).unwrap(), expected);
+            }
+            drop(store);
+            cleanup(&path);
+        }
+    }
+}

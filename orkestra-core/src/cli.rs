@@ -91,7 +91,7 @@ impl Outcome {
 /// Parses the process arguments, runs the command and exits; what `orkestra::main()` calls.
 ///
 /// With the `lambda` feature, inside AWS Lambda (`AWS_LAMBDA_RUNTIME_API` set) it serves the task
-/// named by `_HANDLER` instead (see [`crate::lambda`]).
+/// named by `_HANDLER` instead (see the `lambda` module, feature `lambda`).
 pub fn main() -> ExitCode {
     #[cfg(feature = "lambda")]
     if crate::lambda::in_lambda() {

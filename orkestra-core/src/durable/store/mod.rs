@@ -275,6 +275,17 @@ impl Future for Commit {
 ///
 /// Writes are ordered per store; each returns a [`Commit`] that completes once the write is
 /// durable, so callers choose which writes to wait for (group commit batches the rest).
+///
+/// The trait is kept to what the AWS Lambda durable-execution checkpoint service offers, so
+/// that service can be the next backend:
+///
+/// | method | Lambda API |
+/// |---|---|
+/// | [`checkpoint`](Self::checkpoint) | one `OperationUpdate` (`Id`, `ParentId`, `Type`, `SubType`, `Name`, `Payload`, `Error`; the status as its `Action`: START, RETRY, SUCCEED, FAIL), batched into `CheckpointDurableExecution` calls along the checkpoint-token chain; the [`Commit`] completes when the call carrying it returns |
+/// | [`flush`](Self::flush) | the pending `CheckpointDurableExecution` call |
+/// | [`load_operations`](Self::load_operations), [`load_operation`](Self::load_operation) | the pages of `GetDurableExecutionState` (and `NewExecutionState` of each checkpoint, which brings completed callbacks) |
+/// | [`get_execution`](Self::get_execution), [`list_executions`](Self::list_executions) | `GetDurableExecution`, `ListDurableExecutionsByFunction` |
+/// | [`put_execution`](Self::put_execution) | nothing to send: the service starts an execution on `Invoke` and ends it with the handler's response |
 pub trait CheckpointStore: Send + Sync + 'static {
     /// Inserts or replaces an execution's record.
     fn put_execution(&self, record: ExecutionRecord) -> Commit;
