@@ -123,7 +123,7 @@ impl DurableContext {
             error,
             attempt: 0,
         };
-        drop(self.checkpoint(record(OperationStatus::Started, None, None)));
+        self.checkpoint_nowait(record(OperationStatus::Started, None, None));
         let out = f(self.child(id.clone())).await;
         match out {
             Ok(v) => {

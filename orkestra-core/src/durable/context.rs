@@ -183,6 +183,12 @@ impl DurableContext {
         exec.store.checkpoint(&exec.execution_id, record)
     }
 
+    /// Writes `record` to the store without waiting for it to be durable.
+    pub(crate) fn checkpoint_nowait(&self, record: OperationRecord) {
+        let exec = &self.inner.exec;
+        exec.store.checkpoint_nowait(&exec.execution_id, record);
+    }
+
     /// Sleeps for `d` unless the execution skips waits.
     pub(crate) async fn sleep(&self, d: Duration) {
         if !self.inner.exec.skip_waits && !d.is_zero() {

@@ -128,7 +128,7 @@ impl DurableContext {
             what: format!("input of invoked handler {handler:?}"),
             message: e.to_string(),
         })?;
-        drop(self.checkpoint(record(OperationStatus::Started, None, None)));
+        self.checkpoint_nowait(record(OperationStatus::Started, None, None));
         let chained_id = format!("{}/{}", self.execution_id(), id);
         let executor = DurableExecutor::new(self.store().clone()).skip_waits(self.skips_waits());
         let rec = Box::pin(executor.run(&chained_id, handler, target.as_ref(), input)).await?;

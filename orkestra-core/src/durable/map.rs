@@ -277,7 +277,7 @@ where
             }
         }
     } else {
-        drop(ctx.checkpoint(record(OperationStatus::Started, None)));
+        ctx.checkpoint_nowait(record(OperationStatus::Started, None));
     }
 
     let f = Arc::new(f);

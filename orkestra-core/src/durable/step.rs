@@ -350,11 +350,11 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
     }
 
     loop {
-        let start = ctx.checkpoint(record(OperationStatus::Started, attempt, None, None));
+        let start = record(OperationStatus::Started, attempt, None, None);
         if at_most_once {
-            start.await?;
+            ctx.checkpoint(start).await?;
         } else {
-            drop(start);
+            ctx.checkpoint_nowait(start);
         }
         let step_ctx = StepContext::new(ctx.execution_id(), &id, name.as_deref(), attempt);
         match step.call(step_ctx).await {
@@ -376,12 +376,12 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
                 let error = step.error_object(&e);
                 match retry.delay(attempt) {
                     Some(d) => {
-                        drop(ctx.checkpoint(record(
+                        ctx.checkpoint_nowait(record(
                             OperationStatus::Pending,
                             attempt,
                             None,
                             Some(error),
-                        )));
+                        ));
                         ctx.sleep(d).await;
                         attempt += 1;
                     }

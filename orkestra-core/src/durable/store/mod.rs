@@ -291,6 +291,11 @@ pub trait CheckpointStore: Send + Sync + 'static {
     fn put_execution(&self, record: ExecutionRecord) -> Commit;
     /// Inserts or updates one operation record of `execution_id` (keyed by its id).
     fn checkpoint(&self, execution_id: &str, record: OperationRecord) -> Commit;
+    /// Writes like [`checkpoint`](Self::checkpoint) when nobody waits for the write to be
+    /// durable (it still happens, in order); a store may skip the bookkeeping of a [`Commit`].
+    fn checkpoint_nowait(&self, execution_id: &str, record: OperationRecord) {
+        drop(self.checkpoint(execution_id, record));
+    }
     /// Completes once every write issued before it is durable.
     fn flush(&self) -> Commit;
     /// An execution's record, if it exists.

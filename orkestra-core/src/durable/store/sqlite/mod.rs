@@ -37,7 +37,8 @@ pub enum Synchronous {
 /// ```
 pub struct SqliteStore {
     path: PathBuf,
-    tx: Mutex<mpsc::Sender<Msg>>,
+    /// The writer thread's queue (`Sender` is `Sync`: callers send without a lock).
+    tx: mpsc::Sender<Msg>,
     reader: Mutex<Connection>,
     /// Dropping it stops the WAL checkpointer thread.
     _checkpointer: mpsc::Sender<()>,
@@ -113,7 +114,7 @@ impl SqliteStore {
             .map_err(|e| db_err(&path, e))?;
         Ok(SqliteStore {
             path,
-            tx: Mutex::new(tx),
+            tx,
             reader: Mutex::new(reader),
             _checkpointer: stop,
         })
@@ -126,8 +127,7 @@ impl SqliteStore {
 
     fn send(&self, make: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Msg) -> Commit {
         let (done, rx) = oneshot::channel();
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        match tx.send(make(done)) {
+        match self.tx.send(make(done)) {
             Ok(()) => Commit::pending(rx),
             Err(_) => Commit::ready(Err(StoreError::Closed)),
         }
@@ -153,6 +153,13 @@ impl CheckpointStore for SqliteStore {
             op,
             done: Some(done),
         })
+    }
+
+    fn checkpoint_nowait(&self, execution_id: &str, record: OperationRecord) {
+        let op = PackedOp::pack(execution_id, &record);
+        drop(record);
+        // A closed writer surfaces on the next awaited write.
+        let _ = self.tx.send(Msg::Op { op, done: None });
     }
 
     fn flush(&self) -> Commit {
