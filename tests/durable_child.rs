@@ -34,16 +34,7 @@ async fn child_context_groups_its_operations_and_replays() {
     assert_eq!(child.children().len(), 1);
     assert_eq!(child.children()[0].record.name.as_deref(), Some("inner"));
     let runs = INNER_RUNS.load(Ordering::SeqCst);
-    let store = runner.store();
-    store
-        .put_execution(ExecutionRecord {
-            status: InvocationStatus::Running,
-            result: None,
-            ..first.execution.clone()
-        })
-        .await
-        .unwrap();
-    assert_eq!(runner.run_with_id("c", 5).await.result::<u32>(), 11);
+    assert_eq!(runner.replay("c").await.result::<u32>(), 11);
     assert_eq!(
         INNER_RUNS.load(Ordering::SeqCst),
         runs,
@@ -180,16 +171,7 @@ async fn logs(_e: (), ctx: DurableContext) -> Result<u8, DurableError> {
 #[tokio::test]
 async fn the_logger_is_silent_while_replaying() {
     let runner = DurableTestRunner::new(logs);
-    let first = runner.run_with_id("l", ()).await;
-    runner
-        .store()
-        .put_execution(ExecutionRecord {
-            status: InvocationStatus::Running,
-            result: None,
-            ..first.execution.clone()
-        })
-        .await
-        .unwrap();
     runner.run_with_id("l", ()).await;
+    runner.replay("l").await;
     assert_eq!(*LOGGED.lock().unwrap(), vec![(true, true), (false, true)]);
 }

@@ -42,16 +42,7 @@ async fn invoke_runs_a_chained_execution_once() {
     assert_eq!(child.result.as_deref(), Some("49"));
 
     let runs = CHILD_RUNS.load(Ordering::SeqCst);
-    runner
-        .store()
-        .put_execution(ExecutionRecord {
-            status: InvocationStatus::Running,
-            result: None,
-            ..first.execution.clone()
-        })
-        .await
-        .unwrap();
-    assert_eq!(runner.run_with_id("p", 7).await.result::<u64>(), 50);
+    assert_eq!(runner.replay("p").await.result::<u64>(), 50);
     assert_eq!(
         CHILD_RUNS.load(Ordering::SeqCst),
         runs,

@@ -47,16 +47,7 @@ async fn large_results_store_a_summary_and_replay_children() {
     assert!(map.record.result.as_ref().unwrap().len() < MAX_CHECKPOINT_RESULT);
 
     let runs = ITEM_RUNS.load(Ordering::SeqCst);
-    runner
-        .store()
-        .put_execution(ExecutionRecord {
-            status: InvocationStatus::Running,
-            result: None,
-            ..first.execution.clone()
-        })
-        .await
-        .unwrap();
-    let again = runner.run_with_id("big", ()).await;
+    let again = runner.replay("big").await;
     assert_eq!(again.result::<usize>(), 400, "{:?}", again.error());
     assert_eq!(
         ITEM_RUNS.load(Ordering::SeqCst),
@@ -114,22 +105,10 @@ async fn an_early_stopped_summarised_map_replays_as_it_completed_without_running
     assert_eq!(stored["replayChildren"], true, "the result is over 256 KB");
 
     let runs = EARLY_RUNS.load(Ordering::SeqCst);
-    runner
-        .store()
-        .put_execution(ExecutionRecord {
-            status: InvocationStatus::Running,
-            result: None,
-            ..first.execution.clone()
-        })
-        .await
-        .unwrap();
     // Re-running an in-flight item would hang on it: the timeout turns that into a failure.
-    let again = tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        runner.run_with_id("early", ()),
-    )
-    .await
-    .expect("the replay does not run the in-flight items again");
+    let again = tokio::time::timeout(std::time::Duration::from_secs(30), runner.replay("early"))
+        .await
+        .expect("the replay does not run the in-flight items again");
     assert_eq!(again.result::<serde_json::Value>(), out);
     assert_eq!(EARLY_RUNS.load(Ordering::SeqCst), runs, "no item ran again");
 }
@@ -168,16 +147,7 @@ async fn the_logger_speaks_again_once_a_replayed_map_is_passed() {
     let runner = DurableTestRunner::new(map_then_log);
     let first = runner.run_with_id("log", ()).await;
     assert_eq!(first.status(), InvocationStatus::Failed);
-    runner
-        .store()
-        .put_execution(ExecutionRecord {
-            status: InvocationStatus::Running,
-            error: None,
-            ..first.execution.clone()
-        })
-        .await
-        .unwrap();
-    let again = runner.run_with_id("log", ()).await;
+    let again = runner.replay("log").await;
     assert_eq!(again.result::<u32>(), 9);
     // First run: live. Replay: the map and its items' steps replayed, nothing recorded is left
     // ahead, so the line is logged again (the nested step records do not keep it silent).

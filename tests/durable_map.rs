@@ -354,15 +354,7 @@ async fn steps_inside_map_items_are_checkpointed_and_replayed() {
         r.result = None;
         store.checkpoint("u", r.clone()).await.unwrap();
     }
-    store
-        .put_execution(ExecutionRecord {
-            status: InvocationStatus::Running,
-            result: None,
-            ..first.execution.clone()
-        })
-        .await
-        .unwrap();
-    let again = runner.run_with_id("u", ()).await;
+    let again = runner.replay("u").await;
     assert_eq!(again.result::<serde_json::Value>(), dict);
     // Items 1 and 2 re-ran their functions, but their steps had finished: no step ran again.
     assert_eq!(USER_STEP_RUNS.lock().unwrap().len(), runs);
@@ -428,18 +420,7 @@ async fn item_serdes_encodes_item_checkpoints_and_decodes_them_on_replay() {
     map.status = OperationStatus::Started;
     map.result = None;
     store.checkpoint("s", map).await.unwrap();
-    store
-        .put_execution(ExecutionRecord {
-            status: InvocationStatus::Running,
-            result: None,
-            ..first.execution.clone()
-        })
-        .await
-        .unwrap();
     let runs = TAGGED_RUNS.load(Ordering::SeqCst);
-    assert_eq!(
-        runner.run_with_id("s", ()).await.result::<Vec<i64>>(),
-        vec![4, 9]
-    );
+    assert_eq!(runner.replay("s").await.result::<Vec<i64>>(), vec![4, 9]);
     assert_eq!(TAGGED_RUNS.load(Ordering::SeqCst), runs);
 }

@@ -114,6 +114,43 @@ impl DurableTestRunner {
             operations,
         }
     }
+
+    /// Runs execution `id` again as if its process had died just before recording its end:
+    /// the execution goes back to RUNNING (result and error cleared, operation records kept)
+    /// and the handler replays them. What a test of "finished work is not redone" needs.
+    ///
+    /// ```
+    /// # use orkestra_core::durable::*;
+    /// async fn handler(n: u32, ctx: DurableContext) -> Result<u32, DurableError> {
+    ///     ctx.step(move |_s: StepContext| async move { Ok::<_, String>(n + 1) }).name("inc").await
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let runner = DurableTestRunner::new(handler);
+    /// let first = runner.run_with_id("e", 1).await;
+    /// let again = runner.replay("e").await;
+    /// assert_eq!(again.result::<u32>(), first.result::<u32>());
+    /// # });
+    /// ```
+    ///
+    /// # Panics
+    /// If execution `id` does not exist or the store fails.
+    pub async fn replay(&self, id: &str) -> TestResult {
+        let execution = self
+            .store
+            .get_execution(id)
+            .unwrap_or_else(|e| panic!("DurableTestRunner: reading execution {id}: {e}"))
+            .unwrap_or_else(|| panic!("DurableTestRunner: no execution {id} to replay"));
+        self.store
+            .put_execution(ExecutionRecord {
+                status: InvocationStatus::Running,
+                result: None,
+                error: None,
+                ..execution
+            })
+            .await
+            .unwrap_or_else(|e| panic!("DurableTestRunner: reopening execution {id}: {e}"));
+        self.run_with_id(id, serde_json::Value::Null).await
+    }
 }
 
 impl Drop for DurableTestRunner {
