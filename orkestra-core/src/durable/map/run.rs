@@ -1,0 +1,259 @@
+//! Running a map: items start in order under `max_concurrency`, finished items replay from
+//! their records, and the completion criteria decide when the batch is done.
+
+use super::config::MapConfig;
+use super::summary::{self, SummaryCheckpoint};
+use super::{MapBuilder, MapFunction};
+use crate::durable::batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
+use crate::durable::context::DurableContext;
+use crate::durable::error::{capture_error, DurableError};
+use crate::durable::store::{ErrorObject, OperationRecord, OperationStatus, OperationType};
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+pub(super) fn serde_err(what: String, e: impl std::fmt::Display) -> DurableError {
+    DurableError::Serde {
+        what,
+        message: e.to_string(),
+    }
+}
+
+pub(super) type Outcome<R> = Result<R, ErrorObject>;
+/// What an item's task hands back: its index and outcome (or a store/serde failure).
+type Joined<R> = (usize, Result<Outcome<R>, DurableError>);
+
+pub(super) async fn run_map<T, F>(
+    b: MapBuilder<'_, T, F>,
+) -> Result<BatchResult<F::Output>, DurableError>
+where
+    T: Clone + Send + Sync + 'static,
+    F: MapFunction<T>,
+{
+    let MapBuilder {
+        ctx,
+        kinds,
+        items,
+        f,
+        name,
+        config,
+    } = b;
+    let id = ctx.next_id();
+    let label = name.clone().unwrap_or_else(|| format!("map {id}"));
+    let total = items.len();
+    let completion = config.completion_config.clone();
+    completion.validate(total).map_err(|e| match e {
+        DurableError::InvalidConfig { what, message } => DurableError::InvalidConfig {
+            what,
+            message: format!("{message} (map {label:?})"),
+        },
+        other => other,
+    })?;
+    let record = |status, result: Option<String>| OperationRecord {
+        id: id.clone(),
+        parent_id: ctx.context_id().map(str::to_string),
+        op_type: OperationType::Context,
+        sub_type: Some(kinds.0.into()),
+        name: name.clone(),
+        status,
+        result,
+        error: None,
+        attempt: 0,
+    };
+    if let Some(rec) = ctx.replay(&id, OperationType::Context, name.as_deref())? {
+        if rec.status == OperationStatus::Succeeded {
+            if let Some(text) = rec.result.as_deref() {
+                let decoded = match &config.serdes {
+                    Some(codec) => codec.deserialize(text).ok(),
+                    None => serde_json::from_str::<BatchResult<F::Output>>(text).ok(),
+                };
+                if let Some(batch) = decoded {
+                    ctx.forget_descendants(&id);
+                    return Ok(batch);
+                }
+                // A summary: rebuild the batch from the children's records, exactly as it
+                // completed (older summaries without the plan fall through and re-drive it).
+                if let Ok(plan) = serde_json::from_str::<SummaryCheckpoint>(text) {
+                    if let Some(launched) = plan.launched {
+                        let batch =
+                            summary::rebuild(ctx, &id, &items, &config, kinds, launched, &plan);
+                        ctx.forget_descendants(&id);
+                        return batch;
+                    }
+                }
+            }
+        }
+    } else {
+        ctx.checkpoint_nowait(record(OperationStatus::Started, None));
+    }
+
+    let f = Arc::new(f);
+    let limit = config.max_concurrency.unwrap_or(usize::MAX).max(1);
+    let mut slots: Vec<Option<Outcome<F::Output>>> = (0..total).map(|_| None).collect();
+    let mut launched = vec![false; total];
+    let mut running: JoinSet<Joined<F::Output>> = JoinSet::new();
+    let (mut next, mut succeeded, mut failed) = (0usize, 0usize, 0usize);
+    let mut reason = completion.check(0, 0, total);
+    while reason.is_none() {
+        while running.len() < limit && next < total {
+            let index = next;
+            next += 1;
+            launched[index] = true;
+            let item_name = item_name(&config, kinds, &items, index);
+            let child_id = DurableContext::nth_child_id(&id, index);
+            if let Some(rec) = ctx.replay(&child_id, OperationType::Context, Some(&item_name))? {
+                if let Some(stored) = finished_outcome(rec, &config, &item_name) {
+                    // Replayed inline: no task for an item that already finished.
+                    ctx.forget_descendants(&child_id);
+                    let outcome = stored?;
+                    match &outcome {
+                        Ok(_) => succeeded += 1,
+                        Err(_) => failed += 1,
+                    }
+                    slots[index] = Some(outcome);
+                    reason = completion.check(succeeded, failed, total);
+                    if reason.is_some() {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            let child = ctx.child(child_id.clone());
+            let (f, items) = (f.clone(), items.clone());
+            let parent = id.clone();
+            let item_serdes = config.item_serdes.clone();
+            running.spawn(async move {
+                let out = f
+                    .call(child.clone(), items[index].clone(), index, items)
+                    .await;
+                let (status, result, error) = match &out {
+                    Ok(v) => match item_serdes.as_ref().map_or_else(
+                        || serde_json::to_string(v).map_err(|e| e.to_string()),
+                        |codec| codec.serialize(v),
+                    ) {
+                        Ok(text) => (OperationStatus::Succeeded, Some(text), None),
+                        Err(e) => {
+                            return (index, Err(serde_err(format!("result of {item_name:?}"), e)))
+                        }
+                    },
+                    Err(e) => (OperationStatus::Failed, None, Some(capture_error(e))),
+                };
+                let commit = child.checkpoint(OperationRecord {
+                    id: child_id,
+                    parent_id: Some(parent),
+                    op_type: OperationType::Context,
+                    sub_type: Some(kinds.1.into()),
+                    name: Some(item_name),
+                    status,
+                    result,
+                    error: error.clone(),
+                    attempt: 0,
+                });
+                if let Err(e) = commit.await {
+                    return (index, Err(e.into()));
+                }
+                (
+                    index,
+                    Ok(out.map_err(|_| error.expect("a failed item has an error"))),
+                )
+            });
+        }
+        if reason.is_some() {
+            break;
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (index, outcome) = match joined {
+            Ok((index, outcome)) => (index, outcome?),
+            Err(join) => {
+                // A panicking item: find nothing to attribute; fail the map clearly.
+                return Err(DurableError::OperationFailed {
+                    name: label,
+                    error: ErrorObject::new("Panic", format!("a map item panicked: {join}")),
+                });
+            }
+        };
+        match &outcome {
+            Ok(_) => succeeded += 1,
+            Err(_) => failed += 1,
+        }
+        slots[index] = Some(outcome);
+        reason = completion.check(succeeded, failed, total);
+    }
+    running.abort_all();
+    let reason = reason.unwrap_or(CompletionReason::AllCompleted);
+    let all = slots
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| launched[*i])
+        .map(|(index, slot)| match slot {
+            Some(Ok(v)) => BatchItem {
+                index,
+                status: BatchItemStatus::Succeeded,
+                result: Some(v),
+                error: None,
+            },
+            Some(Err(e)) => BatchItem {
+                index,
+                status: BatchItemStatus::Failed,
+                result: None,
+                error: Some(e),
+            },
+            None => BatchItem {
+                index,
+                status: BatchItemStatus::Started,
+                result: None,
+                error: None,
+            },
+        })
+        .collect();
+    let batch = BatchResult {
+        all,
+        completion_reason: reason,
+    };
+    let text = summary::checkpoint_text(&batch, &config, &label, next)?;
+    ctx.checkpoint(record(OperationStatus::Succeeded, Some(text)))
+        .await?;
+    Ok(batch)
+}
+
+/// The name of item `index`'s child context.
+pub(super) fn item_name<T, R>(
+    config: &MapConfig<T, R>,
+    kinds: (&'static str, &'static str),
+    items: &[T],
+    index: usize,
+) -> String {
+    match &config.item_namer {
+        Some(namer) => namer(&items[index], index),
+        None if kinds.0 == "Map" => format!("map-item-{index}"),
+        None => format!("branch-{index}"),
+    }
+}
+
+/// The outcome an item's record holds, if the item finished.
+pub(super) fn finished_outcome<T, R: DeserializeOwned>(
+    rec: OperationRecord,
+    config: &MapConfig<T, R>,
+    item_name: &str,
+) -> Option<Result<Outcome<R>, DurableError>> {
+    match rec.status {
+        OperationStatus::Succeeded => {
+            let text = rec.result.as_deref().unwrap_or("null");
+            let decoded = match &config.item_serdes {
+                Some(codec) => codec.deserialize(text),
+                None => serde_json::from_str(text).map_err(|e| e.to_string()),
+            };
+            Some(
+                decoded
+                    .map(Ok)
+                    .map_err(|e| serde_err(format!("result of {item_name:?}"), e)),
+            )
+        }
+        OperationStatus::Failed => Some(Ok(Err(rec
+            .error
+            .unwrap_or_else(|| ErrorObject::new("Failed", "no recorded error"))))),
+        _ => None,
+    }
+}
