@@ -71,7 +71,7 @@ async fn a_wait_keeps_its_wake_up_time_across_a_restart() {
     store
         .checkpoint(
             "w",
-            OperationRecord {
+            &OperationRecord {
                 id: operation_id("", 1),
                 parent_id: None,
                 op_type: OperationType::Wait,

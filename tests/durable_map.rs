@@ -344,7 +344,7 @@ async fn steps_inside_map_items_are_checkpointed_and_replayed() {
         .unwrap();
     map_rec.status = OperationStatus::Started;
     map_rec.result = None;
-    store.checkpoint("u", map_rec.clone()).await.unwrap();
+    store.checkpoint("u", &map_rec.clone()).await.unwrap();
     for r in records
         .iter_mut()
         .filter(|r| r.sub_type.as_deref() == Some("MapIteration"))
@@ -352,7 +352,7 @@ async fn steps_inside_map_items_are_checkpointed_and_replayed() {
     {
         r.status = OperationStatus::Started;
         r.result = None;
-        store.checkpoint("u", r.clone()).await.unwrap();
+        store.checkpoint("u", &r.clone()).await.unwrap();
     }
     let again = runner.replay("u").await;
     assert_eq!(again.result::<serde_json::Value>(), dict);
@@ -419,7 +419,7 @@ async fn item_serdes_encodes_item_checkpoints_and_decodes_them_on_replay() {
         .clone();
     map.status = OperationStatus::Started;
     map.result = None;
-    store.checkpoint("s", map).await.unwrap();
+    store.checkpoint("s", &map).await.unwrap();
     let runs = TAGGED_RUNS.load(Ordering::SeqCst);
     assert_eq!(runner.replay("s").await.result::<Vec<i64>>(), vec![4, 9]);
     assert_eq!(TAGGED_RUNS.load(Ordering::SeqCst), runs);

@@ -167,7 +167,7 @@ async fn an_interrupted_at_most_once_step_goes_to_the_retry_strategy() {
         store
             .checkpoint(
                 exec,
-                OperationRecord {
+                &OperationRecord {
                     id: operation_id("", 1),
                     parent_id: None,
                     op_type: OperationType::Step,

@@ -41,11 +41,11 @@ async fn operations_upsert_in_first_write_order_and_survive_reopen() {
     let path = temp_db("upsert");
     {
         let store = SqliteStore::open(&path).unwrap();
-        drop(store.checkpoint("e1", op("a", OperationStatus::Started, None)));
-        drop(store.checkpoint("e1", op("b", OperationStatus::Started, None)));
-        drop(store.checkpoint("e2", op("a", OperationStatus::Started, None)));
+        drop(store.checkpoint("e1", &op("a", OperationStatus::Started, None)));
+        drop(store.checkpoint("e1", &op("b", OperationStatus::Started, None)));
+        drop(store.checkpoint("e2", &op("a", OperationStatus::Started, None)));
         store
-            .checkpoint("e1", op("a", OperationStatus::Succeeded, Some("42")))
+            .checkpoint("e1", &op("a", OperationStatus::Succeeded, Some("42")))
             .await
             .unwrap();
         let ops = store.load_operations("e1").unwrap();
@@ -120,7 +120,7 @@ async fn many_concurrent_durable_writes_all_land() {
             for i in 0..500 {
                 let id = format!("{t}-{i}");
                 store
-                    .checkpoint("g", op(&id, OperationStatus::Succeeded, Some("1")))
+                    .checkpoint("g", &op(&id, OperationStatus::Succeeded, Some("1")))
                     .await
                     .unwrap();
             }
@@ -176,7 +176,10 @@ async fn a_later_write_of_an_operation_wins_across_transactions() {
         ("a", OperationStatus::Succeeded, Some("\"done\"")),
     ] {
         // Awaiting each write puts it in a transaction of its own.
-        store.checkpoint("e", op(id, status, result)).await.unwrap();
+        store
+            .checkpoint("e", &op(id, status, result))
+            .await
+            .unwrap();
     }
     let ops = store.load_operations("e").unwrap();
     let seen: Vec<_> = ops.iter().map(|o| (o.id.as_str(), o.status)).collect();
@@ -204,10 +207,10 @@ async fn callbacks_are_found_by_id_with_their_newest_status() {
         ..op("cb", status, None)
     };
     for i in 0..1000 {
-        drop(store.checkpoint("e", op(&format!("s{i}"), OperationStatus::Succeeded, None)));
+        drop(store.checkpoint("e", &op(&format!("s{i}"), OperationStatus::Succeeded, None)));
     }
     store
-        .checkpoint("e", callback(OperationStatus::Started))
+        .checkpoint("e", &callback(OperationStatus::Started))
         .await
         .unwrap();
     assert_eq!(
@@ -215,7 +218,7 @@ async fn callbacks_are_found_by_id_with_their_newest_status() {
         OperationStatus::Started
     );
     store
-        .checkpoint("e", callback(OperationStatus::Succeeded))
+        .checkpoint("e", &callback(OperationStatus::Succeeded))
         .await
         .unwrap();
     let found = store.load_operation("e", "cb").unwrap().unwrap();
@@ -259,7 +262,7 @@ fn a_version_1_store_is_migrated_keeping_its_records_in_order() {
     );
     // New writes land after the migrated ones.
     store
-        .checkpoint("old", op("a", OperationStatus::Succeeded, Some("2")))
+        .checkpoint("old", &op("a", OperationStatus::Succeeded, Some("2")))
         .wait()
         .unwrap();
     let ops = store.load_operations("old").unwrap();
@@ -306,7 +309,7 @@ mod model {
                         Some(o) => *o = record.clone(),
                         None => ops.push(record.clone()),
                     }
-                    let commit = store.checkpoint(&format!("e{exec}"), record);
+                    let commit = store.checkpoint(&format!("e{exec}"), &record);
                     if *wait {
                         commit.await.unwrap();
                     } else {

@@ -74,7 +74,7 @@ impl<T: DeserializeOwned> Callback<T> {
                     format!("callback {label:?} got no result in time"),
                 );
                 self.ctx
-                    .checkpoint(OperationRecord {
+                    .checkpoint(&OperationRecord {
                         id: self.op_id.clone(),
                         parent_id: self.ctx.context_id().map(str::to_string),
                         op_type: OperationType::Callback,
@@ -106,7 +106,7 @@ impl DurableContext {
             Some(rec) => rec.result.as_deref().and_then(|r| r.parse().ok()),
             None => {
                 let deadline = config.timeout.map(|t| now_ms() + t.as_millis() as u64);
-                self.checkpoint(OperationRecord {
+                self.checkpoint(&OperationRecord {
                     id: id.clone(),
                     parent_id: self.context_id().map(str::to_string),
                     op_type: OperationType::Callback,
@@ -194,6 +194,6 @@ pub async fn complete_callback(
             rec.error = Some(e);
         }
     }
-    store.checkpoint(execution_id, rec).await?;
+    store.checkpoint(execution_id, &rec).await?;
     Ok(())
 }

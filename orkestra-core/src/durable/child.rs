@@ -123,7 +123,7 @@ impl DurableContext {
             error,
             attempt: 0,
         };
-        self.checkpoint_nowait(record(OperationStatus::Started, None, None));
+        self.checkpoint_nowait(&record(OperationStatus::Started, None, None));
         let out = f(self.child(id.clone())).await;
         match out {
             Ok(v) => {
@@ -131,13 +131,13 @@ impl DurableContext {
                     what: format!("result of child context {name:?}"),
                     message: e.to_string(),
                 })?;
-                self.checkpoint(record(OperationStatus::Succeeded, Some(text), None))
+                self.checkpoint(&record(OperationStatus::Succeeded, Some(text), None))
                     .await?;
                 Ok(v)
             }
             Err(e) => {
                 let error = capture_error(&e);
-                self.checkpoint(record(OperationStatus::Failed, None, Some(error.clone())))
+                self.checkpoint(&record(OperationStatus::Failed, None, Some(error.clone())))
                     .await?;
                 Err(fail(error))
             }
@@ -177,14 +177,14 @@ impl DurableContext {
                 .unwrap_or_else(now_ms),
             None => {
                 let wake = now_ms() + duration.as_millis() as u64;
-                self.checkpoint(record(OperationStatus::Started, wake))
+                self.checkpoint(&record(OperationStatus::Started, wake))
                     .await?;
                 wake
             }
         };
         self.sleep(Duration::from_millis(wake.saturating_sub(now_ms())))
             .await;
-        self.checkpoint(record(OperationStatus::Succeeded, wake))
+        self.checkpoint(&record(OperationStatus::Succeeded, wake))
             .await?;
         Ok(())
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// State shared by every context of one execution.
 pub(crate) struct ExecutionState {
-    pub(crate) execution_id: String,
+    pub(crate) execution_id: Arc<str>,
     pub(crate) store: Arc<dyn CheckpointStore>,
     /// Records loaded at start and not reached again yet.
     replay: Mutex<Pending>,
@@ -27,7 +27,7 @@ impl ExecutionState {
         skip_waits: bool,
     ) -> Self {
         ExecutionState {
-            execution_id,
+            execution_id: execution_id.into(),
             store,
             replay: Mutex::new(Pending {
                 records: records.into_iter().map(|r| (r.id.clone(), r)).collect(),
@@ -121,6 +121,11 @@ impl DurableContext {
         &self.inner.exec.execution_id
     }
 
+    /// The execution's id, shared.
+    pub(crate) fn execution_id_arc(&self) -> Arc<str> {
+        self.inner.exec.execution_id.clone()
+    }
+
     /// This context's operation id (`None` for the root context).
     pub fn context_id(&self) -> Option<&str> {
         self.inner.id.as_deref()
@@ -178,13 +183,13 @@ impl DurableContext {
 
     /// Writes `record` to the store; await the [`Commit`] when the write must be durable
     /// before continuing.
-    pub(crate) fn checkpoint(&self, record: OperationRecord) -> Commit {
+    pub(crate) fn checkpoint(&self, record: &OperationRecord) -> Commit {
         let exec = &self.inner.exec;
         exec.store.checkpoint(&exec.execution_id, record)
     }
 
     /// Writes `record` to the store without waiting for it to be durable.
-    pub(crate) fn checkpoint_nowait(&self, record: OperationRecord) {
+    pub(crate) fn checkpoint_nowait(&self, record: &OperationRecord) {
         let exec = &self.inner.exec;
         exec.store.checkpoint_nowait(&exec.execution_id, record);
     }

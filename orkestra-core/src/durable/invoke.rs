@@ -128,19 +128,23 @@ impl DurableContext {
             what: format!("input of invoked handler {handler:?}"),
             message: e.to_string(),
         })?;
-        self.checkpoint_nowait(record(OperationStatus::Started, None, None));
+        self.checkpoint_nowait(&record(OperationStatus::Started, None, None));
         let chained_id = format!("{}/{}", self.execution_id(), id);
         let executor = DurableExecutor::new(self.store().clone()).skip_waits(self.skips_waits());
         let rec = Box::pin(executor.run(&chained_id, handler, target.as_ref(), input)).await?;
         if rec.status == InvocationStatus::Succeeded {
-            self.checkpoint(record(OperationStatus::Succeeded, rec.result.clone(), None))
-                .await?;
+            self.checkpoint(&record(
+                OperationStatus::Succeeded,
+                rec.result.clone(),
+                None,
+            ))
+            .await?;
             decode(rec.result.as_deref())
         } else {
             let error = rec
                 .error
                 .unwrap_or_else(|| ErrorObject::new("InvokeFailed", "no recorded error"));
-            self.checkpoint(record(OperationStatus::Failed, None, Some(error.clone())))
+            self.checkpoint(&record(OperationStatus::Failed, None, Some(error.clone())))
                 .await?;
             Err(fail(error))
         }

@@ -70,20 +70,21 @@ pub struct StepContext {
 impl StepContext {
     /// A context for calling a step body directly (unit tests), attempt 1.
     pub fn for_tests() -> Self {
-        Self::new("test-execution", "test-operation", None, 1)
+        Self::new(Arc::from("test-execution"), "test-operation", None, 1)
     }
 
-    pub(crate) fn new(execution_id: &str, op: &str, name: Option<&str>, attempt: u32) -> Self {
-        let operation: Arc<str> = Arc::from(name.unwrap_or(op));
+    pub(crate) fn new(execution_id: Arc<str>, op: &str, name: Option<&str>, attempt: u32) -> Self {
+        let operation_id: Arc<str> = Arc::from(op);
+        let name: Option<Arc<str>> = name.map(Arc::from);
         StepContext {
             attempt,
-            operation_id: Arc::from(op),
-            name: name.map(Arc::from),
             logger: StepLogger {
-                execution_id: Arc::from(execution_id),
-                operation,
+                execution_id,
+                operation: name.clone().unwrap_or_else(|| operation_id.clone()),
                 attempt,
             },
+            operation_id,
+            name,
         }
     }
 
@@ -281,7 +282,8 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
     } = b;
     let name = name.or_else(|| step.step_name());
     let id = ctx.next_id();
-    let label = name.clone().unwrap_or_else(|| id.clone());
+    // Only error messages need the label: borrowed, not built for every step.
+    let label = name.as_deref().unwrap_or(&id);
     let retry = config.retry_strategy.unwrap_or_else(RetryStrategy::none);
     let at_most_once = config.semantics == StepSemantics::AtMostOncePerRetry;
     let record =
@@ -297,7 +299,7 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
             attempt,
         };
     let fail = |error: ErrorObject| DurableError::OperationFailed {
-        name: label.clone(),
+        name: label.to_string(),
         error,
     };
 
@@ -324,7 +326,7 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
                 );
                 match retry.delay(rec.attempt) {
                     Some(d) => {
-                        ctx.checkpoint(record(
+                        ctx.checkpoint(&record(
                             OperationStatus::Pending,
                             rec.attempt,
                             None,
@@ -335,7 +337,7 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
                         attempt = rec.attempt + 1;
                     }
                     None => {
-                        ctx.checkpoint(record(
+                        ctx.checkpoint(&record(
                             OperationStatus::Failed,
                             rec.attempt,
                             None,
@@ -350,49 +352,39 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
     }
 
     loop {
-        let start = record(OperationStatus::Started, attempt, None, None);
+        // One record per attempt: START, then the same record with the outcome.
+        let mut rec = record(OperationStatus::Started, attempt, None, None);
         if at_most_once {
-            ctx.checkpoint(start).await?;
+            ctx.checkpoint(&rec).await?;
         } else {
-            ctx.checkpoint_nowait(start);
+            ctx.checkpoint_nowait(&rec);
         }
-        let step_ctx = StepContext::new(ctx.execution_id(), &id, name.as_deref(), attempt);
+        let step_ctx = StepContext::new(ctx.execution_id_arc(), &id, name.as_deref(), attempt);
         match step.call(step_ctx).await {
             Ok(value) => {
                 let text = serde_json::to_string(&value).map_err(|e| DurableError::Serde {
                     what: format!("result of step {label:?}"),
                     message: e.to_string(),
                 })?;
-                ctx.checkpoint(record(
-                    OperationStatus::Succeeded,
-                    attempt,
-                    Some(text),
-                    None,
-                ))
-                .await?;
+                rec.status = OperationStatus::Succeeded;
+                rec.result = Some(text);
+                ctx.checkpoint(&rec).await?;
                 return Ok(value);
             }
             Err(e) => {
                 let error = step.error_object(&e);
                 match retry.delay(attempt) {
                     Some(d) => {
-                        ctx.checkpoint_nowait(record(
-                            OperationStatus::Pending,
-                            attempt,
-                            None,
-                            Some(error),
-                        ));
+                        rec.status = OperationStatus::Pending;
+                        rec.error = Some(error);
+                        ctx.checkpoint_nowait(&rec);
                         ctx.sleep(d).await;
                         attempt += 1;
                     }
                     None => {
-                        ctx.checkpoint(record(
-                            OperationStatus::Failed,
-                            attempt,
-                            None,
-                            Some(error.clone()),
-                        ))
-                        .await?;
+                        rec.status = OperationStatus::Failed;
+                        rec.error = Some(error.clone());
+                        ctx.checkpoint(&rec).await?;
                         return Err(fail(error));
                     }
                 }

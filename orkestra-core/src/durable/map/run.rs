@@ -84,7 +84,7 @@ where
             }
         }
     } else {
-        ctx.checkpoint_nowait(record(OperationStatus::Started, None));
+        ctx.checkpoint_nowait(&record(OperationStatus::Started, None));
     }
 
     let f = Arc::new(f);
@@ -138,7 +138,7 @@ where
                     },
                     Err(e) => (OperationStatus::Failed, None, Some(capture_error(e))),
                 };
-                let commit = child.checkpoint(OperationRecord {
+                let commit = child.checkpoint(&OperationRecord {
                     id: child_id,
                     parent_id: Some(parent),
                     op_type: OperationType::Context,
@@ -213,7 +213,7 @@ where
         completion_reason: reason,
     };
     let text = summary::checkpoint_text(&batch, &config, &label, next)?;
-    ctx.checkpoint(record(OperationStatus::Succeeded, Some(text)))
+    ctx.checkpoint(&record(OperationStatus::Succeeded, Some(text)))
         .await?;
     Ok(batch)
 }

@@ -290,10 +290,10 @@ pub trait CheckpointStore: Send + Sync + 'static {
     /// Inserts or replaces an execution's record.
     fn put_execution(&self, record: ExecutionRecord) -> Commit;
     /// Inserts or updates one operation record of `execution_id` (keyed by its id).
-    fn checkpoint(&self, execution_id: &str, record: OperationRecord) -> Commit;
+    fn checkpoint(&self, execution_id: &str, record: &OperationRecord) -> Commit;
     /// Writes like [`checkpoint`](Self::checkpoint) when nobody waits for the write to be
     /// durable (it still happens, in order); a store may skip the bookkeeping of a [`Commit`].
-    fn checkpoint_nowait(&self, execution_id: &str, record: OperationRecord) {
+    fn checkpoint_nowait(&self, execution_id: &str, record: &OperationRecord) {
         drop(self.checkpoint(execution_id, record));
     }
     /// Completes once every write issued before it is durable.

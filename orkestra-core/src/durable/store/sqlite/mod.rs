@@ -146,18 +146,16 @@ impl CheckpointStore for SqliteStore {
         })
     }
 
-    fn checkpoint(&self, execution_id: &str, record: OperationRecord) -> Commit {
-        let op = PackedOp::pack(execution_id, &record);
-        drop(record);
+    fn checkpoint(&self, execution_id: &str, record: &OperationRecord) -> Commit {
+        let op = PackedOp::pack(execution_id, record);
         self.send(|done| Msg::Op {
             op,
             done: Some(done),
         })
     }
 
-    fn checkpoint_nowait(&self, execution_id: &str, record: OperationRecord) {
-        let op = PackedOp::pack(execution_id, &record);
-        drop(record);
+    fn checkpoint_nowait(&self, execution_id: &str, record: &OperationRecord) {
+        let op = PackedOp::pack(execution_id, record);
         // A closed writer surfaces on the next awaited write.
         let _ = self.tx.send(Msg::Op { op, done: None });
     }

@@ -54,17 +54,27 @@ pub(super) fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, path: P
     }
 }
 
-/// The next message, spinning briefly before sleeping: a waiting step is usually about to send
-/// its next write. `None` once every sender is gone.
+/// How long the writer polls for the next write before it sleeps: a step that waited for its
+/// commit usually sends its next write within microseconds, and waking a sleeping thread costs
+/// more than that.
+const SPIN: Duration = Duration::from_micros(SPIN_MICROS);
+const SPIN_MICROS: u64 = 100;
+
+/// The next message, polling for [`SPIN`] before sleeping. `None` once every sender is gone.
 fn next_message(rx: &mpsc::Receiver<Msg>) -> Option<Msg> {
-    for _ in 0..200 {
-        match rx.try_recv() {
-            Ok(m) => return Some(m),
-            Err(mpsc::TryRecvError::Disconnected) => return None,
-            Err(mpsc::TryRecvError::Empty) => std::hint::spin_loop(),
+    let start = std::time::Instant::now();
+    loop {
+        for _ in 0..64 {
+            match rx.try_recv() {
+                Ok(m) => return Some(m),
+                Err(mpsc::TryRecvError::Disconnected) => return None,
+                Err(mpsc::TryRecvError::Empty) => std::hint::spin_loop(),
+            }
+        }
+        if start.elapsed() >= SPIN {
+            return rx.recv().ok();
         }
     }
-    rx.recv().ok()
 }
 
 /// Adds whatever is queued to `batch`; a batch nobody waits for lingers a moment for the write
