@@ -424,3 +424,40 @@ async fn item_serdes_encodes_item_checkpoints_and_decodes_them_on_replay() {
     assert_eq!(runner.replay("s").await.result::<Vec<i64>>(), vec![4, 9]);
     assert_eq!(TAGGED_RUNS.load(Ordering::SeqCst), runs);
 }
+
+async fn panicky(
+    _ctx: DurableContext,
+    item: u32,
+    _i: usize,
+    _all: Arc<[u32]>,
+) -> Result<u32, String> {
+    if item == 2 {
+        panic!("item two is broken");
+    }
+    Ok(item)
+}
+
+async fn with_panic(_e: (), ctx: DurableContext) -> Result<usize, DurableError> {
+    Ok(ctx
+        .map(vec![1u32, 2, 3], panicky)
+        .config(MapConfig {
+            max_concurrency: Some(1),
+            ..Default::default()
+        })
+        .await?
+        .total_count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_item_fails_the_map_naming_the_item() {
+    let result = DurableTestRunner::new(with_panic).run(()).await;
+    assert_eq!(result.status(), InvocationStatus::Failed);
+    let error = result.error().expect("an error");
+    assert_eq!(error.error_type, "Panic", "{error}");
+    assert!(
+        error
+            .error_message
+            .contains("map item 1 panicked: item two is broken"),
+        "{error}"
+    );
+}

@@ -2,6 +2,7 @@
 //! checkpointed independently; the map returns a [`BatchResult`].
 
 mod config;
+mod lanes;
 mod run;
 mod summary;
 

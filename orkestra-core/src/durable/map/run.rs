@@ -2,15 +2,13 @@
 //! their records, and the completion criteria decide when the batch is done.
 
 use super::config::MapConfig;
+use super::lanes::{MapJob, MapWork};
 use super::summary::{self, SummaryCheckpoint};
 use super::{MapBuilder, MapFunction};
 use crate::durable::batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
-use crate::durable::context::DurableContext;
-use crate::durable::error::{capture_error, DurableError};
+use crate::durable::error::DurableError;
 use crate::durable::store::{ErrorObject, OperationRecord, OperationStatus, OperationType};
 use serde::de::DeserializeOwned;
-use std::sync::Arc;
-use tokio::task::JoinSet;
 
 pub(super) fn serde_err(what: String, e: impl std::fmt::Display) -> DurableError {
     DurableError::Serde {
@@ -20,8 +18,6 @@ pub(super) fn serde_err(what: String, e: impl std::fmt::Display) -> DurableError
 }
 
 pub(super) type Outcome<R> = Result<R, ErrorObject>;
-/// What an item's task hands back: its index and outcome (or a store/serde failure).
-type Joined<R> = (usize, Result<Outcome<R>, DurableError>);
 
 pub(super) async fn run_map<T, F>(
     b: MapBuilder<'_, T, F>,
@@ -87,106 +83,30 @@ where
         ctx.checkpoint_nowait(&record(OperationStatus::Started, None));
     }
 
-    let f = Arc::new(f);
     let limit = config.max_concurrency.unwrap_or(usize::MAX).max(1);
-    let mut slots: Vec<Option<Outcome<F::Output>>> = (0..total).map(|_| None).collect();
-    let mut launched = vec![false; total];
-    let mut running: JoinSet<Joined<F::Output>> = JoinSet::new();
-    let (mut next, mut succeeded, mut failed) = (0usize, 0usize, 0usize);
-    let mut reason = completion.check(0, 0, total);
-    while reason.is_none() {
-        while running.len() < limit && next < total {
-            let index = next;
-            next += 1;
-            launched[index] = true;
-            let item_name = item_name(&config, kinds, &items, index);
-            let child_id = DurableContext::nth_child_id(&id, index);
-            if let Some(rec) = ctx.replay(&child_id, OperationType::Context, Some(&item_name))? {
-                if let Some(stored) = finished_outcome(rec, &config, &item_name) {
-                    // Replayed inline: no task for an item that already finished.
-                    ctx.forget_descendants(&child_id);
-                    let outcome = stored?;
-                    match &outcome {
-                        Ok(_) => succeeded += 1,
-                        Err(_) => failed += 1,
-                    }
-                    slots[index] = Some(outcome);
-                    reason = completion.check(succeeded, failed, total);
-                    if reason.is_some() {
-                        break;
-                    }
-                    continue;
-                }
+    let work = MapWork {
+        kinds,
+        items,
+        f,
+        config,
+    };
+    let job = MapJob::new(ctx.clone(), id.clone(), label.clone(), work, limit);
+    let (slots, reason) = match completion.check(0, 0, total) {
+        Some(reason) => (Vec::new(), Some(reason)),
+        None => {
+            let tally = job.run().await;
+            if let Some(e) = tally.error {
+                return Err(e);
             }
-            let child = ctx.child(child_id.clone());
-            let (f, items) = (f.clone(), items.clone());
-            let parent = id.clone();
-            let item_serdes = config.item_serdes.clone();
-            running.spawn(async move {
-                let out = f
-                    .call(child.clone(), items[index].clone(), index, items)
-                    .await;
-                let (status, result, error) = match &out {
-                    Ok(v) => match item_serdes.as_ref().map_or_else(
-                        || serde_json::to_string(v).map_err(|e| e.to_string()),
-                        |codec| codec.serialize(v),
-                    ) {
-                        Ok(text) => (OperationStatus::Succeeded, Some(text), None),
-                        Err(e) => {
-                            return (index, Err(serde_err(format!("result of {item_name:?}"), e)))
-                        }
-                    },
-                    Err(e) => (OperationStatus::Failed, None, Some(capture_error(e))),
-                };
-                let commit = child.checkpoint(&OperationRecord {
-                    id: child_id,
-                    parent_id: Some(parent),
-                    op_type: OperationType::Context,
-                    sub_type: Some(kinds.1.into()),
-                    name: Some(item_name),
-                    status,
-                    result,
-                    error: error.clone(),
-                    attempt: 0,
-                });
-                if let Err(e) = commit.await {
-                    return (index, Err(e.into()));
-                }
-                (
-                    index,
-                    Ok(out.map_err(|_| error.expect("a failed item has an error"))),
-                )
-            });
+            (tally.slots, tally.reason)
         }
-        if reason.is_some() {
-            break;
-        }
-        let Some(joined) = running.join_next().await else {
-            break;
-        };
-        let (index, outcome) = match joined {
-            Ok((index, outcome)) => (index, outcome?),
-            Err(join) => {
-                // A panicking item: find nothing to attribute; fail the map clearly.
-                return Err(DurableError::OperationFailed {
-                    name: label,
-                    error: ErrorObject::new("Panic", format!("a map item panicked: {join}")),
-                });
-            }
-        };
-        match &outcome {
-            Ok(_) => succeeded += 1,
-            Err(_) => failed += 1,
-        }
-        slots[index] = Some(outcome);
-        reason = completion.check(succeeded, failed, total);
-    }
-    running.abort_all();
+    };
+    let launched = job.taken();
     let reason = reason.unwrap_or(CompletionReason::AllCompleted);
     let all = slots
         .into_iter()
+        .take(launched)
         .enumerate()
-        .filter(|(i, _)| launched[*i])
         .map(|(index, slot)| match slot {
             Some(Ok(v)) => BatchItem {
                 index,
@@ -212,7 +132,7 @@ where
         all,
         completion_reason: reason,
     };
-    let text = summary::checkpoint_text(&batch, &config, &label, next)?;
+    let text = summary::checkpoint_text(&batch, &job.work.config, &label, launched)?;
     ctx.checkpoint(&record(OperationStatus::Succeeded, Some(text)))
         .await?;
     Ok(batch)
