@@ -3,8 +3,8 @@
 
 use super::error::DurableError;
 use super::ids::operation_id;
+use super::pending::Pending;
 use super::store::{CheckpointStore, Commit, OperationRecord, OperationType};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,44 +29,8 @@ impl ExecutionState {
         ExecutionState {
             execution_id: execution_id.into(),
             store,
-            replay: Mutex::new(Pending {
-                records: records.into_iter().map(|r| (r.id.clone(), r)).collect(),
-                children: None,
-            }),
+            replay: Mutex::new(Pending::new(records)),
             skip_waits,
-        }
-    }
-}
-
-/// The recorded operations a replay has not reached yet. Each is taken out when its operation
-/// replays (ids are unique, so an operation is looked up once), and the descendants of a
-/// finished context whose body is not run again are dropped, so the execution stops
-/// replaying once no recorded operation is left ahead of it.
-struct Pending {
-    records: HashMap<String, OperationRecord>,
-    /// Parent id → child ids, built on first use.
-    children: Option<HashMap<String, Vec<String>>>,
-}
-
-impl Pending {
-    fn forget_descendants(&mut self, id: &str) {
-        if self.records.is_empty() {
-            return;
-        }
-        let records = &self.records;
-        let children = self.children.get_or_insert_with(|| {
-            let mut index: HashMap<String, Vec<String>> = HashMap::new();
-            for r in records.values() {
-                if let Some(parent) = &r.parent_id {
-                    index.entry(parent.clone()).or_default().push(r.id.clone());
-                }
-            }
-            index
-        });
-        let mut stack: Vec<String> = children.remove(id).unwrap_or_default();
-        while let Some(next) = stack.pop() {
-            self.records.remove(&next);
-            stack.extend(children.remove(&next).unwrap_or_default());
         }
     }
 }
@@ -150,14 +114,10 @@ impl DurableContext {
         name: Option<&str>,
     ) -> Result<Option<OperationRecord>, DurableError> {
         let mut pending = self.pending();
-        let records = &mut pending.records;
-        if records.is_empty() {
-            return Ok(None);
-        }
-        match records.get(id) {
+        match pending.get(id) {
             None => Ok(None),
             Some(rec) if rec.op_type == op_type && rec.name.as_deref() == name => {
-                Ok(records.remove(id))
+                Ok(pending.remove(id))
             }
             Some(rec) => Err(DurableError::non_deterministic(
                 id,
@@ -204,7 +164,7 @@ impl DurableContext {
     /// Whether this run is still replaying: some recorded operations have not been reached
     /// again yet.
     pub fn is_replaying(&self) -> bool {
-        !self.pending().records.is_empty()
+        !self.pending().is_empty()
     }
 
     /// A logger that stays silent while the execution replays (so a resumed run does not

@@ -111,16 +111,24 @@ fn operation_from_row(path: &Path, r: &Row<'_>) -> Result<OperationRecord, Store
         table: "durable_operation_log",
         message: format!("operation {id}: {what}"),
     };
-    let op_type = get(2)?.unwrap_or_default();
-    let status = get(5)?.unwrap_or_default();
+    // Type and status are parsed from the row's text in place (no copy).
+    let text = |i: usize| -> Result<&str, StoreError> {
+        r.get_ref(i)
+            .and_then(|v| v.as_str().map_err(Into::into))
+            .map_err(|e| db_err(path, e))
+    };
+    let op_type = text(2)?;
+    let op_type = OperationType::parse(op_type)
+        .ok_or_else(|| corrupt(&format!("unknown type {op_type:?}")))?;
+    let status = text(5)?;
+    let status = OperationStatus::parse(status)
+        .ok_or_else(|| corrupt(&format!("unknown status {status:?}")))?;
     Ok(OperationRecord {
         parent_id: get(1)?,
-        op_type: OperationType::parse(&op_type)
-            .ok_or_else(|| corrupt(&format!("unknown type {op_type:?}")))?,
+        op_type,
         sub_type: get(3)?,
         name: get(4)?,
-        status: OperationStatus::parse(&status)
-            .ok_or_else(|| corrupt(&format!("unknown status {status:?}")))?,
+        status,
         result: get(6)?,
         error: parse_error("durable_operation_log", get(7)?)?,
         attempt: r.get(8).map_err(|e| db_err(path, e))?,
