@@ -177,4 +177,57 @@ mod tests {
         assert!(p.remove("other").is_none(), "an operation replays once");
         assert!(p.get("missing").is_none());
     }
+
+    /// The obvious model: a map of records; forgetting walks parent links over all records
+    /// ever loaded.
+    struct Model {
+        all: Vec<(String, Option<String>)>,
+        left: std::collections::BTreeSet<String>,
+    }
+
+    impl Model {
+        fn forget(&mut self, id: &str) {
+            let mut stack = vec![id.to_string()];
+            while let Some(parent) = stack.pop() {
+                for (child, p) in &self.all {
+                    if p.as_deref() == Some(parent.as_str()) {
+                        self.left.remove(child);
+                        stack.push(child.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn matches_a_model_of_removals_and_forgets(
+            parents in proptest::collection::vec(proptest::option::of(0usize..40), 1..40),
+            ops in proptest::collection::vec((proptest::bool::ANY, 0usize..45), 0..60),
+        ) {
+            // Record i's parent is an earlier record (a tree), or none.
+            let all: Vec<(String, Option<String>)> = parents
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (format!("op{i}"), p.filter(|&p| p < i).map(|p| format!("op{p}"))))
+                .collect();
+            let mut pending = Pending::new(all.iter().map(|(id, p)| rec(id, p.as_deref())).collect());
+            let mut model = Model { left: all.iter().map(|(id, _)| id.clone()).collect(), all };
+            for (remove, n) in ops {
+                let id = format!("op{n}");
+                if remove {
+                    let got = pending.remove(&id).map(|r| r.id);
+                    let expected = model.left.take(&id);
+                    proptest::prop_assert_eq!(got, expected);
+                } else {
+                    pending.forget_descendants(&id);
+                    model.forget(&id);
+                }
+                for (id, _) in &model.all {
+                    proptest::prop_assert_eq!(pending.get(id).is_some(), model.left.contains(id));
+                }
+                proptest::prop_assert_eq!(pending.is_empty(), model.left.is_empty());
+            }
+        }
+    }
 }
