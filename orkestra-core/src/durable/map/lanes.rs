@@ -22,7 +22,7 @@ use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, SemaphorePermit};
 use tokio::task::JoinSet;
 
 /// An item's index and outcome, or the failure (store, codec, panic, non-determinism) that
@@ -157,13 +157,7 @@ where
                 let Ok(permit) = self.permits.try_acquire() else {
                     break;
                 };
-                match self.take() {
-                    Some(index) => {
-                        permit.forget();
-                        running.push(self.clone().guarded_item(index));
-                    }
-                    None => exhausted = true,
-                }
+                exhausted = !self.start_next(permit, &mut running);
             }
             tokio::select! {
                 biased;
@@ -174,23 +168,27 @@ where
                     let Ok(permit) = permit else {
                         return;
                     };
-                    match self.take() {
-                        Some(index) => {
-                            permit.forget();
-                            running.push(self.clone().guarded_item(index));
-                        }
-                        None => exhausted = true,
-                    }
+                    exhausted = !self.start_next(permit, &mut running);
                 }
                 else => return,
             }
         }
     }
 
-    /// The next item's index, if any is left.
-    fn take(&self) -> Option<usize> {
+    /// Spends `permit` on the next item, started in `running`; `false` when no item is left
+    /// (the permit goes back).
+    fn start_next(
+        self: &Arc<Self>,
+        permit: SemaphorePermit<'_>,
+        running: &mut FuturesUnordered<BoxFuture<'static, Joined<F::Output>>>,
+    ) -> bool {
         let index = self.next.fetch_add(1, Ordering::AcqRel);
-        (index < self.work.items.len()).then_some(index)
+        if index >= self.work.items.len() {
+            return false;
+        }
+        permit.forget();
+        running.push(self.clone().guarded_item(index));
+        true
     }
 
     /// Counts one outcome and checks the completion criteria: another item may start, or the
