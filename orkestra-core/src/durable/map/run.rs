@@ -68,14 +68,11 @@ where
                     return Ok(batch);
                 }
                 // A summary: rebuild the batch from the children's records, exactly as it
-                // completed (older summaries without the plan fall through and re-drive it).
+                // completed (a summary of an older shape falls through and re-drives the map).
                 if let Ok(plan) = serde_json::from_str::<SummaryCheckpoint>(text) {
-                    if let Some(launched) = plan.launched {
-                        let batch =
-                            summary::rebuild(ctx, &id, &items, &config, kinds, launched, &plan);
-                        ctx.forget_descendants(&id);
-                        return batch;
-                    }
+                    let batch = summary::rebuild(ctx, &id, &items, &config, kinds, &plan);
+                    ctx.forget_descendants(&id);
+                    return batch;
                 }
             }
         }

@@ -22,22 +22,19 @@ pub(super) struct SummaryCheckpoint {
     summary: serde_json::Value,
     replay_children: bool,
     /// Items `0..launched` had started when the map completed.
-    #[serde(default)]
-    pub(super) launched: Option<usize>,
+    launched: usize,
     /// Of those, the ones still running then (reported STARTED; not run again on replay).
-    #[serde(default)]
     started: Vec<usize>,
-    #[serde(default)]
-    completion_reason: Option<CompletionReason>,
+    completion_reason: CompletionReason,
 }
 
 /// The text checkpointed as the map's result: the batch itself, or a summary when the batch is
-/// over [`MAX_CHECKPOINT_RESULT`] (`next`: how many items had started).
+/// over [`MAX_CHECKPOINT_RESULT`] (`launched`: how many items had started).
 pub(super) fn checkpoint_text<T, R: Serialize>(
     batch: &BatchResult<R>,
     config: &MapConfig<T, R>,
     label: &str,
-    next: usize,
+    launched: usize,
 ) -> Result<String, DurableError> {
     let text = match &config.serdes {
         Some(codec) => codec.serialize(batch),
@@ -47,32 +44,30 @@ pub(super) fn checkpoint_text<T, R: Serialize>(
     if text.len() <= MAX_CHECKPOINT_RESULT {
         return Ok(text);
     }
-    {
-        let summary = match &config.summary_generator {
-            Some(g) => g(batch),
-            None => serde_json::json!({
-                "type": "MapResult",
-                "totalCount": batch.total_count(),
-                "successCount": batch.success_count(),
-                "failureCount": batch.failure_count(),
-                "completionReason": batch.completion_reason,
-            }),
-        };
-        let started = batch
-            .all
-            .iter()
-            .filter(|item| item.status == BatchItemStatus::Started)
-            .map(|item| item.index)
-            .collect();
-        serde_json::to_string(&SummaryCheckpoint {
-            summary,
-            replay_children: true,
-            launched: Some(next),
-            started,
-            completion_reason: Some(batch.completion_reason),
-        })
-        .map_err(|e| serde_err(format!("summary of {label}"), e))
-    }
+    let summary = match &config.summary_generator {
+        Some(g) => g(batch),
+        None => serde_json::json!({
+            "type": "MapResult",
+            "totalCount": batch.total_count(),
+            "successCount": batch.success_count(),
+            "failureCount": batch.failure_count(),
+            "completionReason": batch.completion_reason,
+        }),
+    };
+    let started = batch
+        .all
+        .iter()
+        .filter(|item| item.status == BatchItemStatus::Started)
+        .map(|item| item.index)
+        .collect();
+    serde_json::to_string(&SummaryCheckpoint {
+        summary,
+        replay_children: true,
+        launched,
+        started,
+        completion_reason: batch.completion_reason,
+    })
+    .map_err(|e| serde_err(format!("summary of {label}"), e))
 }
 
 /// Rebuilds a summarised map's batch from its items' records without running any item.
@@ -82,9 +77,9 @@ pub(super) fn rebuild<T, R: DeserializeOwned>(
     items: &[T],
     config: &MapConfig<T, R>,
     kinds: (&'static str, &'static str),
-    launched: usize,
     plan: &SummaryCheckpoint,
 ) -> Result<BatchResult<R>, DurableError> {
+    let launched = plan.launched;
     let mut all = Vec::with_capacity(launched);
     for index in 0..launched.min(items.len()) {
         if plan.started.binary_search(&index).is_ok() {
@@ -125,8 +120,6 @@ pub(super) fn rebuild<T, R: DeserializeOwned>(
     }
     Ok(BatchResult {
         all,
-        completion_reason: plan
-            .completion_reason
-            .unwrap_or(CompletionReason::AllCompleted),
+        completion_reason: plan.completion_reason,
     })
 }
