@@ -65,6 +65,8 @@ async fn a_wait_keeps_its_wake_up_time_across_a_restart() {
             input: "null".into(),
             result: None,
             error: None,
+            started_ms: None,
+            ended_ms: None,
         })
         .await
         .unwrap();

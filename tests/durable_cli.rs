@@ -1,6 +1,6 @@
 //! The `durable` CLI subcommands, run in-process against `$ORKESTRA_DB`.
 
-use orkestra::cli::{execute, Command};
+use orkestra::cli::{execute, Command, ExitStatus};
 use orkestra::durable::cli::DurableCommand;
 use orkestra::durable::*;
 use serde_json::Value;
@@ -15,7 +15,29 @@ async fn greet(name: String, ctx: DurableContext) -> Result<String, DurableError
     .await
 }
 
-async fn durable(command: DurableCommand) -> (Value, u8) {
+#[derive(serde::Deserialize)]
+struct Line {
+    sku: String,
+    qty: u32,
+}
+
+#[derive(serde::Deserialize)]
+struct Order {
+    items: Vec<Line>,
+}
+
+#[orkestra::durable_execution]
+async fn pack(order: Order, _ctx: DurableContext) -> Result<u32, DurableError> {
+    Ok(order.items.iter().map(|l| l.qty + l.sku.len() as u32).sum())
+}
+
+/// An RFC 3339 time of the CLI's output.
+fn time(value: &Value) -> std::time::SystemTime {
+    let text = value.as_str().unwrap_or_else(|| panic!("a time: {value}"));
+    humantime::parse_rfc3339(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+async fn durable(command: DurableCommand) -> (Value, ExitStatus) {
     let out = execute(Some(Command::Durable { command })).await;
     (serde_json::from_str(&out.stdout).unwrap(), out.code)
 }
@@ -35,21 +57,44 @@ async fn start_list_inspect_resume() {
     .await;
     assert_eq!(
         (code, out["status"].as_str()),
-        (0, Some("SUCCEEDED")),
+        (ExitStatus::Succeeded, Some("SUCCEEDED")),
         "{out}"
     );
     assert_eq!(out["result"], "hello ada");
 
-    let (list, _) = durable(DurableCommand::List).await;
-    assert_eq!(list[0]["id"], "g1");
-    assert_eq!(list[0]["handler"], "greet");
+    let (list, _) = durable(DurableCommand::List { full: false }).await;
+    let first = &list["executions"][0];
+    assert_eq!(first["id"], "g1");
+    assert_eq!(first["handler"], "greet");
+    assert_eq!(first["status"], "SUCCEEDED");
+    // The summary has exactly these fields, with RFC 3339 times.
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys.len(), 5, "{first}");
+    for key in ["id", "handler", "status", "started", "ended"] {
+        assert!(keys.contains(&key), "{key} in {first}");
+    }
+    let (started, ended) = (time(&first["started"]), time(&first["ended"]));
+    assert!(started <= ended, "{first}");
+    assert!(started >= std::time::SystemTime::now() - std::time::Duration::from_secs(600));
+    let (full, _) = durable(DurableCommand::List { full: true }).await;
+    let first = &full["executions"][0];
+    assert_eq!((&first["input"], &first["result"]), (&Value::from("ada"), &Value::from("hello ada")));
 
     let (inspect, _) = durable(DurableCommand::Inspect { id: "g1".into() }).await;
     assert_eq!(inspect["operations"][0]["name"], "greet");
     assert_eq!(inspect["operations"][0]["status"], "SUCCEEDED");
 
+    assert_eq!(inspect["input"], "ada");
+    assert!(inspect["started"].is_string(), "{inspect}");
+
     let (missing, code) = durable(DurableCommand::Inspect { id: "nope".into() }).await;
-    assert_eq!(code, 2);
+    assert_eq!(code, ExitStatus::Usage);
+    assert_eq!(missing["status"], "ERROR");
     assert!(missing["error"]
         .as_str()
         .unwrap()
@@ -61,12 +106,12 @@ async fn start_list_inspect_resume() {
         input: "{}".into(),
     })
     .await;
-    assert_eq!(code, 2);
+    assert_eq!(code, ExitStatus::Usage);
     assert!(
         bad["error"]
             .as_str()
             .unwrap()
-            .contains("registered: [\"greet\"]"),
+            .contains("registered: [\"greet\", \"pack\"]"),
         "{bad}"
     );
 
@@ -78,6 +123,53 @@ async fn start_list_inspect_resume() {
     store.put_execution(rec).await.unwrap();
     drop(store);
     let (resumed, code) = durable(DurableCommand::Resume { id: "g1".into() }).await;
-    assert_eq!((code, &resumed["result"]), (0, &Value::from("hello ada")));
+    assert_eq!(
+        (code, &resumed["result"]),
+        (ExitStatus::Succeeded, &Value::from("hello ada"))
+    );
+
+    // Starting an existing id again: the same input gives the execution back; another input
+    // (or handler) is a conflict naming the id.
+    let (again, code) = durable(DurableCommand::Start {
+        handler: "greet".into(),
+        id: "g1".into(),
+        input: " \"ada\" ".into(),
+    })
+    .await;
+    assert_eq!((code, &again["result"]), (ExitStatus::Succeeded, &Value::from("hello ada")));
+    let (conflict, code) = durable(DurableCommand::Start {
+        handler: "greet".into(),
+        id: "g1".into(),
+        input: "\"bob\"".into(),
+    })
+    .await;
+    assert_eq!(code, ExitStatus::Conflict, "{conflict}");
+    assert_eq!(conflict["status"], "ERROR");
+    let message = conflict["error"].as_str().unwrap();
+    assert!(message.contains("\"g1\"") && message.contains("another input"), "{message}");
+    let store = SqliteStore::open_default().unwrap();
+    assert_eq!(store.get_execution("g1").unwrap().unwrap().input, "\"ada\"");
+    drop(store);
+
+    // A handler's event that does not decode: `Orkestra.InvalidInput` with the path.
+    let (bad_input, code) = durable(DurableCommand::Start {
+        handler: "greet".into(),
+        id: "g2".into(),
+        input: "{\"name\": 1}".into(),
+    })
+    .await;
+    assert_eq!(code, ExitStatus::Failed, "{bad_input}");
+    assert_eq!(bad_input["status"], "FAILED");
+    assert_eq!(bad_input["error"]["ErrorType"], "Orkestra.InvalidInput");
+    let (order, code) = durable(DurableCommand::Start {
+        handler: "pack".into(),
+        id: "p1".into(),
+        input: r#"{"items": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": "two"}]}"#.into(),
+    })
+    .await;
+    assert_eq!(code, ExitStatus::Failed);
+    let message = order["error"]["ErrorMessage"].as_str().unwrap();
+    assert!(message.contains("at `items[1].qty`"), "{message}");
+
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -13,6 +13,8 @@ fn running(store: &SqliteStore, id: &str, input: &str) -> Commit {
         input: input.into(),
         result: None,
         error: None,
+        started_ms: None,
+        ended_ms: None,
     })
 }
 

@@ -79,6 +79,8 @@ async fn executions_are_listed_and_inspected_with_errors() {
                 result: None,
                 error: (status == InvocationStatus::Failed)
                     .then(|| ErrorObject::new("Boom", "it broke")),
+                started_ms: Some(1_000),
+                ended_ms: (status != InvocationStatus::Running).then_some(2_000),
             })
             .await
             .unwrap();
@@ -141,7 +143,7 @@ fn newer_schema_is_refused_with_the_path() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2, "the store migrates to schema 2");
+    assert_eq!(version, 3, "the store migrates to schema 3");
     conn.execute_batch("PRAGMA user_version = 99").unwrap();
     drop(conn);
     let err = SqliteStore::open(&path).unwrap_err().to_string();
@@ -272,7 +274,66 @@ fn a_version_1_store_is_migrated_keeping_its_records_in_order() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
+    cleanup(&path);
+}
+
+#[tokio::test]
+async fn a_version_2_store_gains_start_and_end_times() {
+    let path = temp_db("migrate-v2");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    // The version 2 schema, as a store written by the previous release has it.
+    conn.execute_batch(
+        "CREATE TABLE durable_executions (
+             id TEXT PRIMARY KEY, handler TEXT NOT NULL, status TEXT NOT NULL,
+             input TEXT NOT NULL, result TEXT, error TEXT);
+         CREATE TABLE durable_execution_keys (key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE);
+         CREATE TABLE durable_operation_log (
+             seq INTEGER PRIMARY KEY, exec_key INTEGER NOT NULL, op_id TEXT NOT NULL,
+             parent_id TEXT, op_type TEXT NOT NULL, sub_type TEXT, name TEXT,
+             status TEXT NOT NULL, result TEXT, error TEXT, attempt INTEGER NOT NULL);
+         CREATE INDEX durable_operation_log_by_execution ON durable_operation_log (exec_key, seq);
+         INSERT INTO durable_executions VALUES ('old', 'h', 'SUCCEEDED', '3', '9', NULL);
+         INSERT INTO durable_execution_keys VALUES (1, 'old');
+         INSERT INTO durable_operation_log VALUES
+             (1, 1, 'a', NULL, 'STEP', 'Step', 'triple', 'SUCCEEDED', '9', NULL, 1);
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    let old = store.get_execution("old").unwrap().unwrap();
+    assert_eq!(
+        (old.status, old.result.as_deref(), old.started_ms, old.ended_ms),
+        (InvocationStatus::Succeeded, Some("9"), None, None),
+        "existing rows are kept, without times"
+    );
+    assert_eq!(store.load_operations("old").unwrap()[0].name.as_deref(), Some("triple"));
+    store
+        .put_execution(ExecutionRecord {
+            id: "new".into(),
+            handler: "h".into(),
+            status: InvocationStatus::Succeeded,
+            input: "1".into(),
+            result: Some("3".into()),
+            error: None,
+            started_ms: Some(1_700_000_000_000),
+            ended_ms: Some(1_700_000_000_250),
+        })
+        .await
+        .unwrap();
+    let new = store.get_execution("new").unwrap().unwrap();
+    assert_eq!(
+        (new.started_ms, new.ended_ms),
+        (Some(1_700_000_000_000), Some(1_700_000_000_250))
+    );
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
     cleanup(&path);
 }
 

@@ -1,7 +1,27 @@
 //! The command line every Orkestra binary has (`orkestra::main()`).
 //!
-//! Output contract: stdout carries JSON only, one object per command; logs and human-oriented
-//! text go to stderr. Exit code 0 on success, 1 when the workflow or task failed, 2 on bad usage.
+//! # Output contract
+//!
+//! Every command that answers once (`run`, `invoke`, `list`, `synth`, the `durable` subcommands)
+//! prints exactly one JSON object on stdout; `asl` prints the ASL definition. Logs, `--history`
+//! and clap's help text go to stderr. An error is `{"status":"ERROR","error":".."}`, except for
+//! `invoke`, which prints Lambda's error shape `{"errorType":"..","errorMessage":".."}`. Usage
+//! errors found by the argument parser (an unknown flag, a missing argument) follow the same
+//! contract.
+//!
+//! # Exit codes
+//!
+//! One table for every command, [`ExitStatus`]:
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | succeeded |
+//! | 1 | the execution or task failed |
+//! | 2 | usage or input error |
+//! | 3 | aborted, stopped or timed out |
+//! | 4 | conflict: the execution exists with another input, or another process owns it |
+//! | 5 | store fault: nothing lost, resumable |
+//! | 6 | suspended: a durable execution is waiting (not an error) |
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -9,10 +29,59 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
-use crate::engine::{Engine, ExecutionStatus};
+use crate::engine::{payload, Engine, ExecutionStatus, History};
 use crate::envelope::Envelope;
 use crate::error::{names, TaskError};
 use crate::registry::{Registry, WorkflowEntry};
+
+/// The exit code of every command, one table for all (see the module docs).
+///
+/// ```
+/// use orkestra_core::cli::ExitStatus;
+/// assert_eq!(ExitStatus::Conflict.code(), 4);
+/// assert_eq!(ExitStatus::from_code(6), Some(ExitStatus::Suspended));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ExitStatus {
+    /// 0: the command succeeded.
+    Succeeded = 0,
+    /// 1: the execution or task failed (its error is in the output).
+    Failed = 1,
+    /// 2: usage or input error: an unknown flag or name, input that is not JSON or does not fit.
+    Usage = 2,
+    /// 3: aborted, stopped or timed out (e.g. a task past its `timeout_secs`).
+    Aborted = 3,
+    /// 4: conflict: the execution exists with another input, or another process owns it.
+    Conflict = 4,
+    /// 5: the checkpoint store failed; nothing was lost, the execution can be resumed.
+    StoreFault = 5,
+    /// 6: a durable execution is suspended, waiting; not an error.
+    Suspended = 6,
+}
+
+impl ExitStatus {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The status of an exit code, `None` for a code outside the table.
+    pub fn from_code(code: u8) -> Option<ExitStatus> {
+        use ExitStatus::*;
+        [
+            Succeeded, Failed, Usage, Aborted, Conflict, StoreFault, Suspended,
+        ]
+        .into_iter()
+        .find(|status| status.code() == code)
+    }
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        ExitCode::from(status.code())
+    }
+}
 
 /// The commands of an Orkestra binary.
 #[derive(Debug, Parser)]
@@ -30,10 +99,10 @@ pub enum Command {
     Run {
         /// The workflow; may be left out when the binary has exactly one.
         workflow: Option<String>,
-        /// The input event: JSON, or `@FILE` to read it from a file.
-        #[arg(long, default_value = "{}")]
+        /// The input event: JSON (`-3` too), or `@FILE` to read it from a file.
+        #[arg(long, default_value = "{}", allow_hyphen_values = true)]
         input: String,
-        /// Also print the execution history (to stderr).
+        /// Also print the execution history to stderr, one JSON object per event.
         #[arg(long)]
         history: bool,
     },
@@ -61,11 +130,13 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::durable::cli::DurableCommand,
     },
-    /// Runs one task on one event and prints its JSON output, or Lambda's error JSON with exit code 1.
+    /// Runs one task on one event, as Lambda would (its `timeout_secs`, the 256 KiB payload
+    /// limit), and prints its JSON output, or Lambda's error JSON.
+    #[command(allow_negative_numbers = true)]
     Invoke {
         /// The task's registry key.
         task: String,
-        /// The event: JSON, or `@FILE`.
+        /// The event: JSON (`-3` too), or `@FILE`.
         event: String,
     },
 }
@@ -76,15 +147,22 @@ pub struct Outcome {
     /// The exact stdout text (one line of JSON).
     pub stdout: String,
     /// The exit code.
-    pub code: u8,
+    pub code: ExitStatus,
 }
 
 impl Outcome {
-    fn json(value: &Value, code: u8) -> Outcome {
+    fn json(value: &Value, code: ExitStatus) -> Outcome {
         Outcome {
             stdout: value.to_string(),
             code,
         }
+    }
+
+    /// An error outcome: `{"status":"ERROR","error":message}`, the message also on stderr.
+    pub fn error(message: impl Into<String>, code: ExitStatus) -> Outcome {
+        let message = message.into();
+        eprintln!("error: {message}");
+        Outcome::json(&json!({ "status": "ERROR", "error": message }), code)
     }
 }
 
@@ -98,16 +176,75 @@ pub fn main() -> ExitCode {
         return crate::lambda::main();
     }
     init_logging();
-    let cli = Cli::parse();
+    install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let outcome = parse_error(&error);
+            let _ = error.print();
+            return print(outcome);
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let outcome = runtime.block_on(execute(cli.command));
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{}", outcome.stdout);
-    let _ = stdout.flush();
-    ExitCode::from(outcome.code)
+    print(runtime.block_on(execute(cli.command)))
+}
+
+fn print(outcome: Outcome) -> ExitCode {
+    if !outcome.stdout.is_empty() {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{}", outcome.stdout);
+        let _ = stdout.flush();
+    }
+    outcome.code.into()
+}
+
+/// What a clap error prints on stdout: nothing for `--help` / `--version` (exit 0, the text
+/// goes to stderr), otherwise the usage-error JSON with exit code 2 (clap's text stays on
+/// stderr).
+pub fn parse_error(error: &clap::Error) -> Outcome {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Outcome {
+            stdout: String::new(),
+            code: ExitStatus::Succeeded,
+        },
+        _ => {
+            let text = error.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+            Outcome::json(
+                &json!({ "status": "ERROR", "error": message }),
+                ExitStatus::Usage,
+            )
+        }
+    }
+}
+
+/// Reports a panic as one `ERROR` log line (message and location); the backtrace goes to the
+/// `DEBUG` level, whatever `RUST_BACKTRACE` says. The task's error JSON is printed as usual.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the task panicked".to_string());
+        tracing::error!(panic = %message, location = %location, "task panicked");
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let backtrace = std::backtrace::Backtrace::force_capture();
+            tracing::debug!(backtrace = %backtrace, "panic backtrace");
+        }
+    }));
 }
 
 /// Logs go to stderr as JSON lines (the same shape as Lambda mode's, see `lambda::logging` with
@@ -130,7 +267,7 @@ pub fn init_logging() {
 pub async fn execute(command: Option<Command>) -> Outcome {
     let registry = match Registry::global() {
         Ok(registry) => registry,
-        Err(error) => return usage_error(error.to_string()),
+        Err(error) => return Outcome::error(error.to_string(), ExitStatus::Usage),
     };
     let command = command.unwrap_or(Command::Run {
         workflow: None,
@@ -143,7 +280,7 @@ pub async fn execute(command: Option<Command>) -> Outcome {
             input,
             history,
         } => run(registry, workflow, &input, history).await,
-        Command::List => Outcome::json(&list(registry), 0),
+        Command::List => Outcome::json(&list(registry), ExitStatus::Succeeded),
         Command::Asl { workflow } => asl(registry, workflow),
         Command::Synth {
             workflows,
@@ -219,12 +356,12 @@ fn synth(
     match output {
         None => Outcome {
             stdout: text,
-            code: 0,
+            code: ExitStatus::Succeeded,
         },
         Some(path) => match std::fs::write(&path, text + "\n") {
             Ok(()) => Outcome::json(
                 &json!({"template": path, "resources": json["Resources"].as_object().map_or(0, |r| r.len())}),
-                0,
+                ExitStatus::Succeeded,
             ),
             Err(error) => usage_error(format!("cannot write `{}`: {error}", path.display())),
         },
@@ -239,7 +376,7 @@ fn asl(registry: &Registry, name: Option<String>) -> Outcome {
     match crate::export::asl(&(entry.build)()) {
         Ok(machine) => Outcome {
             stdout: serde_json::to_string_pretty(&machine).expect("ASL serialises"),
-            code: 0,
+            code: ExitStatus::Succeeded,
         },
         Err(problems) => {
             let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -265,22 +402,14 @@ async fn run(registry: &Registry, workflow: Option<String>, input: &str, history
     tracing::info!(workflow = workflow.name(), "starting local execution");
     let execution = Engine::default().run(&workflow, input).await;
     if history {
-        for event in execution.history.events() {
-            eprintln!(
-                "{:>6} {:<24} {}{}",
-                event.id,
-                event.kind,
-                event.state_name.as_deref().unwrap_or(""),
-                event
-                    .map_index
-                    .map(|i| format!("[{i}]"))
-                    .unwrap_or_default()
-            );
-        }
+        let _ = write_history_json_lines(&execution.history, &mut std::io::stderr().lock());
     }
-    let code = match execution.status {
-        ExecutionStatus::Succeeded => 0,
-        ExecutionStatus::Failed => 1,
+    let code = match (&execution.status, &execution.error) {
+        (ExecutionStatus::Succeeded, _) => ExitStatus::Succeeded,
+        (ExecutionStatus::Failed, Some(error)) if error.name() == names::TIMEOUT => {
+            ExitStatus::Aborted
+        }
+        (ExecutionStatus::Failed, _) => ExitStatus::Failed,
     };
     Outcome {
         stdout: execution.to_json_string(),
@@ -318,7 +447,42 @@ fn list(registry: &Registry) -> Value {
     json!({ "tasks": tasks, "workflows": workflows })
 }
 
-/// Runs one task on one event, outside any workflow.
+/// Writes `history` as JSON lines, one object per event (the `--history` format):
+/// `{"id","timestamp","type","state","map_index","error","cause"}`, the last four only when the
+/// event has them; `timestamp` is RFC 3339 UTC with milliseconds, `cause` Lambda's error JSON.
+pub fn write_history_json_lines(
+    history: &History,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    for event in history.events() {
+        let mut line = serde_json::Map::new();
+        line.insert("id".into(), event.id.into());
+        line.insert(
+            "timestamp".into(),
+            humantime::format_rfc3339_millis(event.timestamp)
+                .to_string()
+                .into(),
+        );
+        line.insert("type".into(), event.kind.to_string().into());
+        if let Some(state) = &event.state_name {
+            line.insert("state".into(), state.as_ref().into());
+        }
+        if let Some(index) = event.map_index {
+            line.insert("map_index".into(), index.into());
+        }
+        if let Some(error) = &event.error {
+            line.insert("error".into(), error.error.clone().into());
+            line.insert("cause".into(), error.cause.clone().into());
+        }
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+/// Runs one task on one event, outside any workflow, as Lambda would: the task's
+/// `timeout_secs` stops it with `States.Timeout` (exit code 3), and an event larger than the
+/// 256 KiB payload limit fails with `States.DataLimitExceeded` (exit code 2).
 ///
 /// On failure the stdout text is exactly what Lambda mode posts: `{"errorType":..,"errorMessage":..}`.
 pub async fn invoke(registry: &Registry, task: &str, event: &str) -> Outcome {
@@ -329,17 +493,33 @@ pub async fn invoke(registry: &Registry, task: &str, event: &str) -> Outcome {
         )),
         (_, Err(message)) => Err(TaskError::new(names::INVALID_INPUT, message)),
         (Some(spec), Ok(event)) => {
-            let envelope = Envelope::parse(event);
-            let ctx = envelope.context(spec.name);
-            spec.call(envelope.input, ctx).await
+            match payload::check(&event, Some(payload::DEFAULT_PAYLOAD_LIMIT), || {
+                format!("the event of task `{}`", spec.name)
+            }) {
+                Err(error) => Err(error),
+                Ok(()) => {
+                    let envelope = Envelope::parse(event);
+                    let ctx = envelope.context(spec.name);
+                    crate::engine::attempt(spec, envelope.input, ctx).await
+                }
+            }
         }
     };
     match result {
-        Ok(output) => Outcome::json(&output, 0),
-        Err(error) => Outcome {
-            stdout: error.cause(),
-            code: 1,
-        },
+        Ok(output) => Outcome::json(&output, ExitStatus::Succeeded),
+        Err(error) => {
+            let code = match error.name() {
+                names::TIMEOUT => ExitStatus::Aborted,
+                names::UNKNOWN_TASK | names::INVALID_INPUT | names::DATA_LIMIT_EXCEEDED => {
+                    ExitStatus::Usage
+                }
+                _ => ExitStatus::Failed,
+            };
+            Outcome {
+                stdout: error.cause(),
+                code,
+            }
+        }
     }
 }
 
@@ -353,6 +533,5 @@ fn read_json_arg(arg: &str, what: &str) -> Result<Value, String> {
 }
 
 fn usage_error(message: String) -> Outcome {
-    eprintln!("error: {message}");
-    Outcome::json(&json!({ "status": "ERROR", "error": message }), 2)
+    Outcome::error(message, ExitStatus::Usage)
 }

@@ -1,41 +1,55 @@
 //! `durable` subcommands of the Orkestra CLI: list, inspect, start and resume executions on
 //! the default store (`.orkestra/orkestra.db` or `$ORKESTRA_DB`).
+//!
+//! Each prints one JSON object on stdout; errors are `{"status":"ERROR","error":".."}` with the
+//! exit codes of [`ExitStatus`] (2 usage, 4 conflict, 5 store fault).
 
 use super::callback::complete_callback;
 use super::execution::DurableExecutor;
 use super::registry::{check_durable_handlers, registered_handler, registered_handlers};
 use super::store::{CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus, SqliteStore};
+use super::error::DurableError;
+use super::store::StoreError;
+use crate::cli::ExitStatus;
 use clap::Subcommand;
 use serde_json::{json, Value};
 use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 /// A `durable` subcommand.
 #[derive(Debug, Subcommand)]
 pub enum DurableCommand {
-    /// Lists executions (id, handler, status) as JSON.
-    List,
-    /// Prints an execution and its operation records as JSON.
+    /// Lists executions as `{"executions":[..]}`: each `{"id","handler","status","started",
+    /// "ended"}` (RFC 3339 times, `null` when unknown), or the full records with `--full`.
+    List {
+        /// Print full records: also `input`, `result` and `error`.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Prints an execution's full record and its operation records as JSON.
     Inspect {
         /// The execution id.
         id: String,
     },
-    /// Starts (or, if it exists and is running, resumes) an execution of a registered handler.
+    /// Starts an execution of a registered handler. An existing id with the same input
+    /// returns that execution (resuming it if it is running); with another input or handler it
+    /// is a conflict (exit code 4).
     Start {
         /// The handler's name (its function name).
         handler: String,
         /// The execution id.
         #[arg(long)]
         id: String,
-        /// The input event as JSON.
-        #[arg(long, default_value = "{}")]
+        /// The input event as JSON (`-3` too).
+        #[arg(long, default_value = "{}", allow_hyphen_values = true)]
         input: String,
     },
     /// Completes a callback by id with a JSON result, or fails it with `--error`.
     CompleteCallback {
         /// The callback id (`EXECUTION_ID/OPERATION_ID`).
         callback_id: String,
-        /// The result as JSON.
-        #[arg(long, conflicts_with = "error")]
+        /// The result as JSON (`-3` too).
+        #[arg(long, conflicts_with = "error", allow_hyphen_values = true)]
         result: Option<String>,
         /// Fail the callback with this message.
         #[arg(long)]
@@ -48,46 +62,108 @@ pub enum DurableCommand {
     },
 }
 
+/// A millisecond timestamp as RFC 3339 UTC, or `null`.
+fn timestamp(ms: Option<u64>) -> Value {
+    ms.map_or(Value::Null, |ms| {
+        let at = UNIX_EPOCH + Duration::from_millis(ms);
+        Value::from(humantime::format_rfc3339_millis(at).to_string())
+    })
+}
+
+/// What `durable list` prints per execution.
 fn summary(e: &ExecutionRecord) -> Value {
     json!({
         "id": e.id,
         "handler": e.handler,
         "status": e.status,
-        "result": e.result.as_deref().and_then(|r| serde_json::from_str::<Value>(r).ok()),
-        "error": e.error,
+        "started": timestamp(e.started_ms),
+        "ended": timestamp(e.ended_ms),
     })
 }
 
-/// Runs a `durable` subcommand; returns the JSON to print and the exit code.
-pub async fn execute(command: DurableCommand) -> (Value, u8) {
-    match run(command).await {
-        Ok(out) => out,
-        Err(message) => (json!({ "error": message }), 2),
+/// The full record: `durable list --full`, `inspect`, `start` and `resume`.
+fn full(e: &ExecutionRecord) -> Value {
+    let mut out = summary(e);
+    out["input"] = serde_json::from_str(&e.input).unwrap_or_else(|_| Value::from(e.input.clone()));
+    out["result"] = e
+        .result
+        .as_deref()
+        .and_then(|r| serde_json::from_str::<Value>(r).ok())
+        .unwrap_or(Value::Null);
+    out["error"] = serde_json::to_value(&e.error).unwrap_or(Value::Null);
+    out
+}
+
+/// A failed command: its message and exit code.
+struct Failure(ExitStatus, String);
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Failure {
+        Failure(ExitStatus::Usage, message.into())
     }
 }
 
-async fn run(command: DurableCommand) -> Result<(Value, u8), String> {
-    check_durable_handlers().map_err(|e| e.to_string())?;
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Failure {
+        Failure(ExitStatus::StoreFault, error.to_string())
+    }
+}
+
+impl From<DurableError> for Failure {
+    fn from(error: DurableError) -> Failure {
+        match error {
+            DurableError::Store(error) => error.into(),
+            other => Failure(ExitStatus::Failed, other.to_string()),
+        }
+    }
+}
+
+/// The exit status of an execution record.
+fn status_code(status: InvocationStatus) -> ExitStatus {
+    match status {
+        InvocationStatus::Succeeded => ExitStatus::Succeeded,
+        InvocationStatus::Failed => ExitStatus::Failed,
+        InvocationStatus::Running => ExitStatus::Suspended,
+    }
+}
+
+/// Runs a `durable` subcommand; returns the JSON to print and the exit code.
+pub async fn execute(command: DurableCommand) -> (Value, ExitStatus) {
+    match run(command).await {
+        Ok(out) => out,
+        Err(Failure(code, message)) => {
+            eprintln!("error: {message}");
+            (json!({ "status": "ERROR", "error": message }), code)
+        }
+    }
+}
+
+async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
+    check_durable_handlers().map_err(|e| Failure::usage(e.to_string()))?;
     let path = SqliteStore::default_path();
-    let store = Arc::new(SqliteStore::open(&path).map_err(|e| e.to_string())?);
+    let store = Arc::new(SqliteStore::open(&path)?);
+    let missing = |id: &str| Failure::usage(format!("no execution {id:?} in {}", path.display()));
     match command {
-        DurableCommand::List => {
-            let all = store.list_executions().map_err(|e| e.to_string())?;
-            Ok((Value::Array(all.iter().map(summary).collect()), 0))
+        DurableCommand::List { full: all } => {
+            let records = store.list_executions()?;
+            let show = if all { full } else { summary };
+            let executions: Vec<Value> = records.iter().map(show).collect();
+            Ok((json!({ "executions": executions }), ExitStatus::Succeeded))
         }
         DurableCommand::Inspect { id } => {
-            let exec = store
-                .get_execution(&id)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no execution {id:?} in {}", path.display()))?;
-            let ops = store.load_operations(&id).map_err(|e| e.to_string())?;
-            let mut out = summary(&exec);
-            out["operations"] = serde_json::to_value(ops).map_err(|e| e.to_string())?;
-            Ok((out, 0))
+            let exec = store.get_execution(&id)?.ok_or_else(|| missing(&id))?;
+            let ops = store.load_operations(&id)?;
+            let mut out = full(&exec);
+            out["operations"] =
+                serde_json::to_value(ops).map_err(|e| Failure(ExitStatus::StoreFault, e.to_string()))?;
+            Ok((out, ExitStatus::Succeeded))
         }
         DurableCommand::Start { handler, id, input } => {
-            let event: Value =
-                serde_json::from_str(&input).map_err(|e| format!("--input is not JSON: {e}"))?;
+            let event: Value = serde_json::from_str(&input)
+                .map_err(|e| Failure::usage(format!("--input is not JSON: {e}")))?;
+            if let Some(existing) = store.get_execution(&id)? {
+                check_same_start(&existing, &handler, &event)?;
+            }
             start(store, &handler, &id, event).await
         }
         DurableCommand::CompleteCallback {
@@ -98,23 +174,54 @@ async fn run(command: DurableCommand) -> Result<(Value, u8), String> {
             let outcome = match (result, error) {
                 (_, Some(message)) => Err(ErrorObject::new("CallbackFailed", message)),
                 (Some(text), None) => Ok(serde_json::from_str(&text)
-                    .map_err(|e| format!("--result is not JSON: {e}"))?),
+                    .map_err(|e| Failure::usage(format!("--result is not JSON: {e}")))?),
                 (None, None) => Ok(Value::Null),
             };
             complete_callback(store.as_ref(), &callback_id, outcome)
                 .await
-                .map_err(|e| e.to_string())?;
-            Ok((json!({ "completed": callback_id }), 0))
+                .map_err(|e| match e {
+                    DurableError::Store(error) => error.into(),
+                    other => Failure::usage(other.to_string()),
+                })?;
+            Ok((json!({ "completed": callback_id }), ExitStatus::Succeeded))
         }
         DurableCommand::Resume { id } => {
-            let exec = store
-                .get_execution(&id)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no execution {id:?} in {}", path.display()))?;
+            let exec = store.get_execution(&id)?.ok_or_else(|| missing(&id))?;
             let handler = exec.handler.clone();
             start(store, &handler, &id, Value::Null).await
         }
     }
+}
+
+/// An existing execution may be started again only with its handler and input (idempotent
+/// start); anything else is a conflict naming the id.
+fn check_same_start(existing: &ExecutionRecord, handler: &str, event: &Value) -> Result<(), Failure> {
+    let conflict = |what: String| {
+        Failure(
+            ExitStatus::Conflict,
+            format!(
+                "execution {:?} already exists with {what}; start it with the same input to get \
+                 it back, or choose another --id",
+                existing.id
+            ),
+        )
+    };
+    if existing.handler != handler {
+        return Err(conflict(format!(
+            "handler {:?}, not {handler:?}",
+            existing.handler
+        )));
+    }
+    let stored: Value = serde_json::from_str(&existing.input).map_err(|e| {
+        Failure(
+            ExitStatus::StoreFault,
+            format!("stored input of execution {:?} is not JSON: {e}", existing.id),
+        )
+    })?;
+    if &stored != event {
+        return Err(conflict(format!("another input ({stored}, not {event})")));
+    }
+    Ok(())
 }
 
 async fn start(
@@ -122,19 +229,17 @@ async fn start(
     name: &str,
     id: &str,
     event: Value,
-) -> Result<(Value, u8), String> {
+) -> Result<(Value, ExitStatus), Failure> {
     let handler = registered_handler(name)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| Failure::usage(e.to_string()))?
         .ok_or_else(|| {
-            format!(
+            Failure::usage(format!(
                 "no durable handler {name:?} in this binary (registered: {:?})",
                 registered_handlers()
-            )
+            ))
         })?;
     let rec = DurableExecutor::new(store)
         .run(id, name, handler.as_ref(), event)
-        .await
-        .map_err(|e| e.to_string())?;
-    let code = u8::from(rec.status != InvocationStatus::Succeeded);
-    Ok((summary(&rec), code))
+        .await?;
+    Ok((full(&rec), status_code(rec.status)))
 }

@@ -57,12 +57,22 @@ where
         event: Value,
         ctx: DurableContext,
     ) -> BoxFuture<'static, Result<Value, ErrorObject>> {
-        let event: E = match serde_json::from_value(event) {
+        let event: E = match serde_path_to_error::deserialize(event) {
             Ok(e) => e,
             Err(e) => {
+                // The same error name and message shape as a task's (`decode_input`).
+                let path = e.path().to_string();
+                let at = if path == "." {
+                    String::new()
+                } else {
+                    format!(" at `{path}`")
+                };
                 let err = ErrorObject::new(
-                    "InvalidInput",
-                    format!("cannot decode the handler's event: {e}"),
+                    crate::error::names::INVALID_INPUT,
+                    format!(
+                        "the handler could not decode its event{at}: {}",
+                        e.into_inner()
+                    ),
                 );
                 return Box::pin(async move { Err(err) });
             }
@@ -143,6 +153,10 @@ impl DurableExecutor {
             input: input.to_string(),
             result: None,
             error: None,
+            started_ms: existing
+                .as_ref()
+                .map_or(Some(ExecutionRecord::now_ms()), |rec| rec.started_ms),
+            ended_ms: None,
         };
         if existing.is_none() {
             self.store.put_execution(record.clone()).await?;
@@ -155,7 +169,9 @@ impl DurableExecutor {
             self.skip_waits,
         );
         let ctx = DurableContext::root(Arc::new(state));
-        match handler.invoke(input, ctx).await {
+        let outcome = handler.invoke(input, ctx).await;
+        record.ended_ms = Some(ExecutionRecord::now_ms());
+        match outcome {
             Ok(v) => {
                 record.status = InvocationStatus::Succeeded;
                 record.result = Some(v.to_string());

@@ -145,6 +145,7 @@ impl DurableTestRunner {
                 status: InvocationStatus::Running,
                 result: None,
                 error: None,
+                ended_ms: None,
                 ..execution
             })
             .await

@@ -261,13 +261,17 @@ fn expand_lazily(
             failures,
             ..
         } => {
+            // Failures sorted by item (a stable sort keeps each item's attempts in order), so
+            // an item finds its own with a binary search instead of scanning them all.
+            let mut by_item: Vec<&ItemFailure> = failures.iter().collect();
+            by_item.sort_by_key(|failure| failure.index);
             let per_item = items.iter().flat_map(move |item| {
                 let mut events = Vec::with_capacity(8);
                 let mut emit = Emitter {
                     started,
                     out: &mut events,
                 };
-                expand_item(&mut emit, *at, state, item, failures);
+                expand_item(&mut emit, *at, state, item, &by_item);
                 events
             });
             let mut tail = Vec::new();
@@ -352,7 +356,7 @@ fn expand_item(
     at: Duration,
     state: &Arc<str>,
     item: &ItemRecord,
-    failures: &[ItemFailure],
+    failures: &[&ItemFailure],
 ) {
     use EventKind::*;
     let index = Some(item.index as usize);
@@ -362,11 +366,12 @@ fn expand_item(
         return;
     }
     emit.push(at, TaskStateEntered, Some(state), index, None);
-    // Failures are few; a linear scan keeps the per-item record at eight bytes.
+    // `failures` is sorted by item index: this item's attempts are one contiguous run.
     let errors: Vec<&TaskError> = if item.retries > 0 || item.outcome != ItemOutcome::Succeeded {
-        failures
+        let first = failures.partition_point(|f| f.index < item.index);
+        failures[first..]
             .iter()
-            .filter(|f| f.index == item.index)
+            .take_while(|f| f.index == item.index)
             .map(|f| &f.error)
             .collect()
     } else {
@@ -437,5 +442,51 @@ mod tests {
         );
         let ids: Vec<u64> = history.events().map(|e| e.id).collect();
         assert_eq!(ids, (1..=12).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn failures_recorded_out_of_order_reach_their_items_in_attempt_order() {
+        let state: Arc<str> = Arc::from("work");
+        let failure = |index, name: &str| ItemFailure {
+            index,
+            error: TaskError::new(name, "x"),
+        };
+        let item = |index, retries, outcome| ItemRecord {
+            index,
+            retries,
+            outcome,
+        };
+        let records = vec![Record::MapExited {
+            state,
+            at: Duration::ZERO,
+            items: vec![
+                item(0, 0, ItemOutcome::Succeeded),
+                item(1, 1, ItemOutcome::Captured),
+                item(2, 0, ItemOutcome::Captured),
+                item(3, 0, ItemOutcome::Succeeded),
+            ]
+            .into_boxed_slice(),
+            // Completion order, as concurrent items record them.
+            failures: vec![
+                failure(2, "Second"),
+                failure(1, "FirstTry"),
+                failure(1, "FirstAgain"),
+            ],
+            succeeded: true,
+        }];
+        let history = History::new(SystemTime::UNIX_EPOCH, records);
+        let failed: Vec<(usize, String)> = history
+            .events()
+            .filter(|e| e.kind == EventKind::LambdaFunctionFailed)
+            .map(|e| (e.map_index.unwrap(), e.error.unwrap().error))
+            .collect();
+        assert_eq!(
+            failed,
+            vec![
+                (1, "FirstTry".to_string()),
+                (1, "FirstAgain".to_string()),
+                (2, "Second".to_string()),
+            ]
+        );
     }
 }

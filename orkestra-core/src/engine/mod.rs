@@ -6,7 +6,7 @@
 //! state's input and output is held to the payload limit.
 
 mod history;
-mod payload;
+pub(crate) mod payload;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -567,7 +567,7 @@ async fn run_attempts(
 }
 
 /// One attempt of a task, with its timeout.
-async fn attempt(spec: &'static TaskSpec, input: Value, ctx: Context) -> Result<Value, TaskError> {
+pub(crate) async fn attempt(spec: &'static TaskSpec, input: Value, ctx: Context) -> Result<Value, TaskError> {
     let Some(secs) = spec.options.timeout_secs else {
         return spec.call(input, ctx).await;
     };

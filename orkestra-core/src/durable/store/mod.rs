@@ -201,6 +201,23 @@ pub struct ExecutionRecord {
     pub result: Option<String>,
     /// The error, when failed.
     pub error: Option<ErrorObject>,
+    /// When it started, in milliseconds since the Unix epoch (`None` in stores older than
+    /// schema version 3).
+    #[serde(default)]
+    pub started_ms: Option<u64>,
+    /// When it finished (succeeded or failed), in milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub ended_ms: Option<u64>,
+}
+
+impl ExecutionRecord {
+    /// The current time in milliseconds since the Unix epoch, as `started_ms` / `ended_ms`.
+    pub fn now_ms() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default()
+    }
 }
 
 /// A store failure.

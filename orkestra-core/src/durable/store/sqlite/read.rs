@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::hash_map::{Entry, HashMap};
 use std::path::Path;
 
-const EXECUTION_COLUMNS: &str = "id, handler, status, input, result, error";
+const EXECUTION_COLUMNS: &str = "id, handler, status, input, result, error, started_ms, ended_ms";
 const OPERATION_COLUMNS: &str =
     "op_id, parent_id, op_type, sub_type, name, status, result, error, attempt";
 
@@ -34,6 +34,8 @@ type ExecRow = (
     String,
     Option<String>,
     Option<String>,
+    Option<i64>,
+    Option<i64>,
 );
 
 fn exec_row(r: &Row<'_>) -> rusqlite::Result<ExecRow> {
@@ -44,11 +46,13 @@ fn exec_row(r: &Row<'_>) -> rusqlite::Result<ExecRow> {
         r.get(3)?,
         r.get(4)?,
         r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
     ))
 }
 
 fn execution_from_row(row: ExecRow) -> Result<ExecutionRecord, StoreError> {
-    let (id, handler, status, input, result, error) = row;
+    let (id, handler, status, input, result, error, started_ms, ended_ms) = row;
     let status = InvocationStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
         table: "durable_executions",
         message: format!("execution {id}: unknown status {status:?}"),
@@ -60,6 +64,8 @@ fn execution_from_row(row: ExecRow) -> Result<ExecutionRecord, StoreError> {
         input,
         result,
         error: parse_error("durable_executions", error)?,
+        started_ms: started_ms.map(|ms| ms as u64),
+        ended_ms: ended_ms.map(|ms| ms as u64),
     })
 }
 

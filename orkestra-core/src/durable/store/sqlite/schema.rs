@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use std::path::Path;
 
 /// The schema version this module migrates to.
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 /// Opens a connection in WAL mode with the given durability.
 pub(super) fn open_connection(path: &Path, sync: Synchronous) -> Result<Connection, StoreError> {
@@ -81,6 +81,18 @@ pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
                  ORDER BY o.seq;
              DROP TABLE durable_operations;
              PRAGMA user_version = 2;
+             COMMIT;",
+        )
+        .map_err(|e| db_err(path, e))?;
+    }
+    if version < 3 {
+        // Version 3: when an execution started and ended (milliseconds since the Unix epoch);
+        // executions written before stay without them (`null`).
+        conn.execute_batch(
+            "BEGIN;
+             ALTER TABLE durable_executions ADD COLUMN started_ms INTEGER;
+             ALTER TABLE durable_executions ADD COLUMN ended_ms INTEGER;
+             PRAGMA user_version = 3;
              COMMIT;",
         )
         .map_err(|e| db_err(path, e))?;

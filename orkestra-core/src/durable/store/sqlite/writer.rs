@@ -200,11 +200,13 @@ fn write_batch(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
         let mut ex = tx.prepare_cached(
-            "INSERT INTO durable_executions (id, handler, status, input, result, error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO durable_executions
+                 (id, handler, status, input, result, error, started_ms, ended_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT(id) DO UPDATE SET handler = excluded.handler,
                  status = excluded.status, input = excluded.input,
-                 result = excluded.result, error = excluded.error",
+                 result = excluded.result, error = excluded.error,
+                 started_ms = excluded.started_ms, ended_ms = excluded.ended_ms",
         )?;
         for (i, msg) in batch.iter().enumerate() {
             match msg {
@@ -246,7 +248,9 @@ fn write_batch(
                         r.status.as_str(),
                         r.input,
                         r.result,
-                        error_json(&r.error)
+                        error_json(&r.error),
+                        r.started_ms.map(|ms| ms as i64),
+                        r.ended_ms.map(|ms| ms as i64)
                     ])?;
                 }
                 Msg::Flush(_) => {}
