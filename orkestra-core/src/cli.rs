@@ -4,7 +4,7 @@
 //!
 //! Every command that answers once (`run`, `invoke`, `list`, `synth`, the `durable` subcommands)
 //! prints exactly one JSON object on stdout; `asl` prints the ASL definition. Logs, `--history`
-//! and clap's help text go to stderr. An error is `{"status":"ERROR","error":".."}`, except for
+//! and clap's error text go to stderr (`--help` prints its text on stdout, exit code 0). An error is `{"status":"ERROR","error":".."}`, except for
 //! `invoke`, which prints Lambda's error shape `{"errorType":"..","errorMessage":".."}`. Usage
 //! errors found by the argument parser (an unknown flag, a missing argument) follow the same
 //! contract.
@@ -180,16 +180,20 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            let outcome = parse_error(&error);
+            // `--help` / `--version` text on stdout, clap's errors on stderr.
             let _ = error.print();
-            return print(outcome);
+            return print(parse_error(&error));
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    print(runtime.block_on(execute(cli.command)))
+    let outcome = runtime.block_on(execute(cli.command));
+    // A timed-out sync task's thread is abandoned, as Lambda abandons the invocation: do not
+    // wait for it on the way out.
+    runtime.shutdown_background();
+    print(outcome)
 }
 
 fn print(outcome: Outcome) -> ExitCode {
@@ -201,22 +205,30 @@ fn print(outcome: Outcome) -> ExitCode {
     outcome.code.into()
 }
 
-/// What a clap error prints on stdout: nothing for `--help` / `--version` (exit 0, the text
-/// goes to stderr), otherwise the usage-error JSON with exit code 2 (clap's text stays on
-/// stderr).
+/// What a clap error prints on stdout: nothing more for `--help` / `--version` (exit 0; clap
+/// prints their text on stdout), otherwise the usage-error JSON with exit code 2 (clap's text
+/// goes to stderr).
 pub fn parse_error(error: &clap::Error) -> Outcome {
     use clap::error::ErrorKind;
     match error.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Outcome {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Outcome {
             stdout: String::new(),
             code: ExitStatus::Succeeded,
         },
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Outcome::json(
+            &json!({ "status": "ERROR", "error": "a subcommand is missing (see --help)" }),
+            ExitStatus::Usage,
+        ),
         _ => {
+            // The first paragraph of clap's text, without the usage and tips after it.
             let text = error.render().to_string();
-            let first = text.lines().next().unwrap_or_default();
-            let message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+            let paragraph: Vec<&str> = text
+                .lines()
+                .take_while(|line| !line.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let first = paragraph.join(" ");
+            let message = first.strip_prefix("error: ").unwrap_or(&first).to_string();
             Outcome::json(
                 &json!({ "status": "ERROR", "error": message }),
                 ExitStatus::Usage,
