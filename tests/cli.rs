@@ -168,24 +168,39 @@ fn clap_usage_errors_follow_the_contract() {
     let (value, code, stderr) = map_job(&["run", "--bogus"]);
     assert_eq!(code, 2);
     assert_eq!(value["status"], "ERROR");
-    assert!(value["error"].as_str().unwrap().contains("--bogus"), "{value}");
-    assert!(stderr.contains("Usage:"), "clap's text stays on stderr: {stderr}");
+    assert!(
+        value["error"].as_str().unwrap().contains("--bogus"),
+        "{value}"
+    );
+    assert!(
+        stderr.contains("Usage:"),
+        "clap's text stays on stderr: {stderr}"
+    );
     let (value, code, _) = map_job(&["invoke", "divide_by"]);
     assert_eq!((code, &value["status"]), (2, &json!("ERROR")));
-    assert!(value["error"].as_str().unwrap().contains("<EVENT>"), "{value}");
+    assert!(
+        value["error"].as_str().unwrap().contains("<EVENT>"),
+        "{value}"
+    );
     let (value, code, _) = map_job(&["durable"]);
     assert_eq!((code, &value["status"]), (2, &json!("ERROR")), "{value}");
     let (value, code, _) = map_job(&["no-such-command"]);
     assert_eq!((code, &value["status"]), (2, &json!("ERROR")), "{value}");
     // Help is not an error.
-    let help = Command::new(example_binary()).arg("--help").output().unwrap();
+    let help = Command::new(example_binary())
+        .arg("--help")
+        .output()
+        .unwrap();
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8(help.stdout).unwrap().contains("invoke"));
 }
 
 #[test]
 fn negative_numbers_are_values_not_flags() {
-    assert_eq!(contract(&["invoke", "negate", "-3"]), (json!(3), 0, String::new()));
+    assert_eq!(
+        contract(&["invoke", "negate", "-3"]),
+        (json!(3), 0, String::new())
+    );
     let (value, code, _) = contract(&["run", "negation", "--input", "-3"]);
     assert_eq!((code, &value["output"]), (0, &json!(3)), "{value}");
     let (value, code, _) = contract(&["run", "--input=-12"]);
@@ -205,8 +220,15 @@ fn durable_values_may_start_with_a_hyphen() {
         }) => assert_eq!(input, "-3"),
         other => panic!("{other:?}"),
     }
-    let cli = Cli::try_parse_from(["bin", "durable", "complete-callback", "e/1", "--result", "-1"])
-        .unwrap();
+    let cli = Cli::try_parse_from([
+        "bin",
+        "durable",
+        "complete-callback",
+        "e/1",
+        "--result",
+        "-1",
+    ])
+    .unwrap();
     match cli.command {
         Some(Cmd::Durable {
             command: DurableCommand::CompleteCallback { result, .. },
@@ -222,7 +244,10 @@ fn invoke_stops_a_task_at_its_timeout() {
     assert_eq!(code, 3, "{value}");
     assert_eq!(value["errorType"], "States.Timeout");
     assert!(
-        value["errorMessage"].as_str().unwrap().contains("`sleepy` timed out after 1 seconds"),
+        value["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("`sleepy` timed out after 1 seconds"),
         "{value}"
     );
     // The 60-second body was abandoned, not run to completion.
@@ -240,21 +265,36 @@ fn invoke_applies_the_payload_limit_to_its_event() {
     let (value, code, _) = contract(&["invoke", "negate", &format!("@{}", file.display())]);
     assert_eq!(code, 2, "{value}");
     assert_eq!(value["errorType"], "States.DataLimitExceeded");
-    assert!(value["errorMessage"].as_str().unwrap().contains("`negate`"), "{value}");
+    assert!(
+        value["errorMessage"].as_str().unwrap().contains("`negate`"),
+        "{value}"
+    );
     std::fs::write(&file, Value::from("x".repeat(256 * 1024 - 2)).to_string()).unwrap();
     let (value, code, _) = contract(&["invoke", "negate", &format!("@{}", file.display())]);
     assert_eq!(code, 2, "{value}");
-    assert_eq!(value["errorType"], "Orkestra.InvalidInput", "under the limit, decoded");
+    assert_eq!(
+        value["errorType"], "Orkestra.InvalidInput",
+        "under the limit, decoded"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn a_panicking_task_prints_its_error_and_one_log_line() {
-    let (value, code, stderr) =
-        run_example("cli_contract", &["invoke", "explode", "7"], &[("RUST_BACKTRACE", "1")]);
+    let (value, code, stderr) = run_example(
+        "cli_contract",
+        &["invoke", "explode", "7"],
+        &[("RUST_BACKTRACE", "1")],
+    );
     assert_eq!(code, 1);
     assert_eq!(value["errorType"], "Orkestra.Panic");
-    assert!(value["errorMessage"].as_str().unwrap().contains("exploded on 7"), "{value}");
+    assert!(
+        value["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("exploded on 7"),
+        "{value}"
+    );
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one log line, no backtrace: {stderr}");
     let log: Value = serde_json::from_str(lines[0]).unwrap();
@@ -282,6 +322,10 @@ fn history_is_json_lines_with_errors_indexes_and_times() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
         .collect();
+    assert!(
+        stderr.lines().all(|line| line.starts_with(r#"{"id":"#)),
+        "id first: {stderr}"
+    );
     assert_eq!(events[0]["type"], "ExecutionStarted");
     assert_eq!(events.last().unwrap()["type"], "ExecutionSucceeded");
     for (i, event) in events.iter().enumerate() {

@@ -83,7 +83,10 @@ async fn start_list_inspect_resume() {
     assert!(started >= std::time::SystemTime::now() - std::time::Duration::from_secs(600));
     let (full, _) = durable(DurableCommand::List { full: true }).await;
     let first = &full["executions"][0];
-    assert_eq!((&first["input"], &first["result"]), (&Value::from("ada"), &Value::from("hello ada")));
+    assert_eq!(
+        (&first["input"], &first["result"]),
+        (&Value::from("ada"), &Value::from("hello ada"))
+    );
 
     let (inspect, _) = durable(DurableCommand::Inspect { id: "g1".into() }).await;
     assert_eq!(inspect["operations"][0]["name"], "greet");
@@ -136,7 +139,10 @@ async fn start_list_inspect_resume() {
         input: " \"ada\" ".into(),
     })
     .await;
-    assert_eq!((code, &again["result"]), (ExitStatus::Succeeded, &Value::from("hello ada")));
+    assert_eq!(
+        (code, &again["result"]),
+        (ExitStatus::Succeeded, &Value::from("hello ada"))
+    );
     let (conflict, code) = durable(DurableCommand::Start {
         handler: "greet".into(),
         id: "g1".into(),
@@ -146,7 +152,10 @@ async fn start_list_inspect_resume() {
     assert_eq!(code, ExitStatus::Conflict, "{conflict}");
     assert_eq!(conflict["status"], "ERROR");
     let message = conflict["error"].as_str().unwrap();
-    assert!(message.contains("\"g1\"") && message.contains("another input"), "{message}");
+    assert!(
+        message.contains("\"g1\"") && message.contains("another input"),
+        "{message}"
+    );
     let store = SqliteStore::open_default().unwrap();
     assert_eq!(store.get_execution("g1").unwrap().unwrap().input, "\"ada\"");
     drop(store);

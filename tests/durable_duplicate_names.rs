@@ -69,7 +69,9 @@ async fn invoking_an_ambiguous_handler_fails_the_execution_clearly() {
 #[tokio::test]
 async fn the_durable_cli_refuses_to_start_with_duplicate_handlers() {
     // The check comes before the store is opened, so no database is created here.
-    let (out, code) = orkestra::durable::cli::execute(cli::DurableCommand::List).await;
-    assert_eq!(code, 2);
+    let (out, code) =
+        orkestra::durable::cli::execute(cli::DurableCommand::List { full: false }).await;
+    assert_eq!(code, orkestra::cli::ExitStatus::Usage);
+    assert_eq!(out["status"], "ERROR");
     assert_names_both(out["error"].as_str().expect("an error message"));
 }

@@ -305,11 +305,19 @@ async fn a_version_2_store_gains_start_and_end_times() {
     let store = SqliteStore::open(&path).unwrap();
     let old = store.get_execution("old").unwrap().unwrap();
     assert_eq!(
-        (old.status, old.result.as_deref(), old.started_ms, old.ended_ms),
+        (
+            old.status,
+            old.result.as_deref(),
+            old.started_ms,
+            old.ended_ms
+        ),
         (InvocationStatus::Succeeded, Some("9"), None, None),
         "existing rows are kept, without times"
     );
-    assert_eq!(store.load_operations("old").unwrap()[0].name.as_deref(), Some("triple"));
+    assert_eq!(
+        store.load_operations("old").unwrap()[0].name.as_deref(),
+        Some("triple")
+    );
     store
         .put_execution(ExecutionRecord {
             id: "new".into(),

@@ -462,34 +462,38 @@ fn list(registry: &Registry) -> Value {
 /// Writes `history` as JSON lines, one object per event (the `--history` format):
 /// `{"id","timestamp","type","state","map_index","error","cause"}`, the last four only when the
 /// event has them; `timestamp` is RFC 3339 UTC with milliseconds, `cause` Lambda's error JSON.
-pub fn write_history_json_lines(
-    history: &History,
-    out: &mut impl Write,
-) -> std::io::Result<()> {
+pub fn write_history_json_lines(history: &History, out: &mut impl Write) -> std::io::Result<()> {
     for event in history.events() {
-        let mut line = serde_json::Map::new();
-        line.insert("id".into(), event.id.into());
-        line.insert(
-            "timestamp".into(),
-            humantime::format_rfc3339_millis(event.timestamp)
-                .to_string()
-                .into(),
-        );
-        line.insert("type".into(), event.kind.to_string().into());
-        if let Some(state) = &event.state_name {
-            line.insert("state".into(), state.as_ref().into());
-        }
-        if let Some(index) = event.map_index {
-            line.insert("map_index".into(), index.into());
-        }
-        if let Some(error) = &event.error {
-            line.insert("error".into(), error.error.clone().into());
-            line.insert("cause".into(), error.cause.clone().into());
-        }
+        let line = HistoryLine {
+            id: event.id,
+            timestamp: humantime::format_rfc3339_millis(event.timestamp).to_string(),
+            kind: event.kind.to_string(),
+            state: event.state_name.as_deref(),
+            map_index: event.map_index,
+            error: event.error.as_ref().map(|e| e.error.as_str()),
+            cause: event.error.as_ref().map(|e| e.cause.as_str()),
+        };
         serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")?;
     }
     out.flush()
+}
+
+/// One `--history` line, in its field order.
+#[derive(serde::Serialize)]
+struct HistoryLine<'a> {
+    id: u64,
+    timestamp: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    map_index: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<&'a str>,
 }
 
 /// Runs one task on one event, outside any workflow, as Lambda would: the task's

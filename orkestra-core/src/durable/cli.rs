@@ -5,11 +5,11 @@
 //! exit codes of [`ExitStatus`] (2 usage, 4 conflict, 5 store fault).
 
 use super::callback::complete_callback;
+use super::error::DurableError;
 use super::execution::DurableExecutor;
 use super::registry::{check_durable_handlers, registered_handler, registered_handlers};
-use super::store::{CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus, SqliteStore};
-use super::error::DurableError;
 use super::store::StoreError;
+use super::store::{CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus, SqliteStore};
 use crate::cli::ExitStatus;
 use clap::Subcommand;
 use serde_json::{json, Value};
@@ -154,8 +154,8 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
             let exec = store.get_execution(&id)?.ok_or_else(|| missing(&id))?;
             let ops = store.load_operations(&id)?;
             let mut out = full(&exec);
-            out["operations"] =
-                serde_json::to_value(ops).map_err(|e| Failure(ExitStatus::StoreFault, e.to_string()))?;
+            out["operations"] = serde_json::to_value(ops)
+                .map_err(|e| Failure(ExitStatus::StoreFault, e.to_string()))?;
             Ok((out, ExitStatus::Succeeded))
         }
         DurableCommand::Start { handler, id, input } => {
@@ -195,7 +195,11 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
 
 /// An existing execution may be started again only with its handler and input (idempotent
 /// start); anything else is a conflict naming the id.
-fn check_same_start(existing: &ExecutionRecord, handler: &str, event: &Value) -> Result<(), Failure> {
+fn check_same_start(
+    existing: &ExecutionRecord,
+    handler: &str,
+    event: &Value,
+) -> Result<(), Failure> {
     let conflict = |what: String| {
         Failure(
             ExitStatus::Conflict,
@@ -215,7 +219,10 @@ fn check_same_start(existing: &ExecutionRecord, handler: &str, event: &Value) ->
     let stored: Value = serde_json::from_str(&existing.input).map_err(|e| {
         Failure(
             ExitStatus::StoreFault,
-            format!("stored input of execution {:?} is not JSON: {e}", existing.id),
+            format!(
+                "stored input of execution {:?} is not JSON: {e}",
+                existing.id
+            ),
         )
     })?;
     if &stored != event {

@@ -567,7 +567,11 @@ async fn run_attempts(
 }
 
 /// One attempt of a task, with its timeout.
-pub(crate) async fn attempt(spec: &'static TaskSpec, input: Value, ctx: Context) -> Result<Value, TaskError> {
+pub(crate) async fn attempt(
+    spec: &'static TaskSpec,
+    input: Value,
+    ctx: Context,
+) -> Result<Value, TaskError> {
     let Some(secs) = spec.options.timeout_secs else {
         return spec.call(input, ctx).await;
     };
