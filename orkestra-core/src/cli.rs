@@ -4,10 +4,11 @@
 //!
 //! Every command that answers once (`run`, `invoke`, `list`, `synth`, the `durable` subcommands)
 //! prints exactly one JSON object on stdout; `asl` prints the ASL definition. Logs, `--history`
-//! and clap's error text go to stderr (`--help` prints its text on stdout, exit code 0). An error is `{"status":"ERROR","error":".."}`, except for
-//! `invoke`, which prints Lambda's error shape `{"errorType":"..","errorMessage":".."}`. Usage
-//! errors found by the argument parser (an unknown flag, a missing argument) follow the same
-//! contract.
+//! (JSON lines, see [`write_history_json_lines`]) and clap's error text go to stderr; `--help`
+//! prints its text on stdout, exit code 0. An error is `{"status":"ERROR","error":".."}`,
+//! except for `invoke`, which prints Lambda's error shape
+//! `{"errorType":"..","errorMessage":".."}`. Usage errors found by the argument parser (an
+//! unknown flag, a missing argument) follow the same contract.
 //!
 //! # Exit codes
 //!
