@@ -351,3 +351,64 @@ fn history_is_json_lines_with_errors_indexes_and_times() {
         .filter(|e| e["type"] == "MapIterationStarted")
         .all(|e| e["map_index"].is_u64()));
 }
+
+#[test]
+fn a_durable_execution_run_by_another_process_is_a_conflict_until_that_process_dies() {
+    let dir = std::env::temp_dir().join(format!("orkestra-cli-owner-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("o.db");
+    let db = db.to_str().unwrap();
+    let durable = |args: &[&str]| run_example("durable_cli", args, &[("ORKESTRA_DB", db)]);
+    let start = [
+        "durable", "start", "approval", "--id", "ap", "--input", "\"o-1\"",
+    ];
+    // The owner: waits on its callback until killed.
+    let mut owner = Command::new(example("durable_cli"))
+        .args(start)
+        .env("ORKESTRA_DB", db)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let callback = (0..500)
+        .find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let (inspect, code, _) = durable(&["durable", "inspect", "ap"]);
+            (code == 0)
+                .then(|| {
+                    inspect["operations"]
+                        .as_array()?
+                        .iter()
+                        .find(|op| op["op_type"] == "CALLBACK")
+                        .map(|op| format!("ap/{}", op["id"].as_str().unwrap()))
+                })
+                .flatten()
+        })
+        .expect("the owner created its callback");
+    let (busy, code, _) = durable(&start);
+    assert_eq!(code, 4, "{busy}");
+    assert!(
+        busy["error"].as_str().unwrap().contains("another process"),
+        "{busy}"
+    );
+    let (busy, code, _) = durable(&["durable", "resume", "ap"]);
+    assert_eq!(code, 4, "{busy}");
+    // Once the owner is gone (however it ended), the execution resumes here.
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    let (done, code, _) = durable(&[
+        "durable",
+        "complete-callback",
+        &callback,
+        "--result",
+        "\"yes\"",
+    ]);
+    assert_eq!(code, 0, "{done}");
+    let (resumed, code, _) = durable(&["durable", "resume", "ap"]);
+    assert_eq!(
+        (code, &resumed["result"]),
+        (0, &json!("o-1: yes")),
+        "{resumed}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -42,7 +42,20 @@ async fn durable(command: DurableCommand) -> (Value, ExitStatus) {
     (serde_json::from_str(&out.stdout).unwrap(), out.code)
 }
 
-#[tokio::test]
+/// Waits for an approval delivered with `durable complete-callback`.
+#[orkestra::durable_execution]
+async fn approve(order: String, ctx: DurableContext) -> Result<String, DurableError> {
+    let decision: String = ctx
+        .wait_for_callback(
+            "approval",
+            |_callback_id: String, _s: StepContext| async move { Ok::<_, String>(()) },
+            CallbackConfig::default(),
+        )
+        .await?;
+    Ok(format!("{order}: {decision}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_list_inspect_resume() {
     let dir = std::env::temp_dir().join(format!("orkestra-cli-{}", std::process::id()));
     // The only test in this binary: setting the variable cannot race another test.
@@ -114,7 +127,7 @@ async fn start_list_inspect_resume() {
         bad["error"]
             .as_str()
             .unwrap()
-            .contains("registered: [\"greet\", \"pack\"]"),
+            .contains("registered: [\"approve\", \"greet\", \"pack\"]"),
         "{bad}"
     );
 
@@ -180,5 +193,66 @@ async fn start_list_inspect_resume() {
     let message = order["error"]["ErrorMessage"].as_str().unwrap();
     assert!(message.contains("at `items[1].qty`"), "{message}");
 
+    // While one run of an execution waits on its callback, a second start or resume of it is a
+    // conflict (the first holds the execution's lock), not a second run.
+    let waiting = tokio::spawn(durable(DurableCommand::Start {
+        handler: "approve".into(),
+        id: "a1".into(),
+        input: "\"order-7\"".into(),
+    }));
+    let callback_id = {
+        let mut found = None;
+        for _ in 0..500 {
+            let (inspect, _) = durable(DurableCommand::Inspect { id: "a1".into() }).await;
+            if let Some(op) = inspect["operations"]
+                .as_array()
+                .and_then(|ops| ops.iter().find(|op| op["op_type"] == "CALLBACK"))
+            {
+                found = Some(format!("a1/{}", op["id"].as_str().unwrap()));
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        found.expect("the callback is created")
+    };
+    for command in [
+        DurableCommand::Start {
+            handler: "approve".into(),
+            id: "a1".into(),
+            input: "\"order-7\"".into(),
+        },
+        DurableCommand::Resume { id: "a1".into() },
+    ] {
+        let (busy, code) = durable(command).await;
+        assert_eq!(code, ExitStatus::Conflict, "{busy}");
+        let message = busy["error"].as_str().unwrap();
+        assert!(
+            message.contains("\"a1\" is being run by another process"),
+            "{message}"
+        );
+    }
+    let (done, code) = durable(DurableCommand::CompleteCallback {
+        callback_id,
+        result: Some("\"yes\"".into()),
+        error: None,
+    })
+    .await;
+    assert_eq!(code, ExitStatus::Succeeded, "{done}");
+    let (finished, code) = waiting.await.unwrap();
+    assert_eq!(
+        (code, &finished["result"]),
+        (ExitStatus::Succeeded, &Value::from("order-7: yes"))
+    );
+    // The lock went with the run: the same start now returns the finished execution.
+    let (again, code) = durable(DurableCommand::Start {
+        handler: "approve".into(),
+        id: "a1".into(),
+        input: "\"order-7\"".into(),
+    })
+    .await;
+    assert_eq!(
+        (code, &again["result"]),
+        (ExitStatus::Succeeded, &Value::from("order-7: yes"))
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

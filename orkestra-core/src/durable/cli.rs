@@ -7,6 +7,7 @@
 use super::callback::complete_callback;
 use super::error::DurableError;
 use super::execution::DurableExecutor;
+use super::owner::ExecutionLock;
 use super::registry::{check_durable_handlers, registered_handler, registered_handlers};
 use super::store::StoreError;
 use super::store::{CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus, SqliteStore};
@@ -164,7 +165,7 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
             if let Some(existing) = store.get_execution(&id)? {
                 check_same_start(&existing, &handler, &event)?;
             }
-            start(store, &handler, &id, event).await
+            start(store, &path, &handler, &id, event).await
         }
         DurableCommand::CompleteCallback {
             callback_id,
@@ -188,7 +189,7 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
         DurableCommand::Resume { id } => {
             let exec = store.get_execution(&id)?.ok_or_else(|| missing(&id))?;
             let handler = exec.handler.clone();
-            start(store, &handler, &id, Value::Null).await
+            start(store, &path, &handler, &id, Value::Null).await
         }
     }
 }
@@ -231,8 +232,11 @@ fn check_same_start(
     Ok(())
 }
 
+/// Runs execution `id` while holding its [`ExecutionLock`]: a second `start` or `resume` of an
+/// execution that another process is running is a conflict, not a second run.
 async fn start(
     store: Arc<SqliteStore>,
+    path: &std::path::Path,
     name: &str,
     id: &str,
     event: Value,
@@ -245,6 +249,25 @@ async fn start(
                 registered_handlers()
             ))
         })?;
+    let lock = ExecutionLock::try_acquire(path, id).map_err(|e| {
+        Failure(
+            ExitStatus::StoreFault,
+            format!(
+                "cannot lock execution {id:?} at {}: {e}",
+                ExecutionLock::path(path, id).display()
+            ),
+        )
+    })?;
+    let Some(_lock) = lock else {
+        return Err(Failure(
+            ExitStatus::Conflict,
+            format!(
+                "execution {id:?} is being run by another process (it holds {}); wait for it \
+                 to end, or look at it with `durable inspect {id}`",
+                ExecutionLock::path(path, id).display()
+            ),
+        ));
+    };
     let rec = DurableExecutor::new(store)
         .run(id, name, handler.as_ref(), event)
         .await?;

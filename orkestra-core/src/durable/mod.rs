@@ -71,6 +71,7 @@ mod execution;
 mod ids;
 mod invoke;
 mod map;
+mod owner;
 mod pending;
 mod registry;
 mod retry;
@@ -91,6 +92,7 @@ pub use map::{
     ItemNamer, JsonSerdes, MapBuilder, MapConfig, MapFunction, Serdes, SummaryGenerator,
     MAX_CHECKPOINT_RESULT,
 };
+pub use owner::ExecutionLock;
 pub use registry::{
     check_durable_handlers, registered_handler, registered_handlers, DuplicateDurableHandler,
     DurableHandlerEntry,

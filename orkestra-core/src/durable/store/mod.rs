@@ -3,7 +3,7 @@
 //! The trait only appends/updates operation records, loads an execution's records and
 //! lists/inspects executions, so a remote checkpoint service can sit behind it too.
 
-mod sqlite;
+pub(crate) mod sqlite;
 
 pub use sqlite::{SqliteStore, Synchronous};
 

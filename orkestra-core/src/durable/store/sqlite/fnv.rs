@@ -27,7 +27,7 @@ impl Hasher for FnvHasher {
 }
 
 /// The FNV-1a hash of `bytes`.
-pub(super) fn hash(bytes: &[u8]) -> u64 {
+pub(crate) fn hash(bytes: &[u8]) -> u64 {
     let mut h = Fnv.build_hasher();
     h.write(bytes);
     h.finish()

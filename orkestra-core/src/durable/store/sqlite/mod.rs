@@ -1,7 +1,7 @@
 //! The embedded default store: one SQLite file (WAL), written by a writer thread that batches
 //! writes into one transaction each (group commit).
 
-mod fnv;
+pub(crate) mod fnv;
 mod packed;
 mod read;
 mod schema;
