@@ -28,6 +28,12 @@ pub fn explode(n: u64, _ctx: &Context) -> u64 {
     panic!("exploded on {n}")
 }
 
+/// A string of `n` bytes (over the 256 KiB payload limit when `n` is large enough).
+#[compose]
+pub fn bytes(n: usize, _ctx: &Context) -> String {
+    "x".repeat(n)
+}
+
 orkestra::workflow!(pub negation = negate);
 
 fn main() -> std::process::ExitCode {

@@ -499,45 +499,58 @@ struct HistoryLine<'a> {
 
 /// Runs one task on one event, outside any workflow, as Lambda would: the task's
 /// `timeout_secs` stops it with `States.Timeout` (exit code 3), and an event larger than the
-/// 256 KiB payload limit fails with `States.DataLimitExceeded` (exit code 2).
+/// 256 KiB payload limit fails with `States.DataLimitExceeded` (exit code 2; an output larger
+/// than it fails the task, exit code 1).
 ///
 /// On failure the stdout text is exactly what Lambda mode posts: `{"errorType":..,"errorMessage":..}`.
 pub async fn invoke(registry: &Registry, task: &str, event: &str) -> Outcome {
-    let result = match (registry.task(task), read_json_arg(event, "event")) {
-        (None, _) => Err(TaskError::new(
+    match invoke_task(registry, task, event).await {
+        Ok(output) => Outcome::json(&output, ExitStatus::Succeeded),
+        Err((error, code)) => Outcome {
+            stdout: error.cause(),
+            code,
+        },
+    }
+}
+
+/// `invoke`'s result, or its error with the exit status it gives.
+async fn invoke_task(
+    registry: &Registry,
+    task: &str,
+    event: &str,
+) -> Result<Value, (TaskError, ExitStatus)> {
+    let usage = |error| (error, ExitStatus::Usage);
+    let spec = registry.task(task).ok_or_else(|| {
+        usage(TaskError::new(
             names::UNKNOWN_TASK,
             format!("no task named `{task}` is registered in this binary"),
-        )),
-        (_, Err(message)) => Err(TaskError::new(names::INVALID_INPUT, message)),
-        (Some(spec), Ok(event)) => {
-            match payload::check(&event, Some(payload::DEFAULT_PAYLOAD_LIMIT), || {
-                format!("the event of task `{}`", spec.name)
-            }) {
-                Err(error) => Err(error),
-                Ok(()) => {
-                    let envelope = Envelope::parse(event);
-                    let ctx = envelope.context(spec.name);
-                    crate::engine::attempt(spec, envelope.input, ctx).await
-                }
-            }
-        }
-    };
-    match result {
-        Ok(output) => Outcome::json(&output, ExitStatus::Succeeded),
-        Err(error) => {
+        ))
+    })?;
+    let event = read_json_arg(event, "event")
+        .map_err(|message| usage(TaskError::new(names::INVALID_INPUT, message)))?;
+    let limit = Some(payload::DEFAULT_PAYLOAD_LIMIT);
+    payload::check(&event, limit, || {
+        format!("the event of task `{}`", spec.name)
+    })
+    .map_err(usage)?;
+    let envelope = Envelope::parse(event);
+    let ctx = envelope.context(spec.name);
+    let output = crate::engine::attempt(spec, envelope.input, ctx)
+        .await
+        .map_err(|error| {
             let code = match error.name() {
                 names::TIMEOUT => ExitStatus::Aborted,
-                names::UNKNOWN_TASK | names::INVALID_INPUT | names::DATA_LIMIT_EXCEEDED => {
-                    ExitStatus::Usage
-                }
+                names::INVALID_INPUT => ExitStatus::Usage,
                 _ => ExitStatus::Failed,
             };
-            Outcome {
-                stdout: error.cause(),
-                code,
-            }
-        }
-    }
+            (error, code)
+        })?;
+    // As a state's output: over the limit, the task failed.
+    payload::check(&output, limit, || {
+        format!("the output of task `{}`", spec.name)
+    })
+    .map_err(|error| (error, ExitStatus::Failed))?;
+    Ok(output)
 }
 
 fn read_json_arg(arg: &str, what: &str) -> Result<Value, String> {
