@@ -76,6 +76,7 @@ mod registry;
 mod retry;
 mod runner;
 mod step;
+mod step_scope;
 pub mod store;
 
 pub use batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
