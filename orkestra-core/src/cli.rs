@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::engine::{Engine, ExecutionStatus};
 use crate::envelope::Envelope;
 use crate::error::{names, TaskError};
-use crate::registry::{Registry, WorkflowEntry};
+use crate::registry::{with_registration_hint, Registry, WorkflowEntry};
 
 /// The commands of an Orkestra binary.
 #[derive(Debug, Parser)]
@@ -143,6 +143,11 @@ pub async fn execute(command: Option<Command>) -> Outcome {
             input,
             history,
         } => run(registry, workflow, &input, history).await,
+        Command::List if registry.is_empty() && crate::durable::registered_handlers().is_empty() => {
+            usage_error(with_registration_hint(
+                "this binary registers no task, workflow or durable handler",
+            ))
+        }
         Command::List => Outcome::json(&list(registry), 0),
         Command::Asl { workflow } => asl(registry, workflow),
         Command::Synth {
@@ -166,16 +171,20 @@ fn find_workflow(
     match name {
         Some(name) => registry.workflow(&name).ok_or_else(|| {
             let known: Vec<&str> = registry.workflows().map(|w| w.name).collect();
-            format!(
-                "no workflow named `{name}`; this binary has: {}",
+            let known = if known.is_empty() {
+                "none".to_string()
+            } else {
                 known.join(", ")
-            )
+            };
+            with_registration_hint(format!(
+                "no workflow named `{name}`; this binary has: {known}"
+            ))
         }),
         None => {
             let all: Vec<_> = registry.workflows().collect();
             match all.as_slice() {
                 [only] => Ok(*only),
-                [] => Err("this binary registers no workflow".into()),
+                [] => Err(with_registration_hint("this binary registers no workflow")),
                 many => {
                     let names: Vec<&str> = many.iter().map(|w| w.name).collect();
                     Err(format!(
@@ -325,7 +334,9 @@ pub async fn invoke(registry: &Registry, task: &str, event: &str) -> Outcome {
     let result = match (registry.task(task), read_json_arg(event, "event")) {
         (None, _) => Err(TaskError::new(
             names::UNKNOWN_TASK,
-            format!("no task named `{task}` is registered in this binary"),
+            with_registration_hint(format!(
+                "no task named `{task}` is registered in this binary"
+            )),
         )),
         (_, Err(message)) => Err(TaskError::new(names::INVALID_INPUT, message)),
         (Some(spec), Ok(event)) => {

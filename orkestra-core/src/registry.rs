@@ -138,6 +138,26 @@ impl Registry {
     pub fn workflows(&self) -> impl Iterator<Item = &'static WorkflowEntry> + '_ {
         self.workflows.values().copied()
     }
+
+    /// Whether no task and no workflow is registered.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty() && self.workflows.is_empty()
+    }
+}
+
+/// Why a binary may lack a task, workflow or durable handler, and the fix; CLI errors about an
+/// empty registry or an unknown name end with it.
+///
+/// Registrations are statics in the crate that defines them, and a library crate that `main`
+/// never names is not linked into the binary, so its tasks vanish.
+pub const NOT_REGISTERED_HINT: &str = "tasks, workflows and durable handlers are compiled into a \
+binary only when their crate is linked into it, and a library crate that `main` never names is \
+not linked: in src/main.rs write `orkestra::main!(my_lib);`, naming every crate that defines \
+them, instead of calling `orkestra::main()` (see \"Project layout\" in the README)";
+
+/// `message` followed by [`NOT_REGISTERED_HINT`].
+pub fn with_registration_hint(message: impl std::fmt::Display) -> String {
+    format!("{message}; {NOT_REGISTERED_HINT}")
 }
 
 fn location(entry: &WorkflowEntry) -> String {

@@ -17,9 +17,8 @@ use proc_macro::TokenStream;
 /// backoff_rate = F, max_delay_secs = N, errors = ["..", ..])` (repeatable).
 #[proc_macro_attribute]
 pub fn compose(args: TokenStream, item: TokenStream) -> TokenStream {
-    compose::expand(args.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    let item = proc_macro2::TokenStream::from(item);
+    keep_item_on_error(compose::expand(args.into(), item.clone()), item)
 }
 
 /// Declares and registers a named workflow: `workflow!(name = a >> b >> c)`.
@@ -50,9 +49,8 @@ pub fn derive_error_name(input: TokenStream) -> TokenStream {
 /// attempt runs the body with clones).
 #[proc_macro_attribute]
 pub fn durable_step(args: TokenStream, item: TokenStream) -> TokenStream {
-    durable::expand_step(args.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    let item = proc_macro2::TokenStream::from(item);
+    keep_item_on_error(durable::expand_step(args.into(), item.clone()), item)
 }
 
 /// Marks `async fn handler(event: E, ctx: DurableContext) -> Result<T, Err>` as a durable
@@ -60,7 +58,21 @@ pub fn durable_step(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `DurableTestRunner::new(handler)` or `DurableExecutor::run`.
 #[proc_macro_attribute]
 pub fn durable_execution(args: TokenStream, item: TokenStream) -> TokenStream {
-    durable::expand_execution(args.into(), item.into())
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    let item = proc_macro2::TokenStream::from(item);
+    keep_item_on_error(durable::expand_execution(args.into(), item.clone()), item)
+}
+
+/// On a macro error, emits the item as written beside the error (as tokio-macros does), so the
+/// one mistake gives one error rather than "cannot find" errors at every use of the item.
+fn keep_item_on_error(
+    expanded: syn::Result<proc_macro2::TokenStream>,
+    item: proc_macro2::TokenStream,
+) -> TokenStream {
+    match expanded {
+        Ok(tokens) => tokens.into(),
+        Err(error) => {
+            let error = error.into_compile_error();
+            quote::quote!(#item #error).into()
+        }
+    }
 }

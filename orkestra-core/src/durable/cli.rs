@@ -126,10 +126,10 @@ async fn start(
     let handler = registered_handler(name)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| {
-            format!(
+            crate::registry::with_registration_hint(format!(
                 "no durable handler {name:?} in this binary (registered: {:?})",
                 registered_handlers()
-            )
+            ))
         })?;
     let rec = DurableExecutor::new(store)
         .run(id, name, handler.as_ref(), event)

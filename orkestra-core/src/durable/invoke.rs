@@ -121,10 +121,10 @@ impl DurableContext {
         let target = registered_handler(handler)
             .map_err(|duplicate| invalid(duplicate.to_string()))?
             .ok_or_else(|| {
-                invalid(format!(
+                invalid(crate::registry::with_registration_hint(format!(
                     "no durable handler {handler:?} is registered (registered: {:?})",
                     registered_handlers()
-                ))
+                )))
             })?;
         let input = serde_json::to_value(input).map_err(|e| DurableError::Serde {
             what: format!("input of invoked handler {handler:?}"),
