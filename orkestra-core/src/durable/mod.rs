@@ -71,6 +71,7 @@ mod execution;
 mod ids;
 mod invoke;
 mod map;
+mod misuse;
 mod pending;
 mod registry;
 mod retry;
