@@ -1,6 +1,6 @@
 //! # Orkestra
 //!
-//! Serverless workflows for Rust. Annotate plain functions with [`compose`], chain them with
+//! Serverless workflows for Rust. Annotate plain functions with [`compose`](macro@compose), chain them with
 //! `>>` in a [`workflow!`], test them locally with Step Functions semantics, and export them.
 //!
 //! ```

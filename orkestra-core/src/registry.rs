@@ -56,7 +56,7 @@ pub enum RegistryError {
 /// Every task and workflow in this binary, by name.
 ///
 /// ```no_run
-/// let registry = orkestra_core::Registry::global().expect("no duplicate names");
+/// let registry = orkestra::Registry::global().expect("no duplicate names");
 /// for task in registry.tasks() {
 ///     println!("{}", task.name);
 /// }

@@ -230,7 +230,7 @@ where
 /// Decodes a task's JSON input, naming the task and the path of the bad field on failure.
 ///
 /// ```
-/// let err = orkestra_core::__private::decode_input::<Vec<(String, u8)>>(
+/// let err = orkestra::__private::decode_input::<Vec<(String, u8)>>(
 ///     "pairs",
 ///     serde_json::json!([["a", 1], ["b", "x"]]),
 /// )

@@ -3,7 +3,7 @@
 //! the AWS Durable Execution SDK (seed 002: map operations).
 //!
 //! ```
-//! use orkestra_core::durable::*;
+//! use orkestra::durable::*;
 //! use std::sync::Arc;
 //!
 //! // A map function gets its own context, the item, its index and all items.

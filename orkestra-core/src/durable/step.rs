@@ -217,7 +217,7 @@ impl DurableContext {
     /// Runs `step` durably: awaiting the returned builder runs it (or replays its record).
     ///
     /// ```
-    /// # use orkestra_core::durable::*;
+    /// # use orkestra::durable::*;
     /// async fn handler(_event: (), ctx: DurableContext) -> Result<u32, DurableError> {
     ///     let n = ctx
     ///         .step(|_s: StepContext| async { Ok::<_, std::io::Error>(41) })
