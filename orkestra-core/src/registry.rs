@@ -150,10 +150,10 @@ impl Registry {
 ///
 /// Registrations are statics in the crate that defines them, and a library crate that `main`
 /// never names is not linked into the binary, so its tasks vanish.
-pub const NOT_REGISTERED_HINT: &str = "tasks, workflows and durable handlers are compiled into a \
-binary only when their crate is linked into it, and a library crate that `main` never names is \
-not linked: in src/main.rs write `orkestra::main!(my_lib);`, naming every crate that defines \
-them, instead of calling `orkestra::main()` (see \"Project layout\" in the README)";
+pub const NOT_REGISTERED_HINT: &str = "if the definitions live in a library crate, name that \
+crate in src/main.rs: `orkestra::main!(my_lib);` instead of calling `orkestra::main()` (a \
+library crate that `main` never names is not linked into the binary, so nothing it defines is \
+registered; see \"Project layout\" in the README)";
 
 /// `message` followed by [`NOT_REGISTERED_HINT`].
 pub fn with_registration_hint(message: impl std::fmt::Display) -> String {

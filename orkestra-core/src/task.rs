@@ -214,6 +214,9 @@ impl<T, E> IntoTaskResult for Result<T, E> {
 )]
 pub trait TaskErrorType: ErrorName + std::fmt::Display {}
 
+// Not recommended, so a type missing either trait gets one error (this trait's message)
+// rather than one per missing trait.
+#[diagnostic::do_not_recommend]
 impl<E: ErrorName + std::fmt::Display> TaskErrorType for E {}
 
 /// Converts a task function's `Result` to a task result, naming the error with [`ErrorName`].

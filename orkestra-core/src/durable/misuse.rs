@@ -49,38 +49,80 @@ where
 )]
 pub trait OnlyOnDurableContext {}
 
-/// Each durable operation's name on [`StepContext`], taking the same number of arguments as on
-/// `DurableContext`, so that calling it there gives the message above (and nothing else:
-/// the result's type is left to inference, which the compiler does not report after an error).
-macro_rules! refused {
-    ($($name:ident($first:ident: $first_ty:ident $(, $arg:ident: $ty:ident)*);)*) => {
-        #[doc(hidden)]
-        impl StepContext {
-            $(
-                #[allow(missing_docs)]
-                pub fn $name<$first_ty, $($ty,)* R>(&self, $first: $first_ty, $($arg: $ty),*) -> R
-                where
-                    // On the first argument's type: a bound on `Self` alone would be checked
-                    // (and refused) here rather than at the call.
-                    $first_ty: OnlyOnDurableContext,
-                {
-                    let _ = ($first, $($arg,)*);
-                    unreachable!("no type implements OnlyOnDurableContext")
-                }
-            )*
-        }
-    };
-}
+// Each durable operation's name on `StepContext`, taking as many arguments as on
+// `DurableContext`, so that calling it there gives the message above and nothing else (the
+// result's type is left to inference, which the compiler does not report after an error). The
+// bound is on the first argument's type: a bound on `Self` alone would be refused here.
+#[doc(hidden)]
+#[allow(missing_docs)]
+impl StepContext {
+    pub fn step<S, R>(&self, _step: S) -> R
+    where
+        S: OnlyOnDurableContext,
+    {
+        unreachable!("no type implements OnlyOnDurableContext")
+    }
 
-refused! {
-    step(step: S);
-    map(items: I, f: F);
-    parallel(name: N, branches: B, config: C);
-    wait(duration: D);
-    wait_named(name: N, duration: D);
-    run_in_child_context(name: N, f: F);
-    create_callback(name: N, config: C);
-    wait_for_callback(name: N, submitter: F, config: C);
-    wait_for_condition(name: N, check: F, config: C);
-    invoke(handler: H, input: I);
+    pub fn map<I, F, R>(&self, _items: I, _f: F) -> R
+    where
+        I: OnlyOnDurableContext,
+    {
+        unreachable!("no type implements OnlyOnDurableContext")
+    }
+
+    pub fn parallel<N, B, C, R>(&self, _name: N, _branches: B, _config: C) -> R
+    where
+        N: OnlyOnDurableContext,
+    {
+        unreachable!("no type implements OnlyOnDurableContext")
+    }
+
+    pub fn wait<D, R>(&self, _duration: D) -> R
+    where
+        D: OnlyOnDurableContext,
+    {
+        unreachable!("no type implements OnlyOnDurableContext")
+    }
+
+    pub fn wait_named<N, D, R>(&self, _name: N, _duration: D) -> R
+    where
+        N: OnlyOnDurableContext,
+    {
+        unreachable!("no type implements OnlyOnDurableContext")
+    }
+
+    pub fn run_in_child_context<N, F, R>(&self, _name: N, _f: F) -> R
+    where
+        N: OnlyOnDurableContext,
+    {
+        unreachable!("no type implements OnlyOnDurableContext")
+    }
+
+    pub fn create_callback<N, C, R>(&self, _name: N, _config: C) -> R
+    where
+        N: OnlyOnDurableContext,
+    {
+        unreachable!("no type implements OnlyOnDurableContext")
+    }
+
+    pub fn wait_for_callback<N, F, C, R>(&self, _name: N, _submitter: F, _config: C) -> R
+    where
+        N: OnlyOnDurableContext,
+    {
+        unreachable!("no type implements OnlyOnDurableContext")
+    }
+
+    pub fn wait_for_condition<N, F, C, R>(&self, _name: N, _check: F, _config: C) -> R
+    where
+        N: OnlyOnDurableContext,
+    {
+        unreachable!("no type implements OnlyOnDurableContext")
+    }
+
+    pub fn invoke<H, I, R>(&self, _handler: H, _input: I) -> R
+    where
+        H: OnlyOnDurableContext,
+    {
+        unreachable!("no type implements OnlyOnDurableContext")
+    }
 }

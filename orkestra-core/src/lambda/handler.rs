@@ -97,10 +97,10 @@ impl Handler {
                     )),
                     None => Err(TaskError::new(
                         names::UNKNOWN_TASK,
-                        format!(
+                        crate::registry::with_registration_hint(format!(
                             "no task named `{name}` is registered in this binary (the function's Handler, `{}`); this binary has: {known}",
                             super::HANDLER_VAR
-                        ),
+                        )),
                     )),
                 }
             }
