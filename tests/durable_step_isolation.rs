@@ -25,7 +25,11 @@ async fn start(op: &str, ctx: &DurableContext) -> String {
             .name("inner")
             .await
             .map(drop),
-        "map" => ctx.map(vec![1u32, 2], square).name("squares").await.map(drop),
+        "map" => ctx
+            .map(vec![1u32, 2], square)
+            .name("squares")
+            .await
+            .map(drop),
         "parallel" => ctx
             .parallel(
                 Some("both"),
@@ -123,7 +127,9 @@ async fn every_durable_operation_started_in_a_step_body_fails_the_step_on_the_fi
         );
         // Failed at once, not retried: another attempt would do the same.
         assert_eq!(OUTER_RUNS.load(Ordering::SeqCst), outer_before + 1, "{op}");
-        let step = result.get_step("outer").expect("the outer step is recorded");
+        let step = result
+            .get_step("outer")
+            .expect("the outer step is recorded");
         assert_eq!(step.status(), OperationStatus::Failed);
         assert_eq!(step.error(), Some(&error));
         // Nothing the body tried was recorded, so a replay meets the same records and fails
@@ -132,7 +138,11 @@ async fn every_durable_operation_started_in_a_step_body_fails_the_step_on_the_fi
         assert_eq!(replayed.error(), Some(&error), "{op}");
         assert_eq!(OUTER_RUNS.load(Ordering::SeqCst), outer_before + 1, "{op}");
     }
-    assert_eq!(INNER_RUNS.load(Ordering::SeqCst), 0, "the inner step never ran");
+    assert_eq!(
+        INNER_RUNS.load(Ordering::SeqCst),
+        0,
+        "the inner step never ran"
+    );
 }
 
 /// The error the operation itself returns (what the body sees) names both, too.
@@ -190,6 +200,11 @@ async fn operations_outside_step_bodies_and_other_executions_inside_them_still_r
         .await
     }
     let result = DurableTestRunner::new(handler).run(20).await;
-    assert_eq!(result.status(), InvocationStatus::Succeeded, "{:?}", result.error());
+    assert_eq!(
+        result.status(),
+        InvocationStatus::Succeeded,
+        "{:?}",
+        result.error()
+    );
     assert_eq!(result.result::<u32>(), 41);
 }

@@ -143,7 +143,9 @@ pub async fn execute(command: Option<Command>) -> Outcome {
             input,
             history,
         } => run(registry, workflow, &input, history).await,
-        Command::List if registry.is_empty() && crate::durable::registered_handlers().is_empty() => {
+        Command::List
+            if registry.is_empty() && crate::durable::registered_handlers().is_empty() =>
+        {
             usage_error(with_registration_hint(
                 "this binary registers no task, workflow or durable handler",
             ))

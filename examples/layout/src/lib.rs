@@ -46,7 +46,10 @@ orkestra::workflow!(pub process_order = validate_order >> price_order);
 /// Reserves stock for an order (a checkpointed step).
 #[durable_step]
 fn reserve_stock(_step_ctx: &StepContext, order: Order) -> Result<String, String> {
-    Ok(format!("reserved {} for {}", order.quantity, order.customer))
+    Ok(format!(
+        "reserved {} for {}",
+        order.quantity, order.customer
+    ))
 }
 
 /// Fulfils an order durably: the reservation is checkpointed and never redone.

@@ -59,17 +59,33 @@ fn the_thin_binary_lists_and_runs_the_librarys_tasks_and_starts_its_durable_hand
 
     let order = r#"{"customer":"c-7","quantity":3}"#;
     let (ran, code, _) = run(SERVICE, &["run", "process_order", "--input", order], &db);
-    assert_eq!((ran["status"].as_str(), code), (Some("SUCCEEDED"), 0), "{ran}");
+    assert_eq!(
+        (ran["status"].as_str(), code),
+        (Some("SUCCEEDED"), 0),
+        "{ran}"
+    );
     assert_eq!(ran["output"], 750);
 
     let empty = r#"{"customer":"c-7","quantity":0}"#;
     let (failed, code, _) = run(SERVICE, &["run", "process_order", "--input", empty], &db);
-    assert_eq!((failed["status"].as_str(), code), (Some("FAILED"), 1), "{failed}");
+    assert_eq!(
+        (failed["status"].as_str(), code),
+        (Some("FAILED"), 1),
+        "{failed}"
+    );
     assert_eq!(failed["error"], "EmptyOrder");
 
     let (started, code, _) = run(
         SERVICE,
-        &["durable", "start", "fulfil_order", "--id", "o-1", "--input", order],
+        &[
+            "durable",
+            "start",
+            "fulfil_order",
+            "--id",
+            "o-1",
+            "--input",
+            order,
+        ],
         &db,
     );
     assert_eq!(code, 0, "{started}");
@@ -81,7 +97,10 @@ fn the_thin_binary_lists_and_runs_the_librarys_tasks_and_starts_its_durable_hand
 fn a_binary_that_never_names_the_library_says_why_it_is_empty_and_names_the_macro() {
     let db = temp_db("bare");
     let (listed, code, stderr) = run(WITHOUT_MACRO, &["list"], &db);
-    assert_eq!(code, 2, "an empty registry is not a silent success: {listed}");
+    assert_eq!(
+        code, 2,
+        "an empty registry is not a silent success: {listed}"
+    );
     assert_eq!(listed["status"], "ERROR");
     let error = listed["error"].as_str().unwrap();
     assert!(
@@ -107,11 +126,22 @@ fn a_binary_that_never_names_the_library_says_why_it_is_empty_and_names_the_macr
 
     let (started, code, _) = run(
         WITHOUT_MACRO,
-        &["durable", "start", "fulfil_order", "--id", "o-2", "--input", "{}"],
+        &[
+            "durable",
+            "start",
+            "fulfil_order",
+            "--id",
+            "o-2",
+            "--input",
+            "{}",
+        ],
         &db,
     );
     assert_eq!(code, 2, "{started}");
     let error = started["error"].as_str().unwrap();
-    assert!(error.contains("no durable handler \"fulfil_order\""), "{error}");
+    assert!(
+        error.contains("no durable handler \"fulfil_order\""),
+        "{error}"
+    );
     assert!(error.contains("`orkestra::main!(my_lib);`"), "{error}");
 }

@@ -43,10 +43,7 @@ const PYTHON_SPELLINGS: &[(&str, &str)] = &[
 
 /// Parses every option, reporting all mistakes in one compile.
 pub fn parse(args: TokenStream) -> syn::Result<Options> {
-    let metas = syn::parse::Parser::parse2(
-        Punctuated::<Meta, Token![,]>::parse_terminated,
-        args,
-    )?;
+    let metas = syn::parse::Parser::parse2(Punctuated::<Meta, Token![,]>::parse_terminated, args)?;
     let mut options = Options::default();
     let mut errors: Option<syn::Error> = None;
     for meta in &metas {
