@@ -33,7 +33,7 @@ use serde_json::{json, Value};
 use crate::engine::{payload, Engine, ExecutionStatus, History};
 use crate::envelope::Envelope;
 use crate::error::{names, TaskError};
-use crate::registry::{Registry, WorkflowEntry};
+use crate::registry::{with_registration_hint, Registry, WorkflowEntry};
 
 /// The exit code of every command, one table for all (see the module docs).
 ///
@@ -293,6 +293,13 @@ pub async fn execute(command: Option<Command>) -> Outcome {
             input,
             history,
         } => run(registry, workflow, &input, history).await,
+        Command::List
+            if registry.is_empty() && crate::durable::registered_handlers().is_empty() =>
+        {
+            usage_error(with_registration_hint(
+                "this binary registers no task, workflow or durable handler",
+            ))
+        }
         Command::List => Outcome::json(&list(registry), ExitStatus::Succeeded),
         Command::Asl { workflow } => asl(registry, workflow),
         Command::Synth {
@@ -316,16 +323,20 @@ fn find_workflow(
     match name {
         Some(name) => registry.workflow(&name).ok_or_else(|| {
             let known: Vec<&str> = registry.workflows().map(|w| w.name).collect();
-            format!(
-                "no workflow named `{name}`; this binary has: {}",
+            let known = if known.is_empty() {
+                "none".to_string()
+            } else {
                 known.join(", ")
-            )
+            };
+            with_registration_hint(format!(
+                "no workflow named `{name}`; this binary has: {known}"
+            ))
         }),
         None => {
             let all: Vec<_> = registry.workflows().collect();
             match all.as_slice() {
                 [only] => Ok(*only),
-                [] => Err("this binary registers no workflow".into()),
+                [] => Err(with_registration_hint("this binary registers no workflow")),
                 many => {
                     let names: Vec<&str> = many.iter().map(|w| w.name).collect();
                     Err(format!(
@@ -523,7 +534,9 @@ async fn invoke_task(
     let spec = registry.task(task).ok_or_else(|| {
         usage(TaskError::new(
             names::UNKNOWN_TASK,
-            format!("no task named `{task}` is registered in this binary"),
+            with_registration_hint(format!(
+                "no task named `{task}` is registered in this binary"
+            )),
         ))
     })?;
     let event = read_json_arg(event, "event")

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 /// task envelope, so code that reads them behaves the same everywhere.
 ///
 /// ```
-/// use orkestra_core::Context;
+/// use orkestra::Context;
 ///
 /// let ctx = Context::for_tests();
 /// assert_eq!(ctx.state_name(), "test");

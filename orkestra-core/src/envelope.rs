@@ -50,7 +50,7 @@ impl Envelope {
     /// Splits an incoming event into the task's input and its metadata.
     ///
     /// ```
-    /// use orkestra_core::envelope::Envelope;
+    /// use orkestra::envelope::Envelope;
     /// use serde_json::json;
     ///
     /// let wrapped = json!({"input": 4, "meta": {"execution_id": "e-1", "state": "double", "retry_count": 1}});

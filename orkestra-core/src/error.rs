@@ -31,12 +31,16 @@ pub mod names {
 
 /// Gives an error type the short, stable name Step Functions reports as `Error`.
 ///
+/// A task's error type (the `E` of a `#[compose]` function returning `Result<T, E>`) needs
+/// this trait and `std::fmt::Display`, which gives the message; `#[compose]` reports a missing
+/// one at the error type.
+///
 /// The default is the type's last path segment (`my_crate::DivideByZero` is `DivideByZero`);
 /// override [`ErrorName::error_name`] to name it otherwise, for example one name per enum
 /// variant, or derive it with `#[derive(ErrorName)]` from the `orkestra` crate.
 ///
 /// ```
-/// use orkestra_core::ErrorName;
+/// use orkestra::ErrorName;
 ///
 /// #[derive(Debug)]
 /// struct DivideByZero;
@@ -54,8 +58,8 @@ pub trait ErrorName {
 /// The last path segment of a type's name, without generic arguments.
 ///
 /// ```
-/// assert_eq!(orkestra_core::error::short_type_name::<std::io::Error>(), "Error");
-/// assert_eq!(orkestra_core::error::short_type_name::<Vec<u8>>(), "Vec");
+/// assert_eq!(orkestra::error::short_type_name::<std::io::Error>(), "Error");
+/// assert_eq!(orkestra::error::short_type_name::<Vec<u8>>(), "Vec");
 /// ```
 pub fn short_type_name<T: ?Sized>() -> &'static str {
     let full = std::any::type_name::<T>();
@@ -101,7 +105,7 @@ impl ErrorName for TaskError {
 /// invocation, `{"errorType":"..","errorMessage":".."}`, which Step Functions reports as `Cause`.
 ///
 /// ```
-/// use orkestra_core::TaskError;
+/// use orkestra::TaskError;
 ///
 /// let err = TaskError::new("DivideByZero", "division by zero");
 /// assert_eq!(err.cause(), r#"{"errorType":"DivideByZero","errorMessage":"division by zero"}"#);
@@ -235,7 +239,7 @@ impl CapturedError {
 /// Serialises as the plain output, or as `{"Error": "...", "Cause": "..."}`.
 ///
 /// ```
-/// use orkestra_core::{Captured, TaskError};
+/// use orkestra::{Captured, TaskError};
 ///
 /// let ok: Captured<f64> = serde_json::from_str("0.5").unwrap();
 /// assert_eq!(ok, Captured::Ok(0.5));

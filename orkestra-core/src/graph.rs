@@ -140,8 +140,8 @@ pub struct WorkflowSettings {
 /// A named workflow: the graph of its states and its settings.
 ///
 /// ```
-/// use orkestra_core::{Workflow, WorkflowSettings};
-/// # fn build(flow: impl orkestra_core::Step) -> Workflow {
+/// use orkestra::{Workflow, WorkflowSettings};
+/// # fn build(flow: impl orkestra::Step) -> Workflow {
 /// let wf = Workflow::new("example", flow);
 /// # wf }
 /// ```

@@ -30,7 +30,10 @@ pub use task::{RetryPolicy, TaskDef, TaskOptions, TaskSpec};
 pub mod __private {
     //! Used by the code `orkestra-macros` emits; not a public API.
     pub use crate::registry::{TaskEntry, WorkflowEntry};
-    pub use crate::task::{decode_input, encode_output, BoxFuture, ErasedBody, IntoTaskResult};
+    pub use crate::task::{
+        decode_input, encode_output, into_task_result, BoxFuture, ErasedBody, IntoTaskResult,
+        TaskErrorType,
+    };
     pub use inventory;
     pub use serde_json::Value;
 }

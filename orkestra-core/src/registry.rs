@@ -56,7 +56,7 @@ pub enum RegistryError {
 /// Every task and workflow in this binary, by name.
 ///
 /// ```no_run
-/// let registry = orkestra_core::Registry::global().expect("no duplicate names");
+/// let registry = orkestra::Registry::global().expect("no duplicate names");
 /// for task in registry.tasks() {
 ///     println!("{}", task.name);
 /// }
@@ -138,6 +138,26 @@ impl Registry {
     pub fn workflows(&self) -> impl Iterator<Item = &'static WorkflowEntry> + '_ {
         self.workflows.values().copied()
     }
+
+    /// Whether no task and no workflow is registered.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty() && self.workflows.is_empty()
+    }
+}
+
+/// Why a binary may lack a task, workflow or durable handler, and the fix; CLI errors about an
+/// empty registry or an unknown name end with it.
+///
+/// Registrations are statics in the crate that defines them, and a library crate that `main`
+/// never names is not linked into the binary, so its tasks vanish.
+pub const NOT_REGISTERED_HINT: &str = "if the definitions live in a library crate, name that \
+crate in src/main.rs: `orkestra::main!(my_lib);` instead of calling `orkestra::main()` (a \
+library crate that `main` never names is not linked into the binary, so nothing it defines is \
+registered; see \"Project layout\" in the README)";
+
+/// `message` followed by [`NOT_REGISTERED_HINT`].
+pub fn with_registration_hint(message: impl std::fmt::Display) -> String {
+    format!("{message}; {NOT_REGISTERED_HINT}")
 }
 
 fn location(entry: &WorkflowEntry) -> String {

@@ -185,26 +185,55 @@ pub trait TaskDef: Copy + Send + Sync + 'static {
     fn spec() -> &'static TaskSpec;
 }
 
-/// A task function's return value turned into a task result: `Result<T, E>` with
-/// `E: ErrorName + Display`.
+/// A fallible task function's return type, `Result<T, E>` (or an alias of it), split into its
+/// parts. No bound on `E` here, so a missing one is reported once, by [`into_task_result`].
 pub trait IntoTaskResult {
     /// The success type.
     type Ok;
-    /// Converts, naming the error with [`ErrorName`].
-    fn into_task_result(self) -> Result<Self::Ok, TaskError>;
+    /// The error type.
+    type Err;
+    /// The value as a plain `Result`.
+    fn into_result(self) -> Result<Self::Ok, Self::Err>;
 }
 
-impl<T, E: ErrorName + std::fmt::Display> IntoTaskResult for Result<T, E> {
+impl<T, E> IntoTaskResult for Result<T, E> {
     type Ok = T;
-    fn into_task_result(self) -> Result<T, TaskError> {
-        self.map_err(|error| TaskError::from_error(&error))
+    type Err = E;
+    fn into_result(self) -> Result<T, E> {
+        self
     }
+}
+
+/// What a task's error type needs: `Display` (the message) and [`ErrorName`] (the name Step
+/// Functions reports). Implemented for every such type; `#[compose]` checks it at the error
+/// type the task's signature names.
+#[diagnostic::on_unimplemented(
+    message = "the task error type `{Self}` needs `Display` and `ErrorName`",
+    label = "a task's error type must implement `std::fmt::Display` and `orkestra::ErrorName`",
+    note = "add `#[derive(orkestra::ErrorName)]` (or `impl orkestra::ErrorName for {Self} {{}}`) and implement `std::fmt::Display` (by hand or with thiserror's `#[derive(Error)]`)"
+)]
+pub trait TaskErrorType: ErrorName + std::fmt::Display {}
+
+// Not recommended, so a type missing either trait gets one error (this trait's message)
+// rather than one per missing trait.
+#[diagnostic::do_not_recommend]
+impl<E: ErrorName + std::fmt::Display> TaskErrorType for E {}
+
+/// Converts a task function's `Result` to a task result, naming the error with [`ErrorName`].
+pub fn into_task_result<R>(result: R) -> Result<R::Ok, TaskError>
+where
+    R: IntoTaskResult,
+    R::Err: TaskErrorType,
+{
+    result
+        .into_result()
+        .map_err(|error| TaskError::from_error(&error))
 }
 
 /// Decodes a task's JSON input, naming the task and the path of the bad field on failure.
 ///
 /// ```
-/// let err = orkestra_core::__private::decode_input::<Vec<(String, u8)>>(
+/// let err = orkestra::__private::decode_input::<Vec<(String, u8)>>(
 ///     "pairs",
 ///     serde_json::json!([["a", 1], ["b", "x"]]),
 /// )

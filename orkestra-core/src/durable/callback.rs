@@ -101,6 +101,7 @@ impl DurableContext {
         name: Option<&str>,
         config: CallbackConfig,
     ) -> Result<Callback<T>, DurableError> {
+        self.ensure_not_in_step("callback", name)?;
         let id = self.next_id();
         let deadline_ms = match self.replay(&id, OperationType::Callback, name)? {
             Some(rec) => rec.result.as_deref().and_then(|r| r.parse().ok()),
@@ -144,6 +145,7 @@ impl DurableContext {
         F: Fn(String, StepContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
     {
+        self.ensure_not_in_step("wait_for_callback", Some(name))?;
         let submitter = std::sync::Arc::new(submitter);
         self.run_in_child_context(name, |child: DurableContext| async move {
             let callback = child.create_callback::<T>(Some("callback"), config).await?;

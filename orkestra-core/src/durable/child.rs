@@ -86,6 +86,7 @@ impl DurableContext {
         F: FnOnce(DurableContext) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        self.ensure_not_in_step("child context", Some(name))?;
         let id = self.next_id();
         let fail = |error| DurableError::OperationFailed {
             name: name.to_string(),
@@ -156,6 +157,7 @@ impl DurableContext {
         name: Option<&str>,
         duration: Duration,
     ) -> Result<(), DurableError> {
+        self.ensure_not_in_step("wait", name)?;
         let id = self.next_id();
         let record = |status, wake: u64| OperationRecord {
             id: id.clone(),

@@ -244,10 +244,10 @@ async fn start(
     let handler = registered_handler(name)
         .map_err(|e| Failure::usage(e.to_string()))?
         .ok_or_else(|| {
-            Failure::usage(format!(
+            Failure::usage(crate::registry::with_registration_hint(format!(
                 "no durable handler {name:?} in this binary (registered: {:?})",
                 registered_handlers()
-            ))
+            )))
         })?;
     let lock = ExecutionLock::try_acquire(path, id).map_err(|e| {
         Failure(

@@ -85,6 +85,21 @@ impl DurableContext {
         &self.inner.exec.execution_id
     }
 
+    /// Fails when a step body of this execution is running: a step cannot start durable
+    /// operations (`kind` and `name` name the one asked for, e.g. `step` `"charge"`).
+    pub(crate) fn ensure_not_in_step(
+        &self,
+        kind: &str,
+        name: Option<&str>,
+    ) -> Result<(), DurableError> {
+        super::step_scope::ensure_not_in_step(self.execution_key(), kind, name)
+    }
+
+    /// Identifies this context's execution (the address of its shared state).
+    pub(crate) fn execution_key(&self) -> usize {
+        Arc::as_ptr(&self.inner.exec) as usize
+    }
+
     /// The execution's id, shared.
     pub(crate) fn execution_id_arc(&self) -> Arc<str> {
         self.inner.exec.execution_id.clone()

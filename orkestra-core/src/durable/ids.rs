@@ -7,7 +7,7 @@
 /// which is what lets a replay find the record an operation wrote before.
 ///
 /// ```
-/// use orkestra_core::durable::operation_id;
+/// use orkestra::durable::operation_id;
 /// assert_eq!(operation_id("", 1), operation_id("", 1));
 /// assert_ne!(operation_id("", 1), operation_id("", 2));
 /// ```

@@ -51,6 +51,7 @@ impl DurableContext {
         F: Fn(S, StepContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<S, E>> + Send + 'static,
     {
+        self.ensure_not_in_step("wait_for_condition", Some(name))?;
         let check = Arc::new(check);
         self.run_in_child_context(name, |child: DurableContext| async move {
             let mut state = config.initial_state;
@@ -79,6 +80,7 @@ impl DurableContext {
         I: Serialize,
         T: DeserializeOwned,
     {
+        self.ensure_not_in_step("invoke", Some(handler))?;
         let id = self.next_id();
         let decode = |text: Option<&str>| {
             serde_json::from_str(text.unwrap_or("null")).map_err(|e| DurableError::Serde {
@@ -119,10 +121,10 @@ impl DurableContext {
         let target = registered_handler(handler)
             .map_err(|duplicate| invalid(duplicate.to_string()))?
             .ok_or_else(|| {
-                invalid(format!(
+                invalid(crate::registry::with_registration_hint(format!(
                     "no durable handler {handler:?} is registered (registered: {:?})",
                     registered_handlers()
-                ))
+                )))
             })?;
         let input = serde_json::to_value(input).map_err(|e| DurableError::Serde {
             what: format!("input of invoked handler {handler:?}"),

@@ -3,7 +3,7 @@
 //! the AWS Durable Execution SDK (seed 002: map operations).
 //!
 //! ```
-//! use orkestra_core::durable::*;
+//! use orkestra::durable::*;
 //! use std::sync::Arc;
 //!
 //! // A map function gets its own context, the item, its index and all items.
@@ -71,12 +71,14 @@ mod execution;
 mod ids;
 mod invoke;
 mod map;
+mod misuse;
 mod owner;
 mod pending;
 mod registry;
 mod retry;
 mod runner;
 mod step;
+mod step_scope;
 pub mod store;
 
 pub use batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};

@@ -18,7 +18,7 @@ use std::sync::Arc;
 /// Runs one durable handler in tests.
 ///
 /// ```
-/// use orkestra_core::durable::*;
+/// use orkestra::durable::*;
 ///
 /// async fn handler(n: u32, ctx: DurableContext) -> Result<u32, DurableError> {
 ///     ctx.step(move |_s: StepContext| async move { Ok::<_, String>(n * 2) }).name("double").await
@@ -120,7 +120,7 @@ impl DurableTestRunner {
     /// and the handler replays them. What a test of "finished work is not redone" needs.
     ///
     /// ```
-    /// # use orkestra_core::durable::*;
+    /// # use orkestra::durable::*;
     /// async fn handler(n: u32, ctx: DurableContext) -> Result<u32, DurableError> {
     ///     ctx.step(move |_s: StepContext| async move { Ok::<_, String>(n + 1) }).name("inc").await
     /// }

@@ -4,6 +4,7 @@
 use super::context::DurableContext;
 use super::error::DurableError;
 use super::retry::RetryStrategy;
+use super::step_scope;
 use super::store::{ErrorObject, OperationRecord, OperationStatus, OperationType};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -58,7 +59,11 @@ impl StepLogger {
 }
 
 /// What a step body gets: its attempt number and a logger. It offers no durable operations,
-/// so a step cannot start steps, maps or waits.
+/// so a step cannot start steps, maps or waits: `#[durable_step]` refuses a `DurableContext`
+/// parameter, and an operation started on a `DurableContext` while a step body of its
+/// execution runs (through a clone a closure captured, say) fails at once, failing the step
+/// with a `DurableOperationInStep` error that names both. Start durable operations in the
+/// handler and pass their results to the step as arguments.
 #[derive(Debug, Clone)]
 pub struct StepContext {
     attempt: u32,
@@ -212,7 +217,7 @@ impl DurableContext {
     /// Runs `step` durably: awaiting the returned builder runs it (or replays its record).
     ///
     /// ```
-    /// # use orkestra_core::durable::*;
+    /// # use orkestra::durable::*;
     /// async fn handler(_event: (), ctx: DurableContext) -> Result<u32, DurableError> {
     ///     let n = ctx
     ///         .step(|_s: StepContext| async { Ok::<_, std::io::Error>(41) })
@@ -281,6 +286,7 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
         config,
     } = b;
     let name = name.or_else(|| step.step_name());
+    ctx.ensure_not_in_step("step", name.as_deref())?;
     let id = ctx.next_id();
     // Only error messages need the label: borrowed, not built for every step.
     let label = name.as_deref().unwrap_or(&id);
@@ -360,7 +366,16 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
             ctx.checkpoint_nowait(&rec);
         }
         let step_ctx = StepContext::new(ctx.execution_id_arc(), &id, name.as_deref(), attempt);
-        match step.call(step_ctx).await {
+        let (outcome, violation) =
+            step_scope::run_body(ctx.execution_key(), label, step.call(step_ctx)).await;
+        if let Some(error) = violation {
+            // Not retried: another attempt would start the same operation.
+            rec.status = OperationStatus::Failed;
+            rec.error = Some(error.clone());
+            ctx.checkpoint(&rec).await?;
+            return Err(fail(error));
+        }
+        match outcome {
             Ok(value) => {
                 let text = serde_json::to_string(&value).map_err(|e| DurableError::Serde {
                     what: format!("result of step {label:?}"),

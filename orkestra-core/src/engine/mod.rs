@@ -50,8 +50,8 @@ impl Default for EngineConfig {
 /// Runs workflows locally.
 ///
 /// ```
-/// # async fn demo(workflow: orkestra_core::Workflow) {
-/// use orkestra_core::{Engine, ExecutionStatus};
+/// # async fn demo(workflow: orkestra::Workflow) {
+/// use orkestra::{Engine, ExecutionStatus};
 ///
 /// let execution = Engine::default().run(&workflow, serde_json::json!({})).await;
 /// if execution.status == ExecutionStatus::Succeeded {

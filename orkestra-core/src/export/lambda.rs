@@ -55,8 +55,8 @@ pub const LOG_RETENTION_DAYS: u32 = 30;
 /// A task's Lambda function; build it with `divide_by::aws_lambda()` and adjust it.
 ///
 /// ```
-/// use orkestra_core::export::lambda::{Architecture, LambdaFunction};
-/// # fn demo(spec: &'static orkestra_core::TaskSpec) {
+/// use orkestra::export::lambda::{Architecture, LambdaFunction};
+/// # fn demo(spec: &'static orkestra::TaskSpec) {
 /// let function = LambdaFunction::for_task(spec)
 ///     .architecture(Architecture::Arm64)
 ///     .environment("TABLE", "orders")

@@ -14,8 +14,8 @@ use crate::graph::Workflow;
 /// The checked ASL of `workflow`.
 ///
 /// ```
-/// # fn demo(workflow: &orkestra_core::Workflow) {
-/// let asl = orkestra_core::export::asl(workflow).expect("valid ASL");
+/// # fn demo(workflow: &orkestra::Workflow) {
+/// let asl = orkestra::export::asl(workflow).expect("valid ASL");
 /// println!("{}", serde_json::to_string_pretty(&asl).unwrap());
 /// # }
 /// ```

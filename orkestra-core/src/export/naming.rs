@@ -8,7 +8,7 @@
 /// The logical id for a registry key (letters and digits only).
 ///
 /// ```
-/// use orkestra_core::export::naming::logical_id;
+/// use orkestra::export::naming::logical_id;
 /// assert_eq!(logical_id("divide_by"), "DivideBy");
 /// assert_eq!(logical_id("times_3"), "Times3");
 /// assert_eq!(logical_id("send-report"), "SendReport");

@@ -172,8 +172,8 @@ pub enum TemplateError {
 /// A CloudFormation template for some workflows.
 ///
 /// ```
-/// # fn demo(workflow: &orkestra_core::Workflow) {
-/// use orkestra_core::export::template::Template;
+/// # fn demo(workflow: &orkestra::Workflow) {
+/// use orkestra::export::template::Template;
 /// let template = Template::new().workflow(workflow).to_json().expect("valid");
 /// assert!(template["Resources"].is_object());
 /// # }

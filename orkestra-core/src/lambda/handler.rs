@@ -39,8 +39,8 @@ impl Invocation {
 /// the reason is visible in the invocation's result and not only in the init logs.
 ///
 /// ```
-/// use orkestra_core::lambda::{Handler, Invocation};
-/// use orkestra_core::Registry;
+/// use orkestra::lambda::{Handler, Invocation};
+/// use orkestra::Registry;
 ///
 /// let registry = Registry::from_entries([], []).unwrap();
 /// let handler = Handler::resolve(Ok(&registry), Some("double"));
@@ -97,10 +97,10 @@ impl Handler {
                     )),
                     None => Err(TaskError::new(
                         names::UNKNOWN_TASK,
-                        format!(
+                        crate::registry::with_registration_hint(format!(
                             "no task named `{name}` is registered in this binary (the function's Handler, `{}`); this binary has: {known}",
                             super::HANDLER_VAR
-                        ),
+                        )),
                     )),
                 }
             }
@@ -187,10 +187,10 @@ impl Handler {
 /// [`TaskError::cause`], `{"errorType":..,"errorMessage":..}`.
 ///
 /// ```
-/// use orkestra_core::TaskError;
+/// use orkestra::TaskError;
 ///
 /// let error = TaskError::new("DivideByZero", "division by zero");
-/// let posted = serde_json::to_string(&orkestra_core::lambda::handler::diagnostic(&error)).unwrap();
+/// let posted = serde_json::to_string(&orkestra::lambda::handler::diagnostic(&error)).unwrap();
 /// assert_eq!(posted, error.cause());
 /// ```
 pub fn diagnostic(error: &TaskError) -> lambda_runtime::Diagnostic {

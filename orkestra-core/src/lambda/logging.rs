@@ -9,7 +9,7 @@
 //!
 //! ```json
 //! {"timestamp":"..","level":"INFO","message":"invocation finished","outcome":"ok",
-//!  "target":"orkestra_core::lambda::handler","span":{"request_id":"..","task":"double",
+//!  "target":"orkestra::lambda::handler","span":{"request_id":"..","task":"double",
 //!  "execution_id":"..","state":"double","map_index":3,"name":"invocation"}}
 //! ```
 //!

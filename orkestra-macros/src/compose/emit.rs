@@ -172,7 +172,12 @@ fn body(fn_name: &syn::Ident, key: &str, signature: &TaskSignature) -> TokenStre
         quote!(#fn_name(input, ctx))
     };
     let output = if signature.fallible {
-        quote!(::orkestra::__private::IntoTaskResult::into_task_result(#call)?)
+        // Spanned on the error type as written, so a missing `Display`/`ErrorName` is one error
+        // pointing at the user's type.
+        let convert =
+            quote_spanned!(signature.error_span=> ::orkestra::__private::into_task_result);
+        let call = quote_spanned!(signature.error_span=> ::core::convert::identity(#call));
+        quote!(#convert(#call)?)
     } else {
         call
     };

@@ -8,17 +8,17 @@ use proc_macro2::TokenStream;
 
 pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let function: syn::ItemFn = syn::parse2(item)?;
-    let checked = options::parse(args).and_then(|options| {
-        let signature = signature::TaskSignature::check(&function)?;
-        Ok((options, signature))
-    });
-    match checked {
-        Ok((options, signature)) => Ok(emit::task(&function, &signature, &options)),
-        // Keep the function so that the one error shown is ours, not a cascade of
-        // "cannot find function" errors at every call site.
-        Err(error) => {
-            let error = error.into_compile_error();
-            Ok(quote::quote!(#function #error))
+    // Every mistake in the options and the signature, in one compile.
+    let (options, signature) = match (
+        options::parse(args),
+        signature::TaskSignature::check(&function),
+    ) {
+        (Ok(options), Ok(signature)) => (options, signature),
+        (Err(mut first), Err(second)) => {
+            first.combine(second);
+            return Err(first);
         }
-    }
+        (Err(error), _) | (_, Err(error)) => return Err(error),
+    };
+    Ok(emit::task(&function, &signature, &options))
 }

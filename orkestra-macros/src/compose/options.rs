@@ -1,9 +1,11 @@
 //! The options of `#[compose(..)]`, each validated with an error spanned on its tokens.
 
 use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{LitFloat, LitInt, LitStr};
+use syn::{LitFloat, LitInt, LitStr, Meta, Token};
 
 const SUPPORTED: &str =
     "map, capture_errors, name = \"..\", max_concurrency = N, timeout_secs = N, memory_mb = N, retry(..)";
@@ -29,19 +31,77 @@ pub struct Retry {
     pub errors: Vec<LitStr>,
 }
 
+/// Orkestra's Python option names, with what to write here instead.
+const PYTHON_SPELLINGS: &[(&str, &str)] = &[
+    ("is_map_job", "map"),
+    ("map_job", "map"),
+    ("capture_map_errors", "capture_errors"),
+    ("timeout", "timeout_secs = N"),
+    ("memory_size", "memory_mb = N"),
+    ("function_name", "name = \"..\""),
+];
+
+/// Parses every option, reporting all mistakes in one compile.
 pub fn parse(args: TokenStream) -> syn::Result<Options> {
+    let metas = syn::parse::Parser::parse2(Punctuated::<Meta, Token![,]>::parse_terminated, args)?;
     let mut options = Options::default();
-    let parser = syn::meta::parser(|meta| options.parse_one(meta));
-    syn::parse::Parser::parse2(parser, args)?;
-    options.validate()?;
-    Ok(options)
+    let mut errors: Option<syn::Error> = None;
+    for meta in &metas {
+        if let Err(error) = options.parse_one(meta) {
+            match &mut errors {
+                Some(all) => all.combine(error),
+                None => errors = Some(error),
+            }
+        }
+    }
+    match errors {
+        Some(errors) => Err(errors),
+        None => {
+            options.validate()?;
+            Ok(options)
+        }
+    }
 }
 
-fn once<T>(slot: &Option<T>, meta: &ParseNestedMeta) -> syn::Result<()> {
+fn once<T>(slot: &Option<T>, meta: &Meta) -> syn::Result<()> {
     match slot {
-        Some(_) => Err(meta.error("this option is given twice")),
+        Some(_) => Err(syn::Error::new_spanned(meta, "this option is given twice")),
         None => Ok(()),
     }
+}
+
+/// A flag (`map`) must be written bare.
+fn flag(meta: &Meta, name: &str) -> syn::Result<Span> {
+    match meta {
+        Meta::Path(path) => Ok(path.span()),
+        _ => Err(syn::Error::new_spanned(
+            meta,
+            format!("`{name}` is a flag: write `{name}`"),
+        )),
+    }
+}
+
+/// The value of `name = value`.
+fn value<'m>(meta: &'m Meta, name: &str, example: &str) -> syn::Result<&'m syn::Expr> {
+    match meta {
+        Meta::NameValue(pair) => Ok(&pair.value),
+        _ => Err(syn::Error::new_spanned(
+            meta,
+            format!("`{name}` takes a value: write `{name} = {example}`"),
+        )),
+    }
+}
+
+fn int_value(expr: &syn::Expr, min: u32) -> syn::Result<u32> {
+    let lit: LitInt = syn::parse2(expr.to_token_stream())?;
+    let value: u32 = lit.base10_parse()?;
+    if value < min {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("must be at least {min}"),
+        ));
+    }
+    Ok(value)
 }
 
 fn int(meta: &ParseNestedMeta, min: u32) -> syn::Result<u32> {
@@ -57,45 +117,62 @@ fn int(meta: &ParseNestedMeta, min: u32) -> syn::Result<u32> {
 }
 
 impl Options {
-    fn parse_one(&mut self, meta: ParseNestedMeta) -> syn::Result<()> {
-        let path = &meta.path;
-        if path.is_ident("map") {
-            once(&self.map, &meta)?;
-            self.map = Some(path.span());
-        } else if path.is_ident("capture_errors") {
-            once(&self.capture_errors, &meta)?;
-            self.capture_errors = Some(path.span());
-        } else if path.is_ident("name") {
-            once(&self.name, &meta)?;
-            let name: LitStr = meta.value()?.parse()?;
-            check_task_name(&name)?;
-            self.name = Some(name);
-        } else if path.is_ident("max_concurrency") {
-            once(&self.max_concurrency, &meta)?;
-            self.max_concurrency = Some((int(&meta, 0)?, path.span()));
-        } else if path.is_ident("timeout_secs") {
-            once(&self.timeout_secs, &meta)?;
-            self.timeout_secs = Some(int(&meta, 1)?);
-        } else if path.is_ident("memory_mb") {
-            once(&self.memory_mb, &meta)?;
-            self.memory_mb = Some(int(&meta, 128)?);
-        } else if path.is_ident("retry") {
-            self.retry.push(parse_retry(&meta)?);
-        } else if path.is_ident("is_map_job") || path.is_ident("capture_map_errors") {
-            let rust = if path.is_ident("is_map_job") {
-                "map"
-            } else {
-                "capture_errors"
-            };
-            return Err(meta.error(format!("Orkestra's Python option is spelt `{rust}` here")));
-        } else {
-            let name = path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_else(|| "this".into());
-            return Err(meta.error(format!(
-                "unknown option `{name}`; supported options: {SUPPORTED}"
-            )));
+    fn parse_one(&mut self, meta: &Meta) -> syn::Result<()> {
+        let path = meta.path();
+        let name = path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| path.to_token_stream().to_string());
+        match name.as_str() {
+            "map" => {
+                once(&self.map, meta)?;
+                self.map = Some(flag(meta, "map")?);
+            }
+            "capture_errors" => {
+                once(&self.capture_errors, meta)?;
+                self.capture_errors = Some(flag(meta, "capture_errors")?);
+            }
+            "name" => {
+                once(&self.name, meta)?;
+                let expr = value(meta, "name", "\"..\"")?;
+                let name: LitStr = syn::parse2(expr.to_token_stream())?;
+                check_task_name(&name)?;
+                self.name = Some(name);
+            }
+            "max_concurrency" => {
+                once(&self.max_concurrency, meta)?;
+                let n = int_value(value(meta, "max_concurrency", "N")?, 0)?;
+                self.max_concurrency = Some((n, path.span()));
+            }
+            "timeout_secs" => {
+                once(&self.timeout_secs, meta)?;
+                self.timeout_secs = Some(int_value(value(meta, "timeout_secs", "N")?, 1)?);
+            }
+            "memory_mb" => {
+                once(&self.memory_mb, meta)?;
+                self.memory_mb = Some(int_value(value(meta, "memory_mb", "N")?, 128)?);
+            }
+            "retry" => match meta {
+                Meta::List(list) => self.retry.push(parse_retry(list)?),
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        meta,
+                        format!("`retry` takes settings: write `retry({RETRY_SUPPORTED})`"),
+                    ))
+                }
+            },
+            other => {
+                if let Some((_, rust)) = PYTHON_SPELLINGS.iter().find(|(py, _)| *py == other) {
+                    return Err(syn::Error::new_spanned(
+                        path,
+                        format!("`{other}` is Orkestra's Python spelling: write `{rust}` here"),
+                    ));
+                }
+                return Err(syn::Error::new_spanned(
+                    path,
+                    format!("unknown option `{other}`; supported options: {SUPPORTED}"),
+                ));
+            }
         }
         Ok(())
     }
@@ -136,7 +213,7 @@ fn check_task_name(name: &LitStr) -> syn::Result<()> {
     }
 }
 
-fn parse_retry(meta: &ParseNestedMeta) -> syn::Result<Retry> {
+fn parse_retry(meta: &syn::MetaList) -> syn::Result<Retry> {
     let mut retry = Retry {
         max_attempts: 3,
         interval_secs: 1,

@@ -10,6 +10,8 @@ pub struct TaskSignature {
     pub output: Type,
     /// Whether the return type is a `Result`, whose error is named with `ErrorName`.
     pub fallible: bool,
+    /// The error type as written (`E` of `Result<T, E>`), or the whole return type.
+    pub error_span: proc_macro2::Span,
     pub is_async: bool,
 }
 
@@ -92,13 +94,28 @@ impl TaskSignature {
             ReturnType::Default => (syn::parse_quote!(()), false),
             ReturnType::Type(_, ty) => ((**ty).clone(), is_result(ty)),
         };
+        let error_span = error_type(&output).unwrap_or_else(|| output.span());
         Ok(TaskSignature {
             input: (*event.ty).clone(),
             output,
             fallible,
+            error_span,
             is_async: sig.asyncness.is_some(),
         })
     }
+}
+
+/// The span of `E` in a written `Result<T, E>`.
+fn error_type(ty: &Type) -> Option<proc_macro2::Span> {
+    let Type::Path(path) = ty else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &path.path.segments.last()?.arguments else {
+        return None;
+    };
+    args.args
+        .iter()
+        .filter(|a| matches!(a, syn::GenericArgument::Type(_)))
+        .nth(1)
+        .map(|a| a.span())
 }
 
 /// `Result<..>` or `some::path::Result<..>`: its error is converted with `ErrorName`.

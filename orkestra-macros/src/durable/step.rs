@@ -13,6 +13,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     let function = super::parse_fn(args, item, "durable_step")?;
     let sig = &function.sig;
     super::check_plain(sig, "a durable step")?;
+    reject_durable_context(sig)?;
     let mut inputs = sig.inputs.iter();
     let ctx_arg = match inputs.next() {
         Some(FnArg::Typed(t)) => t,
@@ -108,6 +109,33 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             #body_vis #asyncness fn body(#ctx_pat: #ctx_ty, #(#params),*) #output #block
         }
     })
+}
+
+/// A step's body is checkpointed as one unit, so it cannot start durable operations: refuse a
+/// `DurableContext` parameter (by value or by reference) on its type.
+fn reject_durable_context(sig: &syn::Signature) -> syn::Result<()> {
+    for arg in &sig.inputs {
+        let FnArg::Typed(t) = arg else { continue };
+        let mut ty = &*t.ty;
+        while let Type::Reference(r) = ty {
+            ty = &r.elem;
+        }
+        let Type::Path(path) = ty else { continue };
+        if path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "DurableContext")
+        {
+            return Err(syn::Error::new(
+                t.ty.span(),
+                "a durable step cannot take a `DurableContext`: its body is checkpointed as one unit, \
+                 so it cannot start durable operations; start them in the handler and pass their \
+                 results to the step as arguments (the step's own context is `step_ctx: &StepContext`)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `T` and `E` of a written `Result<T, E>`.

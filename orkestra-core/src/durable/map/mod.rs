@@ -19,6 +19,27 @@ use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 
 /// A map function: `Fn(DurableContext, T, usize, Arc<[T]>) -> impl Future<Output = Result<R, E>>`.
+///
+/// Items run concurrently on several threads and the function outlives the call that started
+/// the map, so it is `Send + Sync + 'static`, and so is its future: a closure may capture
+/// owned values (clone an `Arc` in; `move` it), not references to the handler's locals. What
+/// an item needs from outside goes in through its item or the shared `items` list.
+///
+/// ```
+/// use orkestra::durable::{DurableContext, DurableError};
+/// use std::sync::Arc;
+///
+/// async fn handler(factor: u64, ctx: DurableContext) -> Result<u64, DurableError> {
+///     let rates = Arc::new(vec![factor, factor * 2]); // owned, shared by every item
+///     let batch = ctx
+///         .map(vec![1u64, 2, 3], move |_ctx: DurableContext, n: u64, _i: usize, _all: Arc<[u64]>| {
+///             let rates = rates.clone();
+///             async move { Ok::<u64, String>(n * rates[0]) }
+///         })
+///         .await?;
+///     Ok(batch.results().iter().filter_map(|item| item.result).sum())
+/// }
+/// ```
 pub trait MapFunction<T>: Send + Sync + 'static {
     /// An item's result.
     type Output: Serialize + DeserializeOwned + Send + 'static;
@@ -71,7 +92,7 @@ impl DurableContext {
     /// items fail: see [`BatchResult::throw_if_error`]). A fn item's name names the map.
     ///
     /// ```
-    /// # use orkestra_core::durable::*;
+    /// # use orkestra::durable::*;
     /// # use std::sync::Arc;
     /// async fn square(_ctx: DurableContext, item: i64, _i: usize, _all: Arc<[i64]>) -> Result<i64, DurableError> {
     ///     Ok(item * item)

@@ -34,6 +34,12 @@ where
         name,
         config,
     } = b;
+    let kind = if kinds.0 == "Parallel" {
+        "parallel"
+    } else {
+        "map"
+    };
+    ctx.ensure_not_in_step(kind, name.as_deref())?;
     let id = ctx.next_id();
     let label = name.clone().unwrap_or_else(|| format!("map {id}"));
     let total = items.len();

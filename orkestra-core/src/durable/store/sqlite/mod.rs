@@ -29,7 +29,7 @@ pub enum Synchronous {
 /// A [`CheckpointStore`] on one SQLite file.
 ///
 /// ```
-/// use orkestra_core::durable::{CheckpointStore, SqliteStore};
+/// use orkestra::durable::{CheckpointStore, SqliteStore};
 /// let dir = std::env::temp_dir().join(format!("orkestra-doc-{}", std::process::id()));
 /// let store = SqliteStore::open(dir.join("doc.db")).unwrap();
 /// assert!(store.list_executions().unwrap().is_empty());

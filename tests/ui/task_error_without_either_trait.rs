@@ -1,0 +1,23 @@
+use orkestra::{compose, Context};
+
+// Neither `Display` nor `ErrorName`: still one error, at the error type.
+#[derive(Debug)]
+struct Declined;
+
+#[compose]
+fn charge(amount: u32, _ctx: &Context) -> Result<u32, Declined> {
+    if amount > 100 {
+        Err(Declined)
+    } else {
+        Ok(amount)
+    }
+}
+
+#[compose]
+fn receipt(amount: u32, _ctx: &Context) -> String {
+    format!("charged {amount}")
+}
+
+orkestra::workflow!(pay = charge >> receipt);
+
+fn main() {}
