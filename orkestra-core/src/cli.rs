@@ -1,7 +1,7 @@
 //! The command line every Orkestra binary has (`orkestra::main()`).
 //!
-//! Output contract: stdout carries JSON only, one object per command; logs and human-oriented
-//! text go to stderr. Exit code 0 on success, 1 when the workflow or task failed, 2 on bad usage.
+//! Output contract: stdout carries JSON only, one object per command (except `diagram` and
+//! `durable diagram`, which print the diagram itself); logs and human-oriented text go to stderr. Exit code 0 on success, 1 when the workflow or task failed, 2 on bad usage.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -55,7 +55,18 @@ pub enum Command {
         /// The workflow; may be left out when the binary has exactly one.
         workflow: Option<String>,
     },
-    /// Durable executions: list, inspect, start, resume.
+    /// Draws a workflow: Mermaid text (default), Graphviz DOT, or an SVG image.
+    Diagram {
+        /// The workflow; may be left out when the binary has exactly one.
+        workflow: Option<String>,
+        /// mermaid, dot or svg.
+        #[arg(long, value_enum, default_value_t = crate::diagram::Format::Mermaid)]
+        format: crate::diagram::Format,
+        /// Writes the diagram to this file instead of stdout.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Durable executions: list, inspect, start, resume, diagram.
     Durable {
         /// The durable subcommand.
         #[command(subcommand)]
@@ -151,6 +162,23 @@ pub async fn execute(command: Option<Command>) -> Outcome {
             arch,
         } => synth(registry, workflows, output, arch),
         Command::Invoke { task, event } => invoke(registry, &task, &event).await,
+        Command::Diagram {
+            workflow,
+            format,
+            output,
+        } => match find_workflow(registry, workflow) {
+            Ok(entry) => {
+                let text = crate::diagram::Diagram::of_workflow(&(entry.build)()).render(format);
+                text_or_file(text, output)
+            }
+            Err(message) => usage_error(message),
+        },
+        Command::Durable {
+            command: crate::durable::cli::DurableCommand::Diagram { id, format, output },
+        } => match crate::durable::cli::diagram(&id, format) {
+            Ok(text) => text_or_file(text, output),
+            Err(message) => usage_error(message),
+        },
         Command::Durable { command } => {
             let (value, code) = crate::durable::cli::execute(command).await;
             Outcome::json(&value, code)
@@ -339,6 +367,21 @@ pub async fn invoke(registry: &Registry, task: &str, event: &str) -> Outcome {
         Err(error) => Outcome {
             stdout: error.cause(),
             code: 1,
+        },
+    }
+}
+
+/// Prints `text` as it is (no trailing newline doubled), or writes it to `output` and prints
+/// `{"written": path, "bytes": n}`.
+fn text_or_file(text: String, output: Option<std::path::PathBuf>) -> Outcome {
+    match output {
+        None => Outcome {
+            stdout: text.trim_end_matches('\n').to_string(),
+            code: 0,
+        },
+        Some(path) => match std::fs::write(&path, &text) {
+            Ok(()) => Outcome::json(&json!({"written": path, "bytes": text.len()}), 0),
+            Err(error) => usage_error(format!("cannot write `{}`: {error}", path.display())),
         },
     }
 }

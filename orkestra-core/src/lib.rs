@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod compose;
 pub mod context;
+pub mod diagram;
 pub mod durable;
 pub mod engine;
 pub mod envelope;

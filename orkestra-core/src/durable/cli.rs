@@ -41,6 +41,17 @@ pub enum DurableCommand {
         #[arg(long)]
         error: Option<String>,
     },
+    /// Draws an execution's operation tree with statuses (Mermaid, DOT or SVG).
+    Diagram {
+        /// The execution id.
+        id: String,
+        /// mermaid, dot or svg.
+        #[arg(long, value_enum, default_value_t = crate::diagram::Format::Mermaid)]
+        format: crate::diagram::Format,
+        /// Writes the diagram to this file instead of stdout.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
     /// Resumes a running (interrupted or waiting) execution by id, replaying its checkpoints.
     Resume {
         /// The execution id.
@@ -106,6 +117,10 @@ async fn run(command: DurableCommand) -> Result<(Value, u8), String> {
                 .map_err(|e| e.to_string())?;
             Ok((json!({ "completed": callback_id }), 0))
         }
+        DurableCommand::Diagram { id, format, .. } => {
+            let text = diagram(&id, format)?;
+            Ok((json!({ "id": id, "diagram": text }), 0))
+        }
         DurableCommand::Resume { id } => {
             let exec = store
                 .get_execution(&id)
@@ -115,6 +130,18 @@ async fn run(command: DurableCommand) -> Result<(Value, u8), String> {
             start(store, &handler, &id, Value::Null).await
         }
     }
+}
+
+/// The diagram of execution `id` on the default store, in `format`.
+pub fn diagram(id: &str, format: crate::diagram::Format) -> Result<String, String> {
+    let path = SqliteStore::default_path();
+    let store = SqliteStore::open(&path).map_err(|e| e.to_string())?;
+    let exec = store
+        .get_execution(id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no execution {id:?} in {}", path.display()))?;
+    let ops = store.load_operations(id).map_err(|e| e.to_string())?;
+    Ok(crate::diagram::Diagram::of_durable(&exec, &ops).render(format))
 }
 
 async fn start(
