@@ -170,6 +170,27 @@ pub(super) fn place<'a>(laid: &Laid<'a>, x: f64, y: f64, sink: &mut impl FnMut(P
             let (Some(&first), Some(&last)) = (centers.first(), centers.last()) else {
                 return;
             };
+            // The arrow into the frame goes on to the fork bar, unless the title is in its way.
+            let cx = x + laid.w / 2.0;
+            let title_w = std::iter::once(group.title.as_str())
+                .chain(group.notes.iter().map(String::as_str))
+                .map(text_width)
+                .fold(0.0, f64::max);
+            if x + GROUP_PAD + title_w + CHAR_WIDTH < cx {
+                sink(Prim::Line {
+                    x1: cx,
+                    y1: y,
+                    x2: cx,
+                    y2: fork_y,
+                });
+            }
+            if cx < first || cx > last {
+                sink(Prim::Bar {
+                    x1: cx.min(first),
+                    x2: cx.max(last),
+                    y: fork_y,
+                });
+            }
             sink(Prim::Bar {
                 x1: first,
                 x2: last,
@@ -181,7 +202,6 @@ pub(super) fn place<'a>(laid: &Laid<'a>, x: f64, y: f64, sink: &mut impl FnMut(P
                 y: join_y,
             });
             // The join continues to the frame's bottom, where the chain's next arrow starts.
-            let cx = x + laid.w / 2.0;
             sink(Prim::Line {
                 x1: cx,
                 y1: join_y,
