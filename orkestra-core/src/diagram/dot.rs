@@ -87,7 +87,11 @@ fn declare(shape: &Shape, depth: usize, out: &mut String) {
         }
         Shape::Chain(parts) => parts.iter().for_each(|p| declare(p, depth, out)),
         Shape::Group(group) => {
-            let _ = writeln!(out, "{pad}subgraph {} {{", quote(&format!("cluster_{}", group.id)));
+            let _ = writeln!(
+                out,
+                "{pad}subgraph {} {{",
+                quote(&format!("cluster_{}", group.id))
+            );
             let inner = indent(depth + 1);
             let _ = writeln!(out, "{inner}label={};", label(&group.title, &group.notes));
             let (style, color) = match group.kind {
@@ -101,7 +105,10 @@ fn declare(shape: &Shape, depth: usize, out: &mut String) {
             };
             let _ = writeln!(out, "{inner}style=\"{style}\";");
             let _ = writeln!(out, "{inner}color=\"{color}\";");
-            group.branches.iter().for_each(|b| declare(b, depth + 1, out));
+            group
+                .branches
+                .iter()
+                .for_each(|b| declare(b, depth + 1, out));
             let _ = writeln!(out, "{pad}}}");
         }
     }

@@ -168,7 +168,11 @@ fn summary(op: &OperationRecord, kids: &[&OperationRecord], ids: &mut Ids) -> It
             .filter(|kid| kid.status == OperationStatus::Failed)
             .take(3)
             .map(|kid| {
-                let error = kid.error.as_ref().map(|e| e.to_string()).unwrap_or_default();
+                let error = kid
+                    .error
+                    .as_ref()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
                 format!("failed {}: {}", display_name(kid), clip(&error, 40))
             }),
     );

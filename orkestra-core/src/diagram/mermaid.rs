@@ -95,7 +95,7 @@ fn styles(diagram: &Diagram, out: &mut String) {
     let mut by_class: Vec<(&str, Vec<&str>)> = Vec::new();
     for item in items {
         let class = match (item.status, item.kind) {
-            (Some(status), ItemKind::Task | ItemKind::Map) => status.class(),
+            (Some(status), ItemKind::Task | ItemKind::Map | ItemKind::Terminal) => status.class(),
             (_, ItemKind::Task) => "task",
             (_, ItemKind::Map) => "map",
             (_, ItemKind::Terminal) => "terminal",
@@ -114,6 +114,8 @@ fn styles(diagram: &Diagram, out: &mut String) {
     for group in all {
         let stroke = match (group.status, group.kind) {
             (Some(super::Status::Failed), _) => "fill:#fff5f5,stroke:#c53030,stroke-width:2px",
+            (Some(super::Status::Running), _) => "fill:#fffaf0,stroke:#c05621,stroke-width:2px",
+            (Some(super::Status::Succeeded), _) => "fill:#f7fafc,stroke:#2f855a,stroke-width:2px",
             (_, GroupKind::FailFast) => "fill:#fffaf0,stroke:#c05621,stroke-width:2px",
             (_, GroupKind::Swallow) => {
                 "fill:#f7fafc,stroke:#2b6cb0,stroke-width:2px,stroke-dasharray:6 4"

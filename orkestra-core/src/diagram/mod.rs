@@ -25,10 +25,10 @@
 //! assert!(text.contains("max concurrency 8"));
 //! ```
 
+mod dot;
 mod durable;
 mod layout;
 mod mermaid;
-mod dot;
 mod svg;
 mod workflow;
 
@@ -291,8 +291,18 @@ impl Ids {
             base.insert(0, 'n');
         }
         const RESERVED: [&str; 12] = [
-            "end", "graph", "flowchart", "subgraph", "style", "class", "classDef", "click",
-            "linkStyle", "direction", "default", "call",
+            "end",
+            "graph",
+            "flowchart",
+            "subgraph",
+            "style",
+            "class",
+            "classDef",
+            "click",
+            "linkStyle",
+            "direction",
+            "default",
+            "call",
         ];
         if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&base)) {
             base.push('_');

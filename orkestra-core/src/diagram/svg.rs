@@ -41,7 +41,9 @@ pub(super) fn render(diagram: &Diagram) -> String {
         escape(&diagram.title)
     );
     let x = MARGIN + (content_w - laid.w) / 2.0;
-    layout::place(&laid, x, MARGIN + HEADING, &mut |prim| draw(&prim, &mut out));
+    layout::place(&laid, x, MARGIN + HEADING, &mut |prim| {
+        draw(&prim, &mut out)
+    });
     out.push_str("</svg>\n");
     out
 }
@@ -96,7 +98,11 @@ fn draw(prim: &Prim<'_>, out: &mut String) {
                 ItemKind::Terminal => ("#edf2f7", "#718096"),
                 ItemKind::Note => ("#fffff0", "#a0aec0"),
             });
-            let rx = if item.kind == ItemKind::Terminal { h / 2.0 } else { 6.0 };
+            let rx = if item.kind == ItemKind::Terminal {
+                h / 2.0
+            } else {
+                6.0
+            };
             let dash = if item.kind == ItemKind::Note {
                 " stroke-dasharray=\"4 3\""
             } else {

@@ -48,9 +48,15 @@ fn shape(node: &Node, ids: &mut Ids) -> Shape {
         Node::Chain(nodes) => Shape::Chain(nodes.iter().map(|n| shape(n, ids)).collect()),
         Node::Parallel(group) => {
             let (kind, title) = if group.swallow {
-                (GroupKind::Swallow, format!("{} · (..) swallows branch errors", group.state_name))
+                (
+                    GroupKind::Swallow,
+                    format!("{} · (..) swallows branch errors", group.state_name),
+                )
             } else {
-                (GroupKind::FailFast, format!("{} · [..] fail-fast", group.state_name))
+                (
+                    GroupKind::FailFast,
+                    format!("{} · [..] fail-fast", group.state_name),
+                )
             };
             Shape::Group(Group {
                 id: ids.make(&group.state_name),
