@@ -3,7 +3,7 @@
 //! Output contract: stdout carries JSON only, one object per command (except `diagram` and
 //! `durable diagram`, which print the diagram itself); logs and human-oriented text go to stderr. Exit code 0 on success, 1 when the workflow or task failed, 2 on bad usage.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -33,9 +33,13 @@ pub enum Command {
         /// The input event: JSON, or `@FILE` to read it from a file.
         #[arg(long, default_value = "{}")]
         input: String,
-        /// Also print the execution history (to stderr).
+        /// Also print the execution history (to stderr): an indented tree of states when stderr
+        /// is a terminal or with `--pretty`, one line per event otherwise.
         #[arg(long)]
         history: bool,
+        /// Print `--history` as the indented tree even when stderr is not a terminal.
+        #[arg(long, requires = "history")]
+        pretty: bool,
     },
     /// Lists the registered tasks and workflows as JSON.
     List,
@@ -147,13 +151,15 @@ pub async fn execute(command: Option<Command>) -> Outcome {
         workflow: None,
         input: "{}".into(),
         history: false,
+        pretty: false,
     });
     match command {
         Command::Run {
             workflow,
             input,
             history,
-        } => run(registry, workflow, &input, history).await,
+            pretty,
+        } => run(registry, workflow, &input, history, pretty).await,
         Command::List => Outcome::json(&list(registry), 0),
         Command::Asl { workflow } => asl(registry, workflow),
         Command::Synth {
@@ -179,6 +185,14 @@ pub async fn execute(command: Option<Command>) -> Outcome {
             Ok(text) => text_or_file(text, output),
             Err(message) => usage_error(message),
         },
+        Command::Durable {
+            command: crate::durable::cli::DurableCommand::Inspect { id, pretty },
+        } if pretty || std::io::stdout().is_terminal() => {
+            match crate::durable::cli::inspect_tree(&id) {
+                Ok(text) => text_or_file(text, None),
+                Err(message) => usage_error(message),
+            }
+        }
         Command::Durable { command } => {
             let (value, code) = crate::durable::cli::execute(command).await;
             Outcome::json(&value, code)
@@ -280,7 +294,13 @@ fn asl(registry: &Registry, name: Option<String>) -> Outcome {
     }
 }
 
-async fn run(registry: &Registry, workflow: Option<String>, input: &str, history: bool) -> Outcome {
+async fn run(
+    registry: &Registry,
+    workflow: Option<String>,
+    input: &str,
+    history: bool,
+    pretty: bool,
+) -> Outcome {
     let entry = match find_workflow(registry, workflow) {
         Ok(entry) => entry,
         Err(message) => return usage_error(message),
@@ -291,8 +311,17 @@ async fn run(registry: &Registry, workflow: Option<String>, input: &str, history
     };
     let workflow = (entry.build)();
     tracing::info!(workflow = workflow.name(), "starting local execution");
-    let execution = Engine::default().run(&workflow, input).await;
-    if history {
+    let engine = match crate::progress::TerminalProgress::if_terminal() {
+        Some(bars) => Engine::default().with_progress(std::sync::Arc::new(bars)),
+        None => Engine::default(),
+    };
+    let execution = engine.run(&workflow, input).await;
+    if history && (pretty || std::io::stderr().is_terminal()) {
+        eprint!(
+            "{}",
+            crate::view::history_tree(&workflow, execution.history.events())
+        );
+    } else if history {
         for event in execution.history.events() {
             eprintln!(
                 "{:>6} {:<24} {}{}",

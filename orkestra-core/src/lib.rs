@@ -16,8 +16,10 @@ pub mod export;
 pub mod graph;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod progress;
 pub mod registry;
 pub mod task;
+pub mod view;
 
 pub use compose::{parallel, swallow, Step};
 pub use context::Context;

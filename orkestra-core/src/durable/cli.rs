@@ -4,7 +4,9 @@
 use super::callback::complete_callback;
 use super::execution::DurableExecutor;
 use super::registry::{check_durable_handlers, registered_handler, registered_handlers};
-use super::store::{CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus, SqliteStore};
+use super::store::{
+    CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus, OperationRecord, SqliteStore,
+};
 use clap::Subcommand;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -14,10 +16,14 @@ use std::sync::Arc;
 pub enum DurableCommand {
     /// Lists executions (id, handler, status) as JSON.
     List,
-    /// Prints an execution and its operation records as JSON.
+    /// Prints an execution and its operation records as JSON, or as an indented tree when
+    /// stdout is a terminal or with `--pretty`.
     Inspect {
         /// The execution id.
         id: String,
+        /// Print the indented tree even when stdout is not a terminal.
+        #[arg(long)]
+        pretty: bool,
     },
     /// Starts (or, if it exists and is running, resumes) an execution of a registered handler.
     Start {
@@ -86,7 +92,7 @@ async fn run(command: DurableCommand) -> Result<(Value, u8), String> {
             let all = store.list_executions().map_err(|e| e.to_string())?;
             Ok((Value::Array(all.iter().map(summary).collect()), 0))
         }
-        DurableCommand::Inspect { id } => {
+        DurableCommand::Inspect { id, .. } => {
             let exec = store
                 .get_execution(&id)
                 .map_err(|e| e.to_string())?
@@ -132,8 +138,8 @@ async fn run(command: DurableCommand) -> Result<(Value, u8), String> {
     }
 }
 
-/// The diagram of execution `id` on the default store, in `format`.
-pub fn diagram(id: &str, format: crate::diagram::Format) -> Result<String, String> {
+/// Execution `id` and its operation records, from the default store.
+fn records(id: &str) -> Result<(ExecutionRecord, Vec<OperationRecord>), String> {
     let path = SqliteStore::default_path();
     let store = SqliteStore::open(&path).map_err(|e| e.to_string())?;
     let exec = store
@@ -141,7 +147,19 @@ pub fn diagram(id: &str, format: crate::diagram::Format) -> Result<String, Strin
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no execution {id:?} in {}", path.display()))?;
     let ops = store.load_operations(id).map_err(|e| e.to_string())?;
+    Ok((exec, ops))
+}
+
+/// The diagram of execution `id` on the default store, in `format`.
+pub fn diagram(id: &str, format: crate::diagram::Format) -> Result<String, String> {
+    let (exec, ops) = records(id)?;
     Ok(crate::diagram::Diagram::of_durable(&exec, &ops).render(format))
+}
+
+/// The indented tree view of execution `id` on the default store (`inspect --pretty`).
+pub fn inspect_tree(id: &str) -> Result<String, String> {
+    let (exec, ops) = records(id)?;
+    Ok(crate::view::durable_tree(&exec, &ops))
 }
 
 async fn start(
@@ -158,7 +176,11 @@ async fn start(
                 registered_handlers()
             )
         })?;
-    let rec = DurableExecutor::new(store)
+    let mut executor = DurableExecutor::new(store);
+    if let Some(bars) = crate::progress::TerminalProgress::if_terminal() {
+        executor = executor.with_progress(Arc::new(bars));
+    }
+    let rec = executor
         .run(id, name, handler.as_ref(), event)
         .await
         .map_err(|e| e.to_string())?;
