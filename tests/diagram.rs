@@ -22,6 +22,19 @@ use std::process::Command;
 use orkestra::diagram;
 use orkestra::Workflow;
 
+/// Task keys allowed by `#[compose]` that Mermaid would misread as ids (`-`, the `end` keyword).
+#[orkestra::compose(name = "load-data")]
+fn odd_name(n: i64, _ctx: &orkestra::Context) -> i64 {
+    n
+}
+
+#[orkestra::compose(name = "end")]
+fn end_task(n: i64, _ctx: &orkestra::Context) -> i64 {
+    n
+}
+
+orkestra::workflow!(odd_names = odd_name >> end_task >> (odd_name, end_task));
+
 fn workflows() -> Vec<Workflow> {
     vec![
         map_job::map_example(),
@@ -253,9 +266,26 @@ fn parse_mermaid(files: &[PathBuf]) -> Option<(bool, String)> {
 }
 
 #[test]
+fn task_keys_that_are_not_mermaid_ids_get_safe_ids() {
+    let mermaid = diagram::mermaid(&odd_names());
+    assert!(
+        mermaid.contains("    load_data[\"load-data\"]\n"),
+        "{mermaid}"
+    );
+    // `end` is a Mermaid keyword: the node id gets a suffix, the label stays; the second use of
+    // each task is its own state.
+    assert!(mermaid.contains("    end_[\"end\"]\n"), "{mermaid}");
+    assert!(
+        mermaid.contains("    end_2_[\"end_2\"]\n") || mermaid.contains("    end_2[\"end_2\"]\n"),
+        "{mermaid}"
+    );
+    assert!(mermaid.contains("    load_data --> end_\n"), "{mermaid}");
+}
+
+#[test]
 fn the_real_mermaid_parser_accepts_every_diagram() {
     let mut files = Vec::new();
-    for workflow in workflows() {
+    for workflow in workflows().into_iter().chain([odd_names()]) {
         let path = scratch(&format!("{}.mmd", workflow.name()));
         std::fs::write(&path, diagram::mermaid(&workflow)).unwrap();
         files.push(path);

@@ -151,7 +151,7 @@ fn nothing_is_printed_on_stderr_when_it_is_not_a_terminal() {
 }
 
 #[test]
-fn durable_start_and_resume_draw_the_map_bar_on_a_terminal() {
+fn durable_start_draws_the_map_bar_on_a_terminal() {
     let db = scratch("bars.db");
     let _ = std::fs::remove_file(&db);
     let screen = under_pty(
@@ -175,4 +175,53 @@ fn durable_start_and_resume_draw_the_map_bar_on_a_terminal() {
         .unwrap_or_else(|| panic!("no process_numbers bar in {screen:?}"));
     assert!(bar.contains("200/200 (100%) · 0 failed"), "{bar}");
     assert!(screen.contains(r#""status":"SUCCEEDED""#), "{screen:?}");
+}
+
+#[test]
+fn durable_resume_draws_the_bar_from_the_items_already_done() {
+    let db = scratch("resume.db");
+    let _ = std::fs::remove_file(&db);
+    // Start a long map without a terminal and kill the process part-way through.
+    let mut child = Command::new(example_binary("durable_cli"))
+        .env("ORKESTRA_DB", &db)
+        .args([
+            "durable",
+            "start",
+            "process_numbers",
+            "--id",
+            "cut",
+            "--input",
+            "60000",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let list = Command::new(example_binary("durable_cli"))
+        .env("ORKESTRA_DB", &db)
+        .args(["durable", "list"])
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(
+        list[0]["status"], "RUNNING",
+        "killed before the map finished: {list}"
+    );
+
+    let screen = under_pty(
+        &example_binary("durable_cli"),
+        &["durable", "resume", "cut"],
+        &[("ORKESTRA_DB", &db)],
+    );
+    let lines = final_lines(&screen);
+    let bar = lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("process_numbers ["))
+        .unwrap_or_else(|| panic!("no process_numbers bar in {screen:?}"));
+    assert!(bar.contains("60000/60000 (100%) · 0 failed"), "{bar}");
+    assert!(screen.contains(r#""status":"SUCCEEDED""#));
 }
