@@ -13,8 +13,12 @@ use crate::durable::store::{
 /// A map with more iterations than this is drawn as one summary note.
 pub const MAX_DRAWN_ITERATIONS: usize = 8;
 
-pub(super) fn diagram(execution: &ExecutionRecord, operations: &[OperationRecord]) -> Diagram {
-    // Keyed by parent id; "" is the root (operation ids are never empty).
+/// The records grouped by parent id ("" is the root: operation ids are never empty), each
+/// context's children in the order the code started them (a map's items by index), whatever
+/// order they finished and were checkpointed in.
+pub(crate) fn children_in_call_order(
+    operations: &[OperationRecord],
+) -> HashMap<&str, Vec<&OperationRecord>> {
     let mut children: HashMap<&str, Vec<&OperationRecord>> = HashMap::new();
     for op in operations {
         children
@@ -22,6 +26,21 @@ pub(super) fn diagram(execution: &ExecutionRecord, operations: &[OperationRecord
             .or_default()
             .push(op);
     }
+    for (parent, kids) in children.iter_mut() {
+        if parent.is_empty() || kids.len() < 2 {
+            continue;
+        }
+        // A context's n-th operation has id `operation_id(parent, n)`.
+        let order: HashMap<String, usize> = (1..=kids.len() as u64 * 2 + 8)
+            .map(|n| (crate::durable::operation_id(parent, n), n as usize))
+            .collect();
+        kids.sort_by_key(|op| order.get(&op.id).copied().unwrap_or(usize::MAX));
+    }
+    children
+}
+
+pub(super) fn diagram(execution: &ExecutionRecord, operations: &[OperationRecord]) -> Diagram {
+    let children = children_in_call_order(operations);
     let mut ids = Ids::default();
     let tree = Tree {
         children: &children,

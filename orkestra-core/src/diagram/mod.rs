@@ -33,7 +33,9 @@ mod svg;
 mod workflow;
 
 use crate::durable::store::{ExecutionRecord, OperationRecord};
+
 use crate::graph::Workflow;
+pub(crate) use durable::children_in_call_order;
 
 /// An output format of `diagram`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -1,4 +1,5 @@
-//! The tree view of a durable execution's records.
+//! The tree view of a durable execution's records (children in call order, see
+//! `diagram::children_in_call_order`).
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -21,13 +22,7 @@ use crate::durable::store::{ExecutionRecord, OperationRecord, OperationStatus};
 /// assert!(text.starts_with("execution run-1 (h) SUCCEEDED"));
 /// ```
 pub fn durable_tree(execution: &ExecutionRecord, operations: &[OperationRecord]) -> String {
-    let mut children: HashMap<&str, Vec<&OperationRecord>> = HashMap::new();
-    for op in operations {
-        children
-            .entry(op.parent_id.as_deref().unwrap_or(""))
-            .or_default()
-            .push(op);
-    }
+    let children = crate::diagram::children_in_call_order(operations);
     let mut out = format!(
         "execution {} ({}) {}\n  input: {}\n",
         execution.id,
