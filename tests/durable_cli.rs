@@ -44,11 +44,19 @@ async fn start_list_inspect_resume() {
     assert_eq!(list[0]["id"], "g1");
     assert_eq!(list[0]["handler"], "greet");
 
-    let (inspect, _) = durable(DurableCommand::Inspect { id: "g1".into() }).await;
+    let (inspect, _) = durable(DurableCommand::Inspect {
+        id: "g1".into(),
+        pretty: false,
+    })
+    .await;
     assert_eq!(inspect["operations"][0]["name"], "greet");
     assert_eq!(inspect["operations"][0]["status"], "SUCCEEDED");
 
-    let (missing, code) = durable(DurableCommand::Inspect { id: "nope".into() }).await;
+    let (missing, code) = durable(DurableCommand::Inspect {
+        id: "nope".into(),
+        pretty: false,
+    })
+    .await;
     assert_eq!(code, 2);
     assert!(missing["error"]
         .as_str()

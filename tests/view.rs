@@ -58,6 +58,18 @@ fn evens_only(n: u32, _ctx: &Context) -> Result<u32, Odd> {
 
 orkestra::workflow!(failing_map = numbers >> evens_only);
 
+/// Odd items fail their first attempt and succeed on the retry.
+#[compose(map, retry(max_attempts = 1, interval_secs = 1))]
+fn flaky(n: u32, ctx: &Context) -> Result<u32, Odd> {
+    if n % 2 == 1 && ctx.retry_count() == 0 {
+        Err(Odd(n))
+    } else {
+        Ok(n)
+    }
+}
+
+orkestra::workflow!(retried = numbers >> flaky);
+
 #[tokio::test]
 async fn a_map_is_summarised_not_listed() {
     let execution = Engine::default()
@@ -101,6 +113,18 @@ async fn a_failing_map_names_its_failure_and_cause() {
         "{text}"
     );
     assert!(text.contains("    #7 failed: Odd: 7 is odd\n"), "{text}");
+}
+
+// Paused time: the one-second retry interval passes at once.
+#[tokio::test(start_paused = true)]
+async fn retried_items_are_counted() {
+    let execution = Engine::default().run(&retried(), json!(6)).await;
+    let text = view::history_tree(&retried(), execution.history.events());
+    assert!(text.contains("  flaky  SUCCEEDED  "), "{text}");
+    assert!(
+        text.contains("    iterations: 6  (6 succeeded, 3 succeeded after a retry)\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

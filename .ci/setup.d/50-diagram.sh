@@ -16,3 +16,7 @@ if [ ! -d "$diagram_tools/node_modules/mermaid" ] || [ ! -d "$diagram_tools/node
 fi
 export ORKESTRA_MERMAID_MODULES="$diagram_tools/node_modules"
 "$ORKESTRA_NODE" -e "require('$ORKESTRA_MERMAID_MODULES/jsdom')" >/dev/null
+# tests/progress.rs runs binaries under a pseudo-terminal with util-linux `script` (bsdutils).
+if ! command -v script >/dev/null; then
+  apt-get update >/dev/null && apt-get install -y bsdutils >/dev/null
+fi

@@ -97,10 +97,9 @@ impl Facts {
                     state.items.pending.insert(index, error);
                 }
             }
-            (TaskStateExited, Some(index)) => {
-                if state.items.pending.remove(&index).is_some() {
-                    state.items.retried += 1;
-                }
+            // An item that exits after a failed attempt succeeded on a retry.
+            (TaskStateExited, Some(index)) if state.items.pending.remove(&index).is_some() => {
+                state.items.retried += 1;
             }
             (MapIterationSucceeded, Some(index)) => match state.items.pending.remove(&index) {
                 // No exit after a failed attempt: `capture_errors` made the error its value.
