@@ -50,20 +50,15 @@ fn under_pty(binary: &Path, args: &[&str], env: &[(&str, &Path)]) -> String {
     text
 }
 
-/// The last state each bar was drawn in (the text after the last carriage return or cursor
-/// move on each line).
-fn final_lines(screen: &str) -> Vec<String> {
+/// The last drawing of the bar named `name`: from its last `name [` to the `ETA` after it,
+/// ANSI escapes removed.
+fn last_drawing(screen: &str, name: &str) -> String {
     let plain = strip_ansi(screen);
-    plain
-        .split('\n')
-        .map(|line| {
-            line.rsplit('\r')
-                .find(|s| !s.trim().is_empty())
-                .unwrap_or("")
-                .to_string()
-        })
-        .filter(|line| !line.trim().is_empty())
-        .collect()
+    let start = plain
+        .rfind(&format!("{name} ["))
+        .unwrap_or_else(|| panic!("no {name} bar in {screen:?}"));
+    let end = start + plain[start..].find("ETA").expect("a bar ends with its ETA");
+    plain[start..end].to_string()
 }
 
 fn strip_ansi(text: &str) -> String {
@@ -78,8 +73,6 @@ fn strip_ansi(text: &str) -> String {
                         break;
                     }
                 }
-                // A cursor move starts a new drawing of the bars.
-                out.push('\r');
             }
         } else {
             out.push(c);
@@ -95,18 +88,9 @@ fn run_draws_a_bar_per_map_reaching_100_percent_on_a_terminal() {
         &["run", "map_example", "--input", r#"{"seed": 7}"#],
         &[],
     );
-    let lines = final_lines(&screen);
-    let divide = lines
-        .iter()
-        .rev()
-        .find(|l| l.contains("divide_by ["))
-        .unwrap_or_else(|| panic!("no divide_by bar in {screen:?}"));
+    let divide = last_drawing(&screen, "divide_by");
     assert!(divide.contains("10/10 (100%)"), "{divide}");
-    let filter = lines
-        .iter()
-        .rev()
-        .find(|l| l.contains("filter_division_errors ["))
-        .unwrap_or_else(|| panic!("no filter_division_errors bar in {screen:?}"));
+    let filter = last_drawing(&screen, "filter_division_errors");
     assert!(filter.contains("10/10 (100%) · 0 failed"), "{filter}");
     // divide_by's failures are the zeros, captured: the bar counts them.
     let output = Command::new(example_binary("map_job"))
@@ -167,12 +151,7 @@ fn durable_start_draws_the_map_bar_on_a_terminal() {
         ],
         &[("ORKESTRA_DB", &db)],
     );
-    let lines = final_lines(&screen);
-    let bar = lines
-        .iter()
-        .rev()
-        .find(|l| l.contains("process_numbers ["))
-        .unwrap_or_else(|| panic!("no process_numbers bar in {screen:?}"));
+    let bar = last_drawing(&screen, "process_numbers");
     assert!(bar.contains("200/200 (100%) · 0 failed"), "{bar}");
     assert!(screen.contains(r#""status":"SUCCEEDED""#), "{screen:?}");
 }
@@ -181,6 +160,13 @@ fn durable_start_draws_the_map_bar_on_a_terminal() {
 fn durable_resume_draws_the_bar_from_the_items_already_done() {
     let db = scratch("resume.db");
     let _ = std::fs::remove_file(&db);
+    // Create the store first, so the child and the polling below never race to create it.
+    let list = Command::new(example_binary("durable_cli"))
+        .env("ORKESTRA_DB", &db)
+        .args(["durable", "list"])
+        .output()
+        .unwrap();
+    assert!(list.status.success(), "{list:?}");
     // Start a long map without a terminal and kill the process part-way through.
     let mut child = Command::new(example_binary("durable_cli"))
         .env("ORKESTRA_DB", &db)
@@ -191,13 +177,33 @@ fn durable_resume_draws_the_bar_from_the_items_already_done() {
             "--id",
             "cut",
             "--input",
-            "60000",
+            "100000",
         ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    // Kill it once a good part of the items are checkpointed (polling the store).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let inspect = Command::new(example_binary("durable_cli"))
+            .env("ORKESTRA_DB", &db)
+            .args(["durable", "inspect", "cut"])
+            .output()
+            .unwrap();
+        let done = serde_json::from_slice::<serde_json::Value>(&inspect.stdout)
+            .ok()
+            .and_then(|v| v["operations"].as_array().map(Vec::len))
+            .unwrap_or(0);
+        if done >= 5_000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the map never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     let list = Command::new(example_binary("durable_cli"))
@@ -216,12 +222,7 @@ fn durable_resume_draws_the_bar_from_the_items_already_done() {
         &["durable", "resume", "cut"],
         &[("ORKESTRA_DB", &db)],
     );
-    let lines = final_lines(&screen);
-    let bar = lines
-        .iter()
-        .rev()
-        .find(|l| l.contains("process_numbers ["))
-        .unwrap_or_else(|| panic!("no process_numbers bar in {screen:?}"));
-    assert!(bar.contains("60000/60000 (100%) · 0 failed"), "{bar}");
+    let bar = last_drawing(&screen, "process_numbers");
+    assert!(bar.contains("100000/100000 (100%) · 0 failed"), "{bar}");
     assert!(screen.contains(r#""status":"SUCCEEDED""#));
 }
