@@ -33,7 +33,10 @@ fn end_task(n: i64, _ctx: &orkestra::Context) -> i64 {
     n
 }
 
-orkestra::workflow!(odd_names = odd_name >> end_task >> (odd_name, end_task));
+// A group directly inside a group's branch, and a sub-chain beside it.
+orkestra::workflow!(
+    odd_names = odd_name >> end_task >> ([odd_name, end_task], end_task >> odd_name)
+);
 
 fn workflows() -> Vec<Workflow> {
     vec![
@@ -191,8 +194,16 @@ fn boxes(doc: &roxmltree::Document<'_>, class: &str) -> Vec<(String, Rect)> {
 
 #[test]
 fn svg_is_well_formed_names_every_state_and_nothing_overlaps() {
-    for workflow in workflows() {
+    for workflow in workflows().into_iter().chain([odd_names()]) {
         let svg = diagram::svg(&workflow);
+        // DIAGRAM_DUMP=DIR keeps the SVGs, to look at them.
+        if let Ok(dir) = std::env::var("DIAGRAM_DUMP") {
+            std::fs::write(
+                Path::new(&dir).join(format!("{}.svg", workflow.name())),
+                &svg,
+            )
+            .unwrap();
+        }
         let doc = roxmltree::Document::parse(&svg)
             .unwrap_or_else(|e| panic!("{}: SVG is not well-formed XML: {e}", workflow.name()));
         assert_eq!(doc.root_element().tag_name().name(), "svg");
