@@ -101,14 +101,22 @@ async fn start_list_inspect_resume() {
         (&Value::from("ada"), &Value::from("hello ada"))
     );
 
-    let (inspect, _) = durable(DurableCommand::Inspect { id: "g1".into() }).await;
+    let (inspect, _) = durable(DurableCommand::Inspect {
+        id: "g1".into(),
+        pretty: false,
+    })
+    .await;
     assert_eq!(inspect["operations"][0]["name"], "greet");
     assert_eq!(inspect["operations"][0]["status"], "SUCCEEDED");
 
     assert_eq!(inspect["input"], "ada");
     assert!(inspect["started"].is_string(), "{inspect}");
 
-    let (missing, code) = durable(DurableCommand::Inspect { id: "nope".into() }).await;
+    let (missing, code) = durable(DurableCommand::Inspect {
+        id: "nope".into(),
+        pretty: false,
+    })
+    .await;
     assert_eq!(code, ExitStatus::Usage);
     assert_eq!(missing["status"], "ERROR");
     assert!(missing["error"]
@@ -203,7 +211,11 @@ async fn start_list_inspect_resume() {
     let callback_id = {
         let mut found = None;
         for _ in 0..500 {
-            let (inspect, _) = durable(DurableCommand::Inspect { id: "a1".into() }).await;
+            let (inspect, _) = durable(DurableCommand::Inspect {
+                id: "a1".into(),
+                pretty: false,
+            })
+            .await;
             if let Some(op) = inspect["operations"]
                 .as_array()
                 .and_then(|ops| ops.iter().find(|op| op["op_type"] == "CALLBACK"))

@@ -23,8 +23,11 @@
 //! | 4 | conflict: the execution exists with another input, or another process owns it |
 //! | 5 | store fault: nothing lost, resumable |
 //! | 6 | suspended: a durable execution is waiting (not an error) |
+//!
+//! `diagram` and `durable diagram` print the diagram itself (Mermaid, DOT or SVG text), or
+//! `{"written":..,"bytes":..}` with `--output`.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -103,9 +106,13 @@ pub enum Command {
         /// The input event: JSON (`-3` too), or `@FILE` to read it from a file.
         #[arg(long, default_value = "{}", allow_hyphen_values = true)]
         input: String,
-        /// Also print the execution history to stderr, one JSON object per event.
+        /// Also print the execution history to stderr: an indented tree of states when stderr
+        /// is a terminal or with `--pretty`, one JSON object per event otherwise.
         #[arg(long)]
         history: bool,
+        /// Print `--history` as the indented tree even when stderr is not a terminal.
+        #[arg(long, requires = "history")]
+        pretty: bool,
     },
     /// Lists the registered tasks and workflows as JSON.
     List,
@@ -125,7 +132,18 @@ pub enum Command {
         /// The workflow; may be left out when the binary has exactly one.
         workflow: Option<String>,
     },
-    /// Durable executions: list, inspect, start, resume.
+    /// Draws a workflow: Mermaid text (default), Graphviz DOT, or an SVG image.
+    Diagram {
+        /// The workflow; may be left out when the binary has exactly one.
+        workflow: Option<String>,
+        /// mermaid, dot or svg.
+        #[arg(long, value_enum, default_value_t = crate::diagram::Format::Mermaid)]
+        format: crate::diagram::Format,
+        /// Writes the diagram to this file instead of stdout.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Durable executions: list, inspect, start, resume, diagram.
     Durable {
         /// The durable subcommand.
         #[command(subcommand)]
@@ -286,13 +304,15 @@ pub async fn execute(command: Option<Command>) -> Outcome {
         workflow: None,
         input: "{}".into(),
         history: false,
+        pretty: false,
     });
     match command {
         Command::Run {
             workflow,
             input,
             history,
-        } => run(registry, workflow, &input, history).await,
+            pretty,
+        } => run(registry, workflow, &input, history, pretty).await,
         Command::List
             if registry.is_empty() && crate::durable::registered_handlers().is_empty() =>
         {
@@ -308,6 +328,31 @@ pub async fn execute(command: Option<Command>) -> Outcome {
             arch,
         } => synth(registry, workflows, output, arch),
         Command::Invoke { task, event } => invoke(registry, &task, &event).await,
+        Command::Diagram {
+            workflow,
+            format,
+            output,
+        } => match find_workflow(registry, workflow) {
+            Ok(entry) => {
+                let text = crate::diagram::Diagram::of_workflow(&(entry.build)()).render(format);
+                text_or_file(text, output)
+            }
+            Err(message) => usage_error(message),
+        },
+        Command::Durable {
+            command: crate::durable::cli::DurableCommand::Diagram { id, format, output },
+        } => match crate::durable::cli::diagram(&id, format) {
+            Ok(text) => text_or_file(text, output),
+            Err(message) => usage_error(message),
+        },
+        Command::Durable {
+            command: crate::durable::cli::DurableCommand::Inspect { id, pretty },
+        } if pretty || std::io::stdout().is_terminal() => {
+            match crate::durable::cli::inspect_tree(&id) {
+                Ok(text) => text_or_file(text, None),
+                Err(message) => usage_error(message),
+            }
+        }
         Command::Durable { command } => {
             let (value, code) = crate::durable::cli::execute(command).await;
             Outcome::json(&value, code)
@@ -413,7 +458,13 @@ fn asl(registry: &Registry, name: Option<String>) -> Outcome {
     }
 }
 
-async fn run(registry: &Registry, workflow: Option<String>, input: &str, history: bool) -> Outcome {
+async fn run(
+    registry: &Registry,
+    workflow: Option<String>,
+    input: &str,
+    history: bool,
+    pretty: bool,
+) -> Outcome {
     let entry = match find_workflow(registry, workflow) {
         Ok(entry) => entry,
         Err(message) => return usage_error(message),
@@ -424,8 +475,17 @@ async fn run(registry: &Registry, workflow: Option<String>, input: &str, history
     };
     let workflow = (entry.build)();
     tracing::info!(workflow = workflow.name(), "starting local execution");
-    let execution = Engine::default().run(&workflow, input).await;
-    if history {
+    let engine = match crate::progress::TerminalProgress::if_terminal() {
+        Some(bars) => Engine::default().with_progress(std::sync::Arc::new(bars)),
+        None => Engine::default(),
+    };
+    let execution = engine.run(&workflow, input).await;
+    if history && (pretty || std::io::stderr().is_terminal()) {
+        eprint!(
+            "{}",
+            crate::view::history_tree(&workflow, execution.history.events())
+        );
+    } else if history {
         let _ = write_history_json_lines(&execution.history, &mut std::io::stderr().lock());
     }
     let code = match (&execution.status, &execution.error) {
@@ -564,6 +624,24 @@ async fn invoke_task(
     })
     .map_err(|error| (error, ExitStatus::Failed))?;
     Ok(output)
+}
+
+/// Prints `text` as it is (no trailing newline doubled), or writes it to `output` and prints
+/// `{"written": path, "bytes": n}`.
+fn text_or_file(text: String, output: Option<std::path::PathBuf>) -> Outcome {
+    match output {
+        None => Outcome {
+            stdout: text.trim_end_matches('\n').to_string(),
+            code: ExitStatus::Succeeded,
+        },
+        Some(path) => match std::fs::write(&path, &text) {
+            Ok(()) => Outcome::json(
+                &json!({"written": path, "bytes": text.len()}),
+                ExitStatus::Succeeded,
+            ),
+            Err(error) => usage_error(format!("cannot write `{}`: {error}", path.display())),
+        },
+    }
 }
 
 fn read_json_arg(arg: &str, what: &str) -> Result<Value, String> {

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod compose;
 pub mod context;
+pub mod diagram;
 pub mod durable;
 pub mod engine;
 pub mod envelope;
@@ -15,8 +16,10 @@ pub mod export;
 pub mod graph;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod progress;
 pub mod registry;
 pub mod task;
+pub mod view;
 
 pub use compose::{parallel, swallow, Step};
 pub use context::Context;

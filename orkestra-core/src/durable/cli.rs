@@ -10,7 +10,9 @@ use super::execution::DurableExecutor;
 use super::owner::ExecutionLock;
 use super::registry::{check_durable_handlers, registered_handler, registered_handlers};
 use super::store::StoreError;
-use super::store::{CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus, SqliteStore};
+use super::store::{
+    CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus, OperationRecord, SqliteStore,
+};
 use crate::cli::ExitStatus;
 use clap::Subcommand;
 use serde_json::{json, Value};
@@ -27,10 +29,14 @@ pub enum DurableCommand {
         #[arg(long)]
         full: bool,
     },
-    /// Prints an execution's full record and its operation records as JSON.
+    /// Prints an execution and its operation records as JSON, or as an indented tree when
+    /// stdout is a terminal or with `--pretty`.
     Inspect {
         /// The execution id.
         id: String,
+        /// Print the indented tree even when stdout is not a terminal.
+        #[arg(long)]
+        pretty: bool,
     },
     /// Starts an execution of a registered handler. An existing id with the same input
     /// returns that execution (resuming it if it is running); with another input or handler it
@@ -55,6 +61,17 @@ pub enum DurableCommand {
         /// Fail the callback with this message.
         #[arg(long)]
         error: Option<String>,
+    },
+    /// Draws an execution's operation tree with statuses (Mermaid, DOT or SVG).
+    Diagram {
+        /// The execution id.
+        id: String,
+        /// mermaid, dot or svg.
+        #[arg(long, value_enum, default_value_t = crate::diagram::Format::Mermaid)]
+        format: crate::diagram::Format,
+        /// Writes the diagram to this file instead of stdout.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
     },
     /// Resumes a running (interrupted or waiting) execution by id, replaying its checkpoints.
     Resume {
@@ -151,7 +168,7 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
             let executions: Vec<Value> = records.iter().map(show).collect();
             Ok((json!({ "executions": executions }), ExitStatus::Succeeded))
         }
-        DurableCommand::Inspect { id } => {
+        DurableCommand::Inspect { id, .. } => {
             let exec = store.get_execution(&id)?.ok_or_else(|| missing(&id))?;
             let ops = store.load_operations(&id)?;
             let mut out = full(&exec);
@@ -185,6 +202,10 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
                     other => Failure::usage(other.to_string()),
                 })?;
             Ok((json!({ "completed": callback_id }), ExitStatus::Succeeded))
+        }
+        DurableCommand::Diagram { id, format, .. } => {
+            let text = diagram(&id, format).map_err(Failure::usage)?;
+            Ok((json!({ "id": id, "diagram": text }), ExitStatus::Succeeded))
         }
         DurableCommand::Resume { id } => {
             let exec = store.get_execution(&id)?.ok_or_else(|| missing(&id))?;
@@ -234,6 +255,31 @@ fn check_same_start(
 
 /// Runs execution `id` while holding its [`ExecutionLock`]: a second `start` or `resume` of an
 /// execution that another process is running is a conflict, not a second run.
+
+/// Execution `id` and its operation records, from the default store.
+fn records(id: &str) -> Result<(ExecutionRecord, Vec<OperationRecord>), String> {
+    let path = SqliteStore::default_path();
+    let store = SqliteStore::open(&path).map_err(|e| e.to_string())?;
+    let exec = store
+        .get_execution(id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no execution {id:?} in {}", path.display()))?;
+    let ops = store.load_operations(id).map_err(|e| e.to_string())?;
+    Ok((exec, ops))
+}
+
+/// The diagram of execution `id` on the default store, in `format`.
+pub fn diagram(id: &str, format: crate::diagram::Format) -> Result<String, String> {
+    let (exec, ops) = records(id)?;
+    Ok(crate::diagram::Diagram::of_durable(&exec, &ops).render(format))
+}
+
+/// The indented tree view of execution `id` on the default store (`inspect --pretty`).
+pub fn inspect_tree(id: &str) -> Result<String, String> {
+    let (exec, ops) = records(id)?;
+    Ok(crate::view::durable_tree(&exec, &ops))
+}
+
 async fn start(
     store: Arc<SqliteStore>,
     path: &std::path::Path,
@@ -268,8 +314,10 @@ async fn start(
             ),
         ));
     };
-    let rec = DurableExecutor::new(store)
-        .run(id, name, handler.as_ref(), event)
-        .await?;
+    let mut executor = DurableExecutor::new(store);
+    if let Some(bars) = crate::progress::TerminalProgress::if_terminal() {
+        executor = executor.with_progress(Arc::new(bars));
+    }
+    let rec = executor.run(id, name, handler.as_ref(), event).await?;
     Ok((full(&rec), status_code(rec.status)))
 }

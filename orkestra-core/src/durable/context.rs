@@ -17,6 +17,8 @@ pub(crate) struct ExecutionState {
     replay: Mutex<Pending>,
     /// Skip timer/retry delays (test runner).
     pub(crate) skip_waits: bool,
+    /// Told how each map advances (the CLI's progress bars), if set.
+    pub(crate) progress: Option<Arc<dyn crate::engine::Progress>>,
 }
 
 impl ExecutionState {
@@ -31,6 +33,7 @@ impl ExecutionState {
             store,
             replay: Mutex::new(Pending::new(records)),
             skip_waits,
+            progress: None,
         }
     }
 }
@@ -98,6 +101,11 @@ impl DurableContext {
     /// Identifies this context's execution (the address of its shared state).
     pub(crate) fn execution_key(&self) -> usize {
         Arc::as_ptr(&self.inner.exec) as usize
+    }
+
+    /// The progress hook the executor was given, if any.
+    pub(crate) fn progress(&self) -> Option<&dyn crate::engine::Progress> {
+        self.inner.exec.progress.as_deref()
     }
 
     /// The execution's id, shared.

@@ -97,6 +97,7 @@ where
 pub struct DurableExecutor {
     store: Arc<dyn CheckpointStore>,
     skip_waits: bool,
+    progress: Option<Arc<dyn crate::engine::Progress>>,
 }
 
 impl std::fmt::Debug for DurableExecutor {
@@ -113,7 +114,15 @@ impl DurableExecutor {
         DurableExecutor {
             store,
             skip_waits: false,
+            progress: None,
         }
+    }
+
+    /// Tells `progress` how each map advances (items done, failures), e.g.
+    /// `orkestra::progress::TerminalProgress` for bars on a terminal.
+    pub fn with_progress(mut self, progress: Arc<dyn crate::engine::Progress>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// Skips retry delays and timers (what the test runner does).
@@ -162,12 +171,13 @@ impl DurableExecutor {
             self.store.put_execution(record.clone()).await?;
         }
         let ops = self.store.load_operations(execution_id)?;
-        let state = ExecutionState::new(
+        let mut state = ExecutionState::new(
             execution_id.to_string(),
             self.store.clone(),
             ops,
             self.skip_waits,
         );
+        state.progress = self.progress.clone();
         let ctx = DurableContext::root(Arc::new(state));
         let outcome = handler.invoke(input, ctx).await;
         record.ended_ms = Some(ExecutionRecord::now_ms());

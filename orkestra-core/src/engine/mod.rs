@@ -7,6 +7,7 @@
 
 mod history;
 pub(crate) mod payload;
+mod progress;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +26,7 @@ use crate::task::{call_sync, ErasedBody, TaskSpec};
 
 pub use history::{EventKind, History, HistoryEvent};
 pub use payload::DEFAULT_PAYLOAD_LIMIT;
+pub use progress::{MapProgress, Progress};
 
 use history::{FailedAttempt, ItemFailure, ItemOutcome, ItemRecord, Record};
 
@@ -59,9 +61,19 @@ impl Default for EngineConfig {
 /// }
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Engine {
     config: EngineConfig,
+    progress: Option<Arc<dyn Progress>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 /// How an execution ended.
@@ -142,7 +154,17 @@ impl Execution {
 impl Engine {
     /// An engine with `config`.
     pub fn new(config: EngineConfig) -> Engine {
-        Engine { config }
+        Engine {
+            config,
+            progress: None,
+        }
+    }
+
+    /// The same engine, telling `progress` how each map state advances (see
+    /// `orkestra::progress::TerminalProgress` for terminal bars).
+    pub fn with_progress(mut self, progress: Arc<dyn Progress>) -> Engine {
+        self.progress = Some(progress);
+        self
     }
 
     /// The engine's settings.
@@ -159,6 +181,7 @@ impl Engine {
             workflow_name: Arc::from(workflow.name()),
             clock: Instant::now(),
             records: Mutex::new(vec![Record::ExecutionStarted]),
+            progress: self.progress.as_deref(),
         };
         let started = SystemTime::now();
         let result = match payload::check(&input, self.config.payload_limit, || {
@@ -201,6 +224,7 @@ struct Run<'a> {
     workflow_name: Arc<str>,
     clock: Instant,
     records: Mutex<Vec<Record>>,
+    progress: Option<&'a dyn Progress>,
 }
 
 impl<'a> Run<'a> {
@@ -297,6 +321,8 @@ impl<'a> Run<'a> {
             at: self.elapsed(),
         });
         let ctx = self.context(&state);
+        let tracker = self.progress.map(|p| p.map_started(&state, items.len()));
+        let tracker = tracker.as_deref();
         let inline = match spec.body {
             // A sync task with no timeout and no retry needs no task or thread of its own.
             ErasedBody::Sync(body)
@@ -307,8 +333,8 @@ impl<'a> Run<'a> {
             _ => None,
         };
         let outcome = match inline {
-            Some(body) => self.map_inline(spec, body, items, &ctx),
-            None => self.map_concurrent(spec, items, &ctx).await,
+            Some(body) => self.map_inline(spec, body, items, &ctx, tracker),
+            None => self.map_concurrent(spec, items, &ctx, tracker).await,
         };
         let result = outcome.result.and_then(|output| {
             self.check_output(&output, &state)?;
@@ -321,6 +347,9 @@ impl<'a> Run<'a> {
             failures: outcome.failures,
             succeeded: result.is_ok(),
         });
+        if let Some(tracker) = tracker {
+            tracker.finished(result.is_ok());
+        }
         result
     }
 
@@ -330,6 +359,7 @@ impl<'a> Run<'a> {
         body: fn(Value, &Context) -> Result<Value, TaskError>,
         items: Vec<Value>,
         ctx: &Context,
+        tracker: Option<&dyn MapProgress>,
     ) -> MapOutcome {
         let mut records = Vec::with_capacity(items.len());
         let mut outputs = Vec::with_capacity(items.len());
@@ -341,6 +371,9 @@ impl<'a> Run<'a> {
                 Ok(output)
             });
             let (outcome, value) = settle_item(spec, index, result, &mut failures);
+            if let Some(tracker) = tracker {
+                tracker.item_done(outcome != ItemOutcome::Succeeded);
+            }
             records.push(ItemRecord {
                 index: index as u32,
                 retries: 0,
@@ -366,6 +399,7 @@ impl<'a> Run<'a> {
         spec: &'static TaskSpec,
         items: Vec<Value>,
         ctx: &Context,
+        tracker: Option<&dyn MapProgress>,
     ) -> MapOutcome {
         let total = items.len();
         let limit = match spec.options.max_concurrency {
@@ -400,6 +434,9 @@ impl<'a> Run<'a> {
                     error: attempt.error,
                 }));
                 let (outcome, value) = settle_item(spec, index, result, &mut failures);
+                if let Some(tracker) = tracker {
+                    tracker.item_done(outcome != ItemOutcome::Succeeded);
+                }
                 records[index] = Some(ItemRecord {
                     index: index as u32,
                     retries,

@@ -79,6 +79,8 @@ pub(super) struct MapJob<T, F: MapFunction<T>> {
     tally: Mutex<Tally<F::Output>>,
     /// Signalled when the map is done (criteria met or failed).
     finished: Notify,
+    /// Told of each counted outcome, when the executor has a progress hook.
+    progress: Option<Box<dyn crate::engine::MapProgress>>,
 }
 
 impl<T, F> MapJob<T, F>
@@ -94,7 +96,11 @@ where
         work: MapWork<T, F>,
         limit: usize,
     ) -> Arc<Self> {
+        let progress = ctx
+            .progress()
+            .map(|p| p.map_started(&label, work.items.len()));
         Arc::new(MapJob {
+            progress,
             ctx,
             map_id,
             label,
@@ -142,6 +148,9 @@ where
         set.abort_all();
         while set.join_next().await.is_some() {}
         let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(progress) = &self.progress {
+            progress.finished(tally.error.is_none());
+        }
         std::mem::replace(&mut *tally, Tally::new(0))
     }
 
@@ -204,6 +213,9 @@ where
                 match &outcome {
                     Ok(_) => tally.succeeded += 1,
                     Err(_) => tally.failed += 1,
+                }
+                if let Some(progress) = &self.progress {
+                    progress.item_done(outcome.is_err());
                 }
                 tally.slots[index] = Some(outcome);
                 tally.reason = self.work.config.completion_config.check(

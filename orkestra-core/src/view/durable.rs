@@ -1,0 +1,125 @@
+//! The tree view of a durable execution's records (children in call order, see
+//! `diagram::children_in_call_order`).
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use super::{clip, LISTED_ITEMS};
+use crate::durable::store::{ExecutionRecord, OperationRecord, OperationStatus};
+
+/// An indented tree of a durable execution's operations (by `parent_id`, in the order they were
+/// first checkpointed): each with its kind, name, status, attempt and error. A map or parallel
+/// with more than [`LISTED_ITEMS`] iterations shows them summarised: counts by status and the
+/// first failures. The store records no times, so the view shows attempts, not durations.
+///
+/// ```
+/// use orkestra::durable::store::{ExecutionRecord, InvocationStatus};
+/// let execution = ExecutionRecord {
+///     id: "run-1".into(), handler: "h".into(), status: InvocationStatus::Succeeded,
+///     input: "3".into(), result: Some("9".into()), error: None,
+/// };
+/// let text = orkestra::view::durable_tree(&execution, &[]);
+/// assert!(text.starts_with("execution run-1 (h) SUCCEEDED"));
+/// ```
+pub fn durable_tree(execution: &ExecutionRecord, operations: &[OperationRecord]) -> String {
+    let children = crate::diagram::children_in_call_order(operations);
+    let mut out = format!(
+        "execution {} ({}) {}\n  input: {}\n",
+        execution.id,
+        execution.handler,
+        execution.status.as_str(),
+        clip(&execution.input, 200)
+    );
+    if let Some(result) = &execution.result {
+        let _ = writeln!(out, "  result: {}", clip(result, 200));
+    }
+    if let Some(error) = &execution.error {
+        let _ = writeln!(out, "  error: {}", error.error_type);
+        let _ = writeln!(out, "  cause: {}", clip(&error.error_message, 200));
+    }
+    let _ = writeln!(out, "operations: {}", operations.len());
+    render_children("", 1, &children, &mut out);
+    out
+}
+
+fn label(op: &OperationRecord) -> String {
+    let kind = match op.sub_type.as_deref() {
+        Some(sub) if !sub.is_empty() => sub.to_string(),
+        _ => op.op_type.as_str().to_string(),
+    };
+    let name = op.name.clone().unwrap_or_else(|| format!("#{}", op.id));
+    let mut text = format!("{kind} {name}  {}", op.status.as_str());
+    if op.attempt > 1 {
+        let _ = write!(text, "  (attempt {})", op.attempt);
+    }
+    text
+}
+
+fn render_children(
+    parent: &str,
+    depth: usize,
+    children: &HashMap<&str, Vec<&OperationRecord>>,
+    out: &mut String,
+) {
+    let pad = "  ".repeat(depth);
+    let kids = children.get(parent).map_or(&[][..], Vec::as_slice);
+    let side_by_side = kids.iter().all(|k| {
+        matches!(
+            k.sub_type.as_deref(),
+            Some("MapIteration" | "ParallelBranch")
+        )
+    });
+    if side_by_side && kids.len() > LISTED_ITEMS {
+        summarise(kids, depth, out);
+        return;
+    }
+    for op in kids {
+        let _ = writeln!(out, "{pad}{}", label(op));
+        if let Some(error) = &op.error {
+            let _ = writeln!(out, "{pad}  error: {}", error.error_type);
+            let _ = writeln!(out, "{pad}  cause: {}", clip(&error.error_message, 200));
+        }
+        render_children(&op.id, depth + 1, children, out);
+    }
+}
+
+fn summarise(kids: &[&OperationRecord], depth: usize, out: &mut String) {
+    let pad = "  ".repeat(depth);
+    let mut counts: Vec<(OperationStatus, usize)> = Vec::new();
+    for kid in kids {
+        match counts.iter_mut().find(|(s, _)| *s == kid.status) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((kid.status, 1)),
+        }
+    }
+    let counts: Vec<String> = counts
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{pad}iterations: {}  ({})",
+        kids.len(),
+        counts.join(", ")
+    );
+    let retried = kids.iter().filter(|k| k.attempt > 1).count();
+    if retried > 0 {
+        let _ = writeln!(out, "{pad}retried: {retried}");
+    }
+    let failures: Vec<&&OperationRecord> = kids
+        .iter()
+        .filter(|k| k.status == OperationStatus::Failed)
+        .collect();
+    for kid in failures.iter().take(LISTED_ITEMS) {
+        let name = kid.name.clone().unwrap_or_else(|| format!("#{}", kid.id));
+        let error = kid
+            .error
+            .as_ref()
+            .map(|e| format!("{}: {}", e.error_type, clip(&e.error_message, 120)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "{pad}failed {name}: {error}");
+    }
+    if failures.len() > LISTED_ITEMS {
+        let _ = writeln!(out, "{pad}… {} more failed", failures.len() - LISTED_ITEMS);
+    }
+}
