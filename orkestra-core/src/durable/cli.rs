@@ -253,9 +253,6 @@ fn check_same_start(
     Ok(())
 }
 
-/// Runs execution `id` while holding its [`ExecutionLock`]: a second `start` or `resume` of an
-/// execution that another process is running is a conflict, not a second run.
-
 /// Execution `id` and its operation records, from the default store.
 fn records(id: &str) -> Result<(ExecutionRecord, Vec<OperationRecord>), String> {
     let path = SqliteStore::default_path();
@@ -280,6 +277,8 @@ pub fn inspect_tree(id: &str) -> Result<String, String> {
     Ok(crate::view::durable_tree(&exec, &ops))
 }
 
+/// Runs execution `id` while holding its [`ExecutionLock`]: a second `start` or `resume` of an
+/// execution that another process is running is a conflict, not a second run.
 async fn start(
     store: Arc<SqliteStore>,
     path: &std::path::Path,
