@@ -213,7 +213,7 @@ fn durable_resume_draws_the_bar_from_the_items_already_done() {
         .unwrap();
     let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(
-        list[0]["status"], "RUNNING",
+        list["executions"][0]["status"], "RUNNING",
         "killed before the map finished: {list}"
     );
 
