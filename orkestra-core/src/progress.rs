@@ -1,8 +1,9 @@
 //! Progress bars on stderr (`indicatif`), shown only when stderr is a terminal.
 //!
 //! [`TerminalProgress`] implements the local engine's [`Progress`] hook (one bar per map
-//! state: items done / total, failures, rate, ETA) and drives the durable map's bars through
-//! [`durable_map_progress`].
+//! state: items done / total, failures, rate, ETA) and, given to
+//! [`DurableExecutor::with_progress`](crate::durable::DurableExecutor::with_progress), the
+//! draws the durable maps' bars too.
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};

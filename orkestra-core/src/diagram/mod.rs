@@ -118,7 +118,7 @@ impl Diagram {
     /// use orkestra::durable::store::{ExecutionRecord, InvocationStatus};
     /// let execution = ExecutionRecord {
     ///     id: "run-1".into(), handler: "h".into(), status: InvocationStatus::Succeeded,
-    ///     input: "{}".into(), result: Some("1".into()), error: None,
+    ///     input: "{}".into(), result: Some("1".into()), error: None, started_ms: None, ended_ms: None,
     /// };
     /// let diagram = orkestra::diagram::Diagram::of_durable(&execution, &[]);
     /// assert!(diagram.mermaid().contains("SUCCEEDED"));

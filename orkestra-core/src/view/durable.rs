@@ -16,7 +16,7 @@ use crate::durable::store::{ExecutionRecord, OperationRecord, OperationStatus};
 /// use orkestra::durable::store::{ExecutionRecord, InvocationStatus};
 /// let execution = ExecutionRecord {
 ///     id: "run-1".into(), handler: "h".into(), status: InvocationStatus::Succeeded,
-///     input: "3".into(), result: Some("9".into()), error: None,
+///     input: "3".into(), result: Some("9".into()), error: None, started_ms: None, ended_ms: None,
 /// };
 /// let text = orkestra::view::durable_tree(&execution, &[]);
 /// assert!(text.starts_with("execution run-1 (h) SUCCEEDED"));
