@@ -1,6 +1,10 @@
 //! The output contract of an Orkestra binary, checked on the real `map_job` and `cli_contract`
 //! example processes: stdout carries exactly one line of JSON; exit codes as `ExitStatus`.
 
+#[path = "support/examples.rs"]
+mod examples;
+use examples::example_binary as example;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -8,22 +12,6 @@ use serde_json::{json, Value};
 
 fn example_binary() -> PathBuf {
     example("map_job")
-}
-
-fn example(name: &str) -> PathBuf {
-    // tests run from target/<profile>/deps/; cargo builds examples into target/<profile>/examples/.
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let binary = deps.parent().unwrap().join("examples").join(name);
-    assert!(
-        binary.exists(),
-        "build the example first: {}",
-        binary.display()
-    );
-    binary
 }
 
 fn map_job(args: &[&str]) -> (Value, i32, String) {

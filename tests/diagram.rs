@@ -16,6 +16,10 @@ mod nested_job;
 #[path = "../examples/parallel_job.rs"]
 mod parallel_job;
 
+#[path = "support/examples.rs"]
+mod examples;
+use examples::example_binary;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -51,23 +55,6 @@ fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("orkestra-diagram-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
-}
-
-fn example_binary(name: &str) -> PathBuf {
-    let deps = std::env::current_exe().unwrap();
-    let binary = deps
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        binary.exists(),
-        "build the example first: {}",
-        binary.display()
-    );
-    binary
 }
 
 /// A tool from the CI setup, or `None` (a failure under CI).

@@ -12,6 +12,10 @@ mod map_job;
 #[path = "../examples/parallel_job.rs"]
 mod parallel_job;
 
+#[path = "support/examples.rs"]
+mod examples;
+use examples::example_binary;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -176,21 +180,6 @@ fn with_arns(workflow: &Workflow, mut asl: String) -> String {
         "every placeholder is a task's function"
     );
     asl
-}
-
-fn example_binary(name: &str) -> PathBuf {
-    let deps = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let binary = deps.parent().unwrap().join("examples").join(name);
-    assert!(
-        binary.exists(),
-        "cargo builds examples before tests: {}",
-        binary.display()
-    );
-    binary
 }
 
 #[tokio::test]

@@ -1,25 +1,12 @@
 //! Progress bars: drawn on stderr under a pseudo-terminal (util-linux `script`), silent when
 //! stderr is not a terminal. Runs the real example binaries.
 
+#[path = "support/examples.rs"]
+mod examples;
+use examples::example_binary;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn example_binary(name: &str) -> PathBuf {
-    let deps = std::env::current_exe().unwrap();
-    let binary = deps
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        binary.exists(),
-        "build the example first: {}",
-        binary.display()
-    );
-    binary
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("orkestra-progress-{}", std::process::id()));

@@ -11,28 +11,14 @@ mod nested_job;
 #[path = "../examples/parallel_job.rs"]
 mod parallel_job;
 
-use std::path::PathBuf;
+#[path = "support/examples.rs"]
+mod examples;
+use examples::example_binary;
+
 use std::process::Command;
 
 use orkestra::{compose, view, Context, Engine, ErrorName};
 use serde_json::json;
-
-fn example_binary(name: &str) -> PathBuf {
-    let deps = std::env::current_exe().unwrap();
-    let binary = deps
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        binary.exists(),
-        "build the example first: {}",
-        binary.display()
-    );
-    binary
-}
 
 #[derive(Debug, ErrorName)]
 struct Odd(u32);

@@ -168,8 +168,8 @@ fn item(op: &OperationRecord, ids: &mut Ids) -> Item {
     }
 }
 
-/// One note for a large map: counts by status and the first failed iterations.
-fn summary(op: &OperationRecord, kids: &[&OperationRecord], ids: &mut Ids) -> Item {
+/// How many of `kids` are in each status, in order of first appearance: `"7 SUCCEEDED, 3 FAILED"`.
+pub(crate) fn status_counts(kids: &[&OperationRecord]) -> String {
     let mut counts: Vec<(OperationStatus, usize)> = Vec::new();
     for kid in kids {
         match counts.iter_mut().find(|(s, _)| *s == kid.status) {
@@ -181,7 +181,12 @@ fn summary(op: &OperationRecord, kids: &[&OperationRecord], ids: &mut Ids) -> It
         .iter()
         .map(|(s, n)| format!("{n} {}", s.as_str()))
         .collect();
-    let mut notes = vec![counts.join(", ")];
+    counts.join(", ")
+}
+
+/// One note for a large map: counts by status and the first failed iterations.
+fn summary(op: &OperationRecord, kids: &[&OperationRecord], ids: &mut Ids) -> Item {
+    let mut notes = vec![status_counts(kids)];
     notes.extend(
         kids.iter()
             .filter(|kid| kid.status == OperationStatus::Failed)

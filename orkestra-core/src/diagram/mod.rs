@@ -35,7 +35,7 @@ mod workflow;
 use crate::durable::store::{ExecutionRecord, OperationRecord};
 
 use crate::graph::Workflow;
-pub(crate) use durable::children_in_call_order;
+pub(crate) use durable::{children_in_call_order, status_counts};
 
 /// An output format of `diagram`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -85,22 +85,11 @@ fn render_children(
 
 fn summarise(kids: &[&OperationRecord], depth: usize, out: &mut String) {
     let pad = "  ".repeat(depth);
-    let mut counts: Vec<(OperationStatus, usize)> = Vec::new();
-    for kid in kids {
-        match counts.iter_mut().find(|(s, _)| *s == kid.status) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((kid.status, 1)),
-        }
-    }
-    let counts: Vec<String> = counts
-        .iter()
-        .map(|(s, n)| format!("{n} {}", s.as_str()))
-        .collect();
     let _ = writeln!(
         out,
         "{pad}iterations: {}  ({})",
         kids.len(),
-        counts.join(", ")
+        crate::diagram::status_counts(kids)
     );
     let retried = kids.iter().filter(|k| k.attempt > 1).count();
     if retried > 0 {
