@@ -18,6 +18,8 @@ pub mod graph;
 pub mod lambda;
 pub mod progress;
 pub mod registry;
+pub mod sqlite_file;
+pub mod state_data;
 pub mod task;
 pub mod view;
 

@@ -16,15 +16,7 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 use writer::Msg;
 
-/// How hard a commit is pushed to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Synchronous {
-    /// `synchronous=NORMAL`: survives a killed process (WAL); the default.
-    #[default]
-    Normal,
-    /// `synchronous=FULL`: also survives power loss.
-    Full,
-}
+pub use crate::sqlite_file::Synchronous;
 
 /// A [`CheckpointStore`] on one SQLite file.
 ///

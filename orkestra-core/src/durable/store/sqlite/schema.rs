@@ -17,10 +17,7 @@ pub(super) const SCHEMA_VERSION: i64 = 3;
 /// Opens a connection in WAL mode with the given durability.
 pub(super) fn open_connection(path: &Path, sync: Synchronous) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| db_err(path, e))?;
-    let sync = match sync {
-        Synchronous::Normal => "NORMAL",
-        Synchronous::Full => "FULL",
-    };
+    let sync = sync.as_str();
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=10000;
          PRAGMA cache_size=-65536;"

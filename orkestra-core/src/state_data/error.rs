@@ -1,0 +1,56 @@
+//! What can go wrong reading or writing state data.
+
+/// An error from the state data client or a backend; each names the table and key involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StateDataError {
+    /// No item under this key (and index).
+    #[error("no item found: key {key:?}, partition {partition_key:?}, table {table:?}{}", index.map(|i| format!(", index {i}")).unwrap_or_default())]
+    NoItemFound {
+        /// The key the task asked for.
+        key: String,
+        /// The partition key (`<execution id>:<key>`).
+        partition_key: String,
+        /// The table.
+        table: String,
+        /// The index asked for, if any.
+        index: Option<u64>,
+    },
+    /// The table does not exist in the backend.
+    #[error("unknown state data table {table:?}")]
+    UnknownTable {
+        /// The table asked for.
+        table: String,
+    },
+    /// A stored value could not be decoded as the type asked for (or is not JSON).
+    #[error("corrupt state data item: partition {partition_key:?}, table {table:?}, index {index}: {message}")]
+    Corrupt {
+        /// The partition key.
+        partition_key: String,
+        /// The table.
+        table: String,
+        /// The row's index.
+        index: u64,
+        /// What failed to parse, and where.
+        message: String,
+    },
+    /// A value could not be serialised for storage.
+    #[error("cannot serialise state data for key {key:?}: {message}")]
+    Serialize {
+        /// The key being written.
+        key: String,
+        /// serde's message.
+        message: String,
+    },
+    /// The backend failed (I/O, network, a refused request after retries).
+    #[error("{backend} {operation} failed for table {table:?}: {message}")]
+    Backend {
+        /// `sqlite`, `dynamodb`, `s3`, `sfn`.
+        backend: &'static str,
+        /// The call, e.g. `put`, `get_all`, `StopExecution`.
+        operation: &'static str,
+        /// The table (or bucket / state machine) involved.
+        table: String,
+        /// The backend's message.
+        message: String,
+    },
+}
