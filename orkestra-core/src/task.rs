@@ -82,6 +82,9 @@ pub struct TaskOptions {
     pub map: bool,
     /// Turns item failures into `{"Error","Cause"}` values (Orkestra's `capture_map_errors`).
     pub capture_errors: bool,
+    /// Uses state data (`ctx.state_data()`): the export passes this task's function the state
+    /// table and bucket, and grants it access to them (and no other function).
+    pub state_data: bool,
     /// Map items running at once; `None` is the engine's default.
     pub max_concurrency: Option<u32>,
     /// Seconds before the task is timed out with `States.Timeout`.
@@ -97,6 +100,7 @@ impl TaskOptions {
     pub const DEFAULT: TaskOptions = TaskOptions {
         map: false,
         capture_errors: false,
+        state_data: false,
         max_concurrency: None,
         timeout_secs: None,
         memory_mb: None,

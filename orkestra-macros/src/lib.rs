@@ -12,10 +12,11 @@ use proc_macro::TokenStream;
 /// `async fn` forms) into a workflow task. The function stays an ordinary function; a
 /// same-named companion type registers it and lets workflows name it.
 ///
-/// Options: `map`, `capture_errors` (with `map`), `name = "..."`, `max_concurrency = N` (with
+/// Options: `map`, `capture_errors` (with `map`), `state_data` (the task calls
+/// `ctx.state_data()`; the export grants only such tasks the state table and bucket), `name = "..."`, `max_concurrency = N` (with
 /// `map`), `timeout_secs = N`, `memory_mb = N`, `retry(max_attempts = N, interval_secs = N,
-/// backoff_rate = F, max_delay_secs = N, errors = ["..", ..])` (repeatable). `map` and
-/// `capture_errors` are flags (no `= true`).
+/// backoff_rate = F, max_delay_secs = N, errors = ["..", ..])` (repeatable). `map`,
+/// `capture_errors` and `state_data` are flags (no `= true`).
 ///
 /// A fallible task returns `Result<Out, E>`, and its error type `E` needs `std::fmt::Display`
 /// (the message) and `orkestra::ErrorName` (the name Step Functions reports; derive it).

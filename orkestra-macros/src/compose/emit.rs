@@ -122,6 +122,7 @@ fn optional(value: Option<u32>) -> TokenStream {
 fn task_options(options: &Options) -> TokenStream {
     let map = options.map.is_some();
     let capture_errors = options.capture_errors.is_some();
+    let state_data = options.state_data.is_some();
     let max_concurrency = optional(options.max_concurrency.map(|(value, _)| value));
     let timeout_secs = optional(options.timeout_secs);
     let memory_mb = optional(options.memory_mb);
@@ -130,6 +131,7 @@ fn task_options(options: &Options) -> TokenStream {
         ::orkestra::TaskOptions {
             map: #map,
             capture_errors: #capture_errors,
+            state_data: #state_data,
             max_concurrency: #max_concurrency,
             timeout_secs: #timeout_secs,
             memory_mb: #memory_mb,

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{LitFloat, LitInt, LitStr, Meta, Token};
 
 const SUPPORTED: &str =
-    "map, capture_errors, name = \"..\", max_concurrency = N, timeout_secs = N, memory_mb = N, retry(..)";
+    "map, capture_errors, state_data, name = \"..\", max_concurrency = N, timeout_secs = N, memory_mb = N, retry(..)";
 const RETRY_SUPPORTED: &str =
     "max_attempts = N, interval_secs = N, backoff_rate = F, max_delay_secs = N, errors = [\"..\"]";
 
@@ -16,6 +16,7 @@ const RETRY_SUPPORTED: &str =
 pub struct Options {
     pub map: Option<Span>,
     pub capture_errors: Option<Span>,
+    pub state_data: Option<Span>,
     pub name: Option<LitStr>,
     pub max_concurrency: Option<(u32, Span)>,
     pub timeout_secs: Option<u32>,
@@ -131,6 +132,10 @@ impl Options {
             "capture_errors" => {
                 once(&self.capture_errors, meta)?;
                 self.capture_errors = Some(flag(meta, "capture_errors")?);
+            }
+            "state_data" => {
+                once(&self.state_data, meta)?;
+                self.state_data = Some(flag(meta, "state_data")?);
             }
             "name" => {
                 once(&self.name, meta)?;
