@@ -3,6 +3,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::state_data::services::{self, Services, StoreSlot};
+use crate::state_data::{
+    ExecutionStopped, ExecutionStopper, StateData, StateDataError, StateDataStore, StopRequest,
+};
+use crate::task::TaskSpec;
+
 /// What a task can know about the execution it runs in.
 ///
 /// The same fields are filled locally by the engine, by `invoke`, and in AWS Lambda from the
@@ -32,6 +38,10 @@ struct Shared {
     state_name: Arc<str>,
     request_id: Option<Arc<str>>,
     function_name: Option<Arc<str>>,
+    /// The store, stopper and stop request; `None` for a context built by hand.
+    services: Option<Arc<Services>>,
+    /// The running task's registry key and whether it declared `state_data`.
+    task: Option<(&'static str, bool)>,
 }
 
 impl Context {
@@ -48,6 +58,8 @@ impl Context {
                 state_name: state_name.into(),
                 request_id: None,
                 function_name: None,
+                services: None,
+                task: None,
             }),
             map_index: None,
             retry_count: 0,
@@ -102,12 +114,105 @@ impl Context {
             state_name: self.shared.state_name.clone(),
             request_id: self.shared.request_id.clone(),
             function_name: self.shared.function_name.clone(),
+            services: self.shared.services.clone(),
+            task: self.shared.task,
         };
         change(&mut shared);
         Context {
             shared: Arc::new(shared),
             ..self.clone()
         }
+    }
+
+    /// The same context running task `spec`: state data is refused unless the task is
+    /// declared `#[compose(state_data)]` (the engine, `invoke` and Lambda mode set it).
+    pub fn with_task(&self, spec: &'static TaskSpec) -> Self {
+        self.with_shared(|shared| shared.task = Some((spec.name, spec.options.state_data)))
+    }
+
+    /// The same context storing state data in `store` (by default the project's SQLite file,
+    /// opened on first use).
+    pub fn with_state_store(&self, store: Arc<dyn StateDataStore>) -> Self {
+        let mut services = self.services();
+        services.store = StoreSlot::Given(store);
+        self.with_services(Arc::new(services))
+    }
+
+    /// The same context calling `stopper` when a task stops the execution (set in Lambda
+    /// mode, where Step Functions' `StopExecution` does it).
+    pub fn with_stopper(&self, stopper: Arc<dyn ExecutionStopper>) -> Self {
+        let mut services = self.services();
+        services.stopper = Some(stopper);
+        self.with_services(Arc::new(services))
+    }
+
+    pub(crate) fn with_services(&self, services: Arc<Services>) -> Self {
+        self.with_shared(|shared| shared.services = Some(services))
+    }
+
+    fn services(&self) -> Services {
+        match &self.shared.services {
+            Some(services) => Services::clone(services),
+            None => Services {
+                store: services::process_default().store.clone(),
+                ..Services::default()
+            },
+        }
+    }
+
+    pub(crate) fn task_access(&self) -> Option<(&'static str, bool)> {
+        self.shared.task
+    }
+
+    pub(crate) fn state_store(&self) -> Result<Arc<dyn StateDataStore>, StateDataError> {
+        match &self.shared.services {
+            Some(services) => services.store.get(),
+            None => services::process_default().store.get(),
+        }
+    }
+
+    /// The state data client: typed items stored under this execution's id (see
+    /// [`StateData`]).
+    pub fn state_data(&self) -> StateData<'_> {
+        StateData::new(self)
+    }
+
+    /// Stops the whole execution from inside a task: locally the engine ends it as ABORTED
+    /// with `error` and `cause` once this task returns (whatever it returns; no Retry or
+    /// Catch handles it, no later state runs); with a stopper set (Lambda mode) Step Functions
+    /// is asked to stop the execution. Return the value it gives as the task's error.
+    pub async fn stop_execution(
+        &self,
+        error: impl Into<String>,
+        cause: impl Into<String>,
+    ) -> ExecutionStopped {
+        let request = StopRequest {
+            error: error.into(),
+            cause: cause.into(),
+        };
+        let mut stopper_failure = None;
+        if let Some(services) = &self.shared.services {
+            let _ = services.stop.set(request.clone());
+            if let Some(stopper) = &services.stopper {
+                if let Err(e) = stopper
+                    .stop(self.execution_id(), &request.error, &request.cause)
+                    .await
+                {
+                    tracing::error!(error = %e, "stop_execution: the stopper failed");
+                    stopper_failure = Some(e.to_string());
+                }
+            }
+        }
+        ExecutionStopped {
+            error: request.error,
+            cause: request.cause,
+            stopper_failure,
+        }
+    }
+
+    /// The stop request of this context's execution, once a task made one.
+    pub fn stop_requested(&self) -> Option<&StopRequest> {
+        self.shared.services.as_ref().and_then(|s| s.stop.get())
     }
 
     /// The execution's id (`$$.Execution.Id` in Step Functions).

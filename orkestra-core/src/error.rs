@@ -25,6 +25,9 @@ pub mod names {
     pub const INVALID_INPUT: &str = "Orkestra.InvalidInput";
     /// The task's output could not be encoded as JSON.
     pub const INVALID_OUTPUT: &str = "Orkestra.InvalidOutput";
+    /// A task stopped the whole execution (`ctx.stop_execution(..)`); no Retry or Catch
+    /// handles it.
+    pub const EXECUTION_STOPPED: &str = "Orkestra.ExecutionStopped";
     /// No task with the requested name is registered in this binary.
     pub const UNKNOWN_TASK: &str = "Orkestra.UnknownTask";
 }
@@ -187,9 +190,12 @@ impl TaskError {
     }
 
     /// Whether this is one of Step Functions' terminal errors (`States.DataLimitExceeded`,
-    /// `States.Runtime`), which `States.ALL` does not match and no capture swallows.
+    /// `States.Runtime`), or a stopped execution (`Orkestra.ExecutionStopped`), which
+    /// `States.ALL` does not match and no capture swallows.
     pub fn is_terminal(&self) -> bool {
-        self.name == names::DATA_LIMIT_EXCEEDED || self.name == names::RUNTIME
+        self.name == names::DATA_LIMIT_EXCEEDED
+            || self.name == names::RUNTIME
+            || self.name == names::EXECUTION_STOPPED
     }
 }
 

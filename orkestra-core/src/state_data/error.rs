@@ -53,4 +53,18 @@ pub enum StateDataError {
         /// The backend's message.
         message: String,
     },
+    /// A task used state data without declaring it.
+    #[error("task `{task}` uses state data but is not declared `#[compose(state_data)]`: add the `state_data` flag so the export grants its function the state table")]
+    NotDeclared {
+        /// The task's registry key.
+        task: String,
+    },
+    /// A local method was given a partition of another execution.
+    #[error("partition {partition_key:?} is not the current execution's ({execution_id:?}): local state data methods only reach the current execution; use the global variants (`get_global_item`, `get_global_item_for_map_iteration`) with an explicit partition key")]
+    OtherExecution {
+        /// The partition key given.
+        partition_key: String,
+        /// The current execution's id.
+        execution_id: String,
+    },
 }

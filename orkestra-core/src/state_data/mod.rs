@@ -1,11 +1,23 @@
 //! State data: large values kept out of a workflow's state, stored under the execution's id,
 //! with only pointers travelling between tasks.
 //!
-//! This module holds the contract every backend implements ([`StateDataStore`]) and the
-//! errors they report ([`StateDataError`]); the task-facing client builds on it.
+//! [`StateDataStore`] is the contract every backend implements (the embedded
+//! [`SqliteStateStore`], DynamoDB with the `aws` feature); [`StateData`] is the typed client a
+//! task reaches as `ctx.state_data()`; [`Pointer`], [`ItemsPointer`] and [`MapIteration`] are
+//! what travels between tasks instead of the data.
 
+mod client;
 mod error;
+mod pointer;
+pub(crate) mod services;
+mod sqlite;
+mod stop;
 mod store;
 
+pub use client::{StateData, DEFAULT_TTL};
 pub use error::StateDataError;
+pub use pointer::{ItemsPointer, MapIteration, Pointer};
+pub use services::StopRequest;
+pub use sqlite::{SqliteStateStore, COMPONENT, DEFAULT_TABLE};
+pub use stop::ExecutionStopped;
 pub use store::{ExecutionStopper, StateDataStore, StoreFuture, StoredItem};
