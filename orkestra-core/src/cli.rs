@@ -494,6 +494,7 @@ async fn run(
             ExitStatus::Aborted
         }
         (ExecutionStatus::Failed, _) => ExitStatus::Failed,
+        (ExecutionStatus::Aborted, _) => ExitStatus::Aborted,
     };
     Outcome {
         stdout: execution.to_json_string(),
@@ -544,6 +545,10 @@ pub fn write_history_json_lines(history: &History, out: &mut impl Write) -> std:
             map_index: event.map_index,
             error: event.error.as_ref().map(|e| e.error.as_str()),
             cause: event.error.as_ref().map(|e| e.cause.as_str()),
+            details: event
+                .details
+                .as_deref()
+                .and_then(|d| serde_json::from_str(d).ok()),
         };
         serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")?;
@@ -566,6 +571,8 @@ struct HistoryLine<'a> {
     error: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cause: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Value>,
 }
 
 /// Runs one task on one event, outside any workflow, as Lambda would: the task's
@@ -607,12 +614,12 @@ async fn invoke_task(
     })
     .map_err(usage)?;
     let envelope = Envelope::parse(event);
-    let ctx = envelope.context(spec.name);
+    let ctx = envelope.context(spec.name).with_task(spec);
     let output = crate::engine::attempt(spec, envelope.input, ctx)
         .await
         .map_err(|error| {
             let code = match error.name() {
-                names::TIMEOUT => ExitStatus::Aborted,
+                names::TIMEOUT | names::EXECUTION_STOPPED => ExitStatus::Aborted,
                 names::INVALID_INPUT => ExitStatus::Usage,
                 _ => ExitStatus::Failed,
             };

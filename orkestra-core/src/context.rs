@@ -67,6 +67,30 @@ impl Context {
         }
     }
 
+    /// The context of one state of an engine's execution: one allocation for every field.
+    pub(crate) fn for_state(
+        execution_id: Arc<str>,
+        workflow_name: Arc<str>,
+        state_name: Arc<str>,
+        services: Arc<Services>,
+        spec: &'static TaskSpec,
+    ) -> Self {
+        Context {
+            shared: Arc::new(Shared {
+                execution_id,
+                workflow_name,
+                state_name,
+                request_id: None,
+                function_name: None,
+                services: Some(services),
+                task: Some((spec.name, spec.options.state_data)),
+            }),
+            map_index: None,
+            retry_count: 0,
+            deadline: None,
+        }
+    }
+
     /// The equivalent of the seed's `generic_context` fixture: a context for unit tests that
     /// call a task function directly (execution `test-execution`, workflow and state `test`).
     pub fn for_tests() -> Self {

@@ -28,6 +28,8 @@ pub mod names {
     /// A task stopped the whole execution (`ctx.stop_execution(..)`); no Retry or Catch
     /// handles it.
     pub const EXECUTION_STOPPED: &str = "Orkestra.ExecutionStopped";
+    /// Offloading a large state output to state data, or loading it back, failed.
+    pub const STATE_DATA: &str = "Orkestra.StateData";
     /// No task with the requested name is registered in this binary.
     pub const UNKNOWN_TASK: &str = "Orkestra.UnknownTask";
 }

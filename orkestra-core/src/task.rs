@@ -85,6 +85,9 @@ pub struct TaskOptions {
     /// Uses state data (`ctx.state_data()`): the export passes this task's function the state
     /// table and bucket, and grants it access to them (and no other function).
     pub state_data: bool,
+    /// (With `map`) the item type is `MapIteration<T>`: the task takes an `ItemsPointer<T>`
+    /// (from `put_items`) and runs once per stored element; exported as a Distributed Map.
+    pub items_pointer: bool,
     /// Map items running at once; `None` is the engine's default.
     pub max_concurrency: Option<u32>,
     /// Seconds before the task is timed out with `States.Timeout`.
@@ -101,6 +104,7 @@ impl TaskOptions {
         map: false,
         capture_errors: false,
         state_data: false,
+        items_pointer: false,
         max_concurrency: None,
         timeout_secs: None,
         memory_mb: None,

@@ -16,6 +16,11 @@ pub enum EventKind {
     ExecutionStarted,
     ExecutionSucceeded,
     ExecutionFailed,
+    /// A task stopped the execution (`ctx.stop_execution`); `error` holds its error and cause.
+    ExecutionAborted,
+    /// A state's output was over the payload limit and was stored as state data; `details`
+    /// gives `{"bytes":..,"limit":..}`.
+    StateOutputOffloaded,
     TaskStateEntered,
     TaskStateExited,
     LambdaFunctionScheduled,
@@ -60,6 +65,8 @@ pub struct HistoryEvent {
     pub map_index: Option<usize>,
     /// The error, for failures.
     pub error: Option<CapturedError>,
+    /// Extra facts as JSON text (an offloaded output's size and the limit).
+    pub details: Option<String>,
 }
 
 /// A failed attempt of a task.
@@ -102,6 +109,17 @@ pub(crate) enum Record {
     ExecutionFailed {
         at: Duration,
         error: TaskError,
+    },
+    ExecutionAborted {
+        at: Duration,
+        /// The stop request's error (name) and cause (message).
+        error: TaskError,
+    },
+    OutputOffloaded {
+        state: Arc<str>,
+        at: Duration,
+        bytes: usize,
+        limit: usize,
     },
     Task {
         state: Arc<str>,
@@ -218,6 +236,7 @@ impl Emitter<'_> {
             state_name: state.cloned(),
             map_index,
             error: error.map(TaskError::to_captured),
+            details: None,
         });
     }
 
@@ -294,6 +313,26 @@ fn expand(record: &Record, started: SystemTime, out: &mut Vec<HistoryEvent>) {
         Record::ExecutionSucceeded { at } => emit.push(*at, ExecutionSucceeded, None, None, None),
         Record::ExecutionFailed { at, error } => {
             emit.push(*at, ExecutionFailed, None, None, Some(error))
+        }
+        Record::ExecutionAborted { at, error } => {
+            emit.push(*at, ExecutionAborted, None, None, None);
+            if let Some(event) = emit.out.last_mut() {
+                event.error = Some(CapturedError {
+                    error: error.name().to_string(),
+                    cause: error.message().to_string(),
+                });
+            }
+        }
+        Record::OutputOffloaded {
+            state,
+            at,
+            bytes,
+            limit,
+        } => {
+            emit.push(*at, StateOutputOffloaded, Some(state), None, None);
+            if let Some(event) = emit.out.last_mut() {
+                event.details = Some(format!(r#"{{"bytes":{bytes},"limit":{limit}}}"#));
+            }
         }
         Record::Task {
             state,

@@ -6,6 +6,7 @@
 //! state's input and output is held to the payload limit.
 
 mod history;
+mod offload;
 pub(crate) mod payload;
 mod progress;
 
@@ -22,6 +23,8 @@ use serde_json::Value;
 use crate::context::Context;
 use crate::error::{names, TaskError};
 use crate::graph::{Node, ParallelNode, TaskNode, Workflow};
+use crate::state_data::services::{Services, StoreSlot};
+use crate::state_data::{ExecutionStopper, ItemsPointer, StateDataStore};
 use crate::task::{call_sync, ErasedBody, TaskSpec};
 
 pub use history::{EventKind, History, HistoryEvent};
@@ -35,6 +38,10 @@ use history::{FailedAttempt, ItemFailure, ItemOutcome, ItemRecord, Record};
 pub struct EngineConfig {
     /// Largest state input or output in bytes; `None` turns the check off. Default 256 KiB.
     pub payload_limit: Option<usize>,
+    /// A state output over `payload_limit` is stored as state data and replaced by a pointer,
+    /// which the next state resolves (on by default); `false` fails such a state with
+    /// `States.DataLimitExceeded` instead.
+    pub offload: bool,
     /// Map items run at once when a map task sets no `max_concurrency` (Step Functions runs
     /// up to 40 iterations of an inline map at once).
     pub default_max_concurrency: usize,
@@ -44,6 +51,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             payload_limit: Some(DEFAULT_PAYLOAD_LIMIT),
+            offload: true,
             default_max_concurrency: 40,
         }
     }
@@ -65,6 +73,8 @@ impl Default for EngineConfig {
 pub struct Engine {
     config: EngineConfig,
     progress: Option<Arc<dyn Progress>>,
+    store: StoreSlot,
+    stopper: Option<Arc<dyn ExecutionStopper>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -72,6 +82,8 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("config", &self.config)
             .field("progress", &self.progress.is_some())
+            .field("state_store", &matches!(self.store, StoreSlot::Given(_)))
+            .field("stopper", &self.stopper.is_some())
             .finish()
     }
 }
@@ -84,6 +96,8 @@ pub enum ExecutionStatus {
     Succeeded,
     /// Halted by an uncaught error.
     Failed,
+    /// Stopped from inside a task (`ctx.stop_execution(..)`).
+    Aborted,
 }
 
 /// The result of running a workflow.
@@ -95,14 +109,16 @@ pub struct Execution {
     pub status: ExecutionStatus,
     /// The output, when it succeeded.
     pub output: Option<Value>,
-    /// The error, when it failed.
+    /// The error, when it failed; when it was aborted, the error and (as the message) the
+    /// cause given to `stop_execution`.
     pub error: Option<TaskError>,
     /// Every event, in Step Functions' vocabulary.
     pub history: History,
 }
 
-/// The output contract of `run`, in its key order: `{"status":"SUCCEEDED","output":..}` or
-/// `{"status":"FAILED","error":"..","cause":".."}`.
+/// The output contract of `run`, in its key order: `{"status":"SUCCEEDED","output":..}`,
+/// `{"status":"FAILED","error":"..","cause":".."}` or (stopped by a task)
+/// `{"status":"ABORTED","error":"..","cause":".."}`.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum Report<'a> {
@@ -113,13 +129,13 @@ pub enum Report<'a> {
         /// The workflow's output.
         output: &'a Value,
     },
-    /// The execution failed.
+    /// The execution failed or was aborted.
     Failed {
-        /// Always `FAILED`.
+        /// `FAILED` or `ABORTED`.
         status: ExecutionStatus,
         /// The error's name.
         error: &'a str,
-        /// The error's cause (Lambda's error JSON).
+        /// The error's cause (Lambda's error JSON; for ABORTED, the cause as given).
         cause: String,
     },
 }
@@ -128,6 +144,11 @@ impl Execution {
     /// The run's report, as `run` prints it.
     pub fn report(&self) -> Report<'_> {
         match (&self.output, &self.error) {
+            (_, Some(error)) if self.status == ExecutionStatus::Aborted => Report::Failed {
+                status: ExecutionStatus::Aborted,
+                error: error.name(),
+                cause: error.message().to_string(),
+            },
             (_, Some(error)) => Report::Failed {
                 status: ExecutionStatus::Failed,
                 error: error.name(),
@@ -156,8 +177,23 @@ impl Engine {
     pub fn new(config: EngineConfig) -> Engine {
         Engine {
             config,
-            progress: None,
+            ..Engine::default()
         }
+    }
+
+    /// The same engine, keeping state data (`ctx.state_data()`, offloaded outputs) in `store`
+    /// instead of the project's SQLite file (which is opened only when a task uses it).
+    pub fn with_state_store(mut self, store: Arc<dyn StateDataStore>) -> Engine {
+        self.store = StoreSlot::Given(store);
+        self
+    }
+
+    /// The same engine, calling `stopper` with the execution id when a task calls
+    /// `ctx.stop_execution(..)` (Lambda mode sets Step Functions' `StopExecution`); the local
+    /// execution ends as ABORTED either way.
+    pub fn with_stopper(mut self, stopper: Arc<dyn ExecutionStopper>) -> Engine {
+        self.stopper = Some(stopper);
+        self
     }
 
     /// The same engine, telling `progress` how each map state advances (see
@@ -175,8 +211,15 @@ impl Engine {
     /// Runs `workflow` on `input` to its end.
     pub async fn run(&self, workflow: &Workflow, input: Value) -> Execution {
         let execution_id = format!("local:{}:{}", workflow.name(), uuid::Uuid::new_v4());
+        let services = Arc::new(Services {
+            store: self.store.clone(),
+            stopper: self.stopper.clone(),
+            stop: Arc::default(),
+        });
         let run = Run {
             config: &self.config,
+            services: services.clone(),
+            offloads: AtomicUsize::new(0),
             execution_id: Arc::from(execution_id.as_str()),
             workflow_name: Arc::from(workflow.name()),
             clock: Instant::now(),
@@ -187,17 +230,28 @@ impl Engine {
         let result = match payload::check(&input, self.config.payload_limit, || {
             "the execution input".into()
         }) {
-            Ok(()) => run.node(workflow.root(), input).await,
+            Ok(()) => match run.node(workflow.root(), input).await {
+                Ok(output) => run.resolve(output, "the execution's output").await,
+                Err(error) => Err(error),
+            },
             Err(error) => Err(error),
         };
         let at = run.elapsed();
         let mut records = run.records.into_inner().unwrap_or_else(|p| p.into_inner());
-        let (status, output, error) = match result {
-            Ok(output) => {
+        let (status, output, error) = match (services.stop.get(), result) {
+            (Some(stop), _) => {
+                let error = TaskError::new(stop.error.clone(), stop.cause.clone());
+                records.push(Record::ExecutionAborted {
+                    at,
+                    error: error.clone(),
+                });
+                (ExecutionStatus::Aborted, None, Some(error))
+            }
+            (None, Ok(output)) => {
                 records.push(Record::ExecutionSucceeded { at });
                 (ExecutionStatus::Succeeded, Some(output), None)
             }
-            Err(error) => {
+            (None, Err(error)) => {
                 records.push(Record::ExecutionFailed {
                     at,
                     error: error.clone(),
@@ -220,6 +274,9 @@ type NodeFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, TaskError>> + Se
 /// One execution in progress.
 struct Run<'a> {
     config: &'a EngineConfig,
+    services: Arc<Services>,
+    /// Outputs offloaded so far (numbers their keys).
+    offloads: AtomicUsize,
     execution_id: Arc<str>,
     workflow_name: Arc<str>,
     clock: Instant,
@@ -239,11 +296,13 @@ impl<'a> Run<'a> {
             .push(record);
     }
 
-    fn context(&self, state: &str) -> Context {
-        Context::new(
+    fn context(&self, state: &str, spec: &'static TaskSpec) -> Context {
+        Context::for_state(
             self.execution_id.clone(),
             self.workflow_name.clone(),
             Arc::<str>::from(state),
+            self.services.clone(),
+            spec,
         )
     }
 
@@ -251,6 +310,47 @@ impl<'a> Run<'a> {
         payload::check(value, self.config.payload_limit, || {
             format!("the output of state `{state}`")
         })
+    }
+
+    /// A map item's output: checked against the limit only when offloading is off (with it
+    /// on, the map's whole output is offloaded when it is too large).
+    fn check_item_output(&self, value: &Value, state: &str) -> Result<(), TaskError> {
+        if self.config.offload {
+            return Ok(());
+        }
+        self.check_output(value, state)
+    }
+
+    /// A state's output as it leaves the state: unchanged, offloaded behind a pointer (too
+    /// large, offloading on), or `States.DataLimitExceeded` (too large, offloading off).
+    async fn finish_output(&self, output: Value, state: &Arc<str>) -> Result<Value, TaskError> {
+        let Some(limit) = self.config.payload_limit else {
+            return Ok(output);
+        };
+        if !self.config.offload || !payload::exceeds(&output, limit) {
+            self.check_output(&output, state)?;
+            return Ok(output);
+        }
+        let seq = self.offloads.fetch_add(1, Ordering::Relaxed);
+        let (marker, bytes) =
+            offload::store(&self.services, &self.execution_id, state, seq, &output).await?;
+        self.record(Record::OutputOffloaded {
+            state: state.clone(),
+            at: self.elapsed(),
+            bytes,
+            limit,
+        });
+        Ok(marker)
+    }
+
+    /// A state's input with offloaded outputs loaded back (`what` names it in errors).
+    async fn resolve(&self, input: Value, what: &str) -> Result<Value, TaskError> {
+        offload::resolve(&self.services, input, what).await
+    }
+
+    /// The error ending every state once a task stopped the execution.
+    fn stopped(&self) -> Option<TaskError> {
+        self.services.stop.get().map(stopped_error)
     }
 
     fn node<'n>(&'n self, node: &'n Node, input: Value) -> NodeFuture<'n> {
@@ -279,12 +379,15 @@ impl<'a> Run<'a> {
         }
         let state: Arc<str> = Arc::from(node.state_name.as_str());
         let entered = self.elapsed();
-        let ctx = self.context(&state);
-        let (result, mut failures) = run_attempts(node.task, input, ctx).await;
-        let result = result.and_then(|output| {
-            self.check_output(&output, &state)?;
-            Ok(output)
-        });
+        let ctx = self.context(&state, node.task);
+        let (result, mut failures) = match self.resolve(input, &state).await {
+            Ok(input) => run_attempts(node.task, input, ctx).await,
+            Err(error) => (Err(error), Vec::new()),
+        };
+        let result = match result {
+            Ok(output) => self.finish_output(output, &state).await,
+            Err(error) => Err(error),
+        };
         if let Err(error) = &result {
             failures.push(FailedAttempt {
                 error: error.clone(),
@@ -302,7 +405,11 @@ impl<'a> Run<'a> {
 
     async fn map_state(&self, node: &TaskNode, input: Value) -> Result<Value, TaskError> {
         let spec = node.task;
+        let input = self.resolve(input, &node.state_name).await?;
         let items = match input {
+            Value::Object(_) if spec.options.items_pointer => {
+                items_of_pointer(spec, input)?
+            }
             Value::Array(items) => items,
             other => {
                 return Err(TaskError::new(
@@ -320,7 +427,7 @@ impl<'a> Run<'a> {
             state: state.clone(),
             at: self.elapsed(),
         });
-        let ctx = self.context(&state);
+        let ctx = self.context(&state, spec);
         let tracker = self.progress.map(|p| p.map_started(&state, items.len()));
         let tracker = tracker.as_deref();
         let inline = match spec.body {
@@ -336,10 +443,10 @@ impl<'a> Run<'a> {
             Some(body) => self.map_inline(spec, body, items, &ctx, tracker),
             None => self.map_concurrent(spec, items, &ctx, tracker).await,
         };
-        let result = outcome.result.and_then(|output| {
-            self.check_output(&output, &state)?;
-            Ok(output)
-        });
+        let result = match outcome.result {
+            Ok(output) => self.finish_output(output, &state).await,
+            Err(error) => Err(error),
+        };
         self.record(Record::MapExited {
             state,
             at: self.elapsed(),
@@ -366,10 +473,17 @@ impl<'a> Run<'a> {
         let mut failures = Vec::new();
         for (index, item) in items.into_iter().enumerate() {
             let item_ctx = ctx.with_map_index(index);
-            let result = call_sync(body, item, &item_ctx).and_then(|output| {
-                self.check_output(&output, ctx.state_name())?;
-                Ok(output)
-            });
+            let result = match self.stopped() {
+                Some(stopped) => Err(stopped),
+                None => call_sync(body, item, &item_ctx),
+            };
+            let result = match (result, self.stopped()) {
+                (_, Some(stopped)) => Err(stopped),
+                (result, None) => result.and_then(|output| {
+                    self.check_item_output(&output, ctx.state_name())?;
+                    Ok(output)
+                }),
+            };
             let (outcome, value) = settle_item(spec, index, result, &mut failures);
             if let Some(tracker) = tracker {
                 tracker.item_done(outcome != ItemOutcome::Succeeded);
@@ -425,7 +539,7 @@ impl<'a> Run<'a> {
                 .buffer_unordered(limit);
             while let Some((index, result, retried)) = running.next().await {
                 let result = result.and_then(|output| {
-                    self.check_output(&output, ctx.state_name())?;
+                    self.check_item_output(&output, ctx.state_name())?;
                     Ok(output)
                 });
                 let retries = retried.len() as u16;
@@ -503,10 +617,10 @@ impl<'a> Run<'a> {
         } else {
             futures_util::future::try_join_all(branches).await
         };
-        let result = result.map(Value::Array).and_then(|output| {
-            self.check_output(&output, &state)?;
-            Ok(output)
-        });
+        let result = match result.map(Value::Array) {
+            Ok(output) => self.finish_output(output, &state).await,
+            Err(error) => Err(error),
+        };
         self.record(Record::ParallelExited {
             state,
             at: self.elapsed(),
@@ -586,7 +700,15 @@ async fn run_attempts(
         } else {
             ctx.with_retry_count(retry_count)
         };
-        let error = match attempt(spec, attempt_input, attempt_ctx).await {
+        if let Some(stop) = ctx.stop_requested() {
+            return (Err(stopped_error(stop)), retried);
+        }
+        let result = attempt(spec, attempt_input, attempt_ctx).await;
+        // A stop request ends the task whatever it returned: no retry, no catch.
+        if let Some(stop) = ctx.stop_requested() {
+            return (Err(stopped_error(stop)), retried);
+        }
+        let error = match result {
             Ok(output) => return (Ok(output), retried),
             Err(error) => error,
         };
@@ -635,6 +757,31 @@ pub(crate) async fn attempt(
             .await
             .unwrap_or_else(|_| Err(timed_out())),
     }
+}
+
+/// The error every state ends with once a task stopped the execution.
+fn stopped_error(stop: &crate::state_data::StopRequest) -> TaskError {
+    TaskError::new(
+        names::EXECUTION_STOPPED,
+        format!("the execution was stopped: {}: {}", stop.error, stop.cause),
+    )
+}
+
+/// The iteration inputs of a map over a `put_items` pointer.
+fn items_of_pointer(spec: &TaskSpec, input: Value) -> Result<Vec<Value>, TaskError> {
+    let pointer: ItemsPointer<Value> = serde_json::from_value(input).map_err(|e| {
+        TaskError::new(
+            names::RUNTIME,
+            format!(
+                "map task `{}` fans out over a `put_items` pointer (ItemsPointer) but its input is not one: {e}",
+                spec.name
+            ),
+        )
+    })?;
+    Ok(pointer
+        .iterations()
+        .map(|iteration| serde_json::to_value(iteration).expect("iteration inputs serialise"))
+        .collect())
 }
 
 fn json_kind(value: &Value) -> &'static str {

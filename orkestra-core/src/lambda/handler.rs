@@ -139,6 +139,7 @@ impl Handler {
                 Ok(spec) => {
                     let mut ctx = envelope
                         .context(spec.name)
+                        .with_task(spec)
                         .with_request_id(invocation.request_id.as_str())
                         .with_function_name(invocation.function_name.as_str());
                     if let Some(deadline) = invocation.deadline {

@@ -68,3 +68,19 @@ pub enum StateDataError {
         execution_id: String,
     },
 }
+
+impl crate::error::ErrorName for StateDataError {
+    /// `StateData.<variant>`, e.g. `StateData.NoItemFound`, so a task can return
+    /// `Result<T, StateDataError>` and ASL rules can name each case.
+    fn error_name(&self) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed(match self {
+            StateDataError::NoItemFound { .. } => "StateData.NoItemFound",
+            StateDataError::UnknownTable { .. } => "StateData.UnknownTable",
+            StateDataError::Corrupt { .. } => "StateData.Corrupt",
+            StateDataError::Serialize { .. } => "StateData.Serialize",
+            StateDataError::Backend { .. } => "StateData.Backend",
+            StateDataError::NotDeclared { .. } => "StateData.NotDeclared",
+            StateDataError::OtherExecution { .. } => "StateData.OtherExecution",
+        })
+    }
+}

@@ -10,7 +10,7 @@ mod client;
 mod error;
 mod pointer;
 pub(crate) mod services;
-mod sqlite;
+pub(crate) mod sqlite;
 mod stop;
 mod store;
 

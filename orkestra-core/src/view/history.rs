@@ -65,7 +65,7 @@ impl Facts {
             match event.kind {
                 ExecutionStarted => self.started = Some(at),
                 ExecutionSucceeded => self.ended = Some((at, true, None)),
-                ExecutionFailed => self.ended = Some((at, false, event.error)),
+                ExecutionFailed | ExecutionAborted => self.ended = Some((at, false, event.error)),
                 _ => {}
             }
             return;

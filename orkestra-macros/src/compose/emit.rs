@@ -24,7 +24,20 @@ pub fn task(function: &ItemFn, signature: &TaskSignature, options: &Options) -> 
         quote!(#written_output)
     };
     let (step_in, step_out) = step_types(options, input, &output);
-    let spec_options = task_options(options);
+    let items_item = options
+        .map
+        .is_some()
+        .then(|| map_iteration_item(input))
+        .flatten();
+    let (step_in, step_out) = match items_item {
+        // A map over a `put_items` pointer: the workflow hands it the pointer.
+        Some(item) => (
+            quote!(::orkestra::state_data::ItemsPointer<#item>),
+            step_out,
+        ),
+        None => (step_in, step_out),
+    };
+    let spec_options = task_options(options, items_item.is_some());
     let body = body(fn_name, &key, signature);
     let line = quote_spanned!(fn_name.span()=> ::core::line!());
     let input_text = type_text(input);
@@ -119,7 +132,27 @@ fn optional(value: Option<u32>) -> TokenStream {
     }
 }
 
-fn task_options(options: &Options) -> TokenStream {
+/// `T` when a map task's item type is `MapIteration<T>` (any path ending so, e.g.
+/// `orkestra::state_data::MapIteration<T>`): the iteration input of a map over a
+/// `put_items` pointer.
+fn map_iteration_item(input: &syn::Type) -> Option<&syn::Type> {
+    let syn::Type::Path(path) = input else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "MapIteration" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        syn::GenericArgument::Type(item) if args.args.len() == 1 => Some(item),
+        _ => None,
+    }
+}
+
+fn task_options(options: &Options, items_pointer: bool) -> TokenStream {
     let map = options.map.is_some();
     let capture_errors = options.capture_errors.is_some();
     let state_data = options.state_data.is_some();
@@ -132,6 +165,7 @@ fn task_options(options: &Options) -> TokenStream {
             map: #map,
             capture_errors: #capture_errors,
             state_data: #state_data,
+            items_pointer: #items_pointer,
             max_concurrency: #max_concurrency,
             timeout_secs: #timeout_secs,
             memory_mb: #memory_mb,
