@@ -144,10 +144,13 @@ pub struct TaskState {
     pub transition: Transition,
 }
 
-/// A `Map` state (inline).
+/// A `Map` state (inline, or distributed for a map over a `put_items` pointer).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MapState {
+    /// `ItemsPath`: where the list is in the state's input (`$` when absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items_path: Option<String>,
     /// What each item's processor receives.
     pub item_selector: Value,
     /// The per-item states.
@@ -170,7 +173,7 @@ pub struct MapState {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ItemProcessor {
-    /// `{"Mode": "INLINE"}`.
+    /// `{"Mode": "INLINE"}`, or `{"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}`.
     pub processor_config: Value,
     /// The first state.
     pub start_at: String,

@@ -4,6 +4,9 @@
 //!   `${<Id>FunctionArn}` substitution) and whose `Parameters` build the task envelope.
 //! - A map task is an inline `Map` state; its item processor holds the task, and with
 //!   `capture_errors` a `Catch` on `States.ALL` ends the item with the `{"Error","Cause"}` value.
+//!   A map over a `put_items` pointer (item type `MapIteration<T>`) is a Distributed Map over
+//!   the pointer's `indices`: its `ItemSelector` builds the seed's iteration input, and the
+//!   parent's execution id travels with each item (child executions have their own).
 //! - A group is a `Parallel` state; a swallowing group catches `States.ALL` on every top-level
 //!   state of each branch and ends the branch with the error value.
 //! - Every task first retries Lambda's transient service errors (as CDK's `LambdaInvoke`
@@ -141,8 +144,15 @@ fn error_value_state(comment: &str) -> State {
 
 fn map_state(node: &TaskNode) -> State {
     let spec = node.task;
+    let distributed = spec.options.items_pointer;
     let item_name = format!("{}_item", node.state_name);
-    let mut item = task_state(spec, envelope(&node.state_name, "$.value", true));
+    let mut parameters = envelope(&node.state_name, "$.value", true);
+    if distributed {
+        // Each item runs as a child execution, whose own `$$.Execution.Id` differs: the
+        // parent's id travels in the item, so state data stays the parent execution's.
+        parameters["meta"]["execution_id.$"] = json!("$.execution_id");
+    }
+    let mut item = task_state(spec, parameters);
     let mut states = Vec::new();
     let captured_name = format!("{item_name}_captured");
     if spec.options.capture_errors {
@@ -155,10 +165,34 @@ fn map_state(node: &TaskNode) -> State {
             error_value_state("capture_errors: the item's output is {\"Error\",\"Cause\"}"),
         ));
     }
+    let (items_path, item_selector, processor_config) = if distributed {
+        (
+            Some("$.indices".to_string()),
+            json!({
+                "value": {
+                    "items_result_table_name.$": "$.table_name",
+                    "items_result_partition_key.$": "$.partition_key",
+                    "items_result_key.$": "$.key",
+                    "context_index.$": "$$.Map.Item.Index",
+                    "context_value.$": "$$.Map.Item.Value",
+                },
+                "index.$": "$$.Map.Item.Index",
+                "execution_id.$": "$$.Execution.Id",
+            }),
+            json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}),
+        )
+    } else {
+        (
+            None,
+            json!({"value.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index"}),
+            json!({"Mode": "INLINE"}),
+        )
+    };
     State::Map(MapState {
-        item_selector: json!({"value.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index"}),
+        items_path,
+        item_selector,
         item_processor: ItemProcessor {
-            processor_config: json!({"Mode": "INLINE"}),
+            processor_config,
             start_at: item_name,
             states: States(states),
         },
