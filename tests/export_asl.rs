@@ -11,6 +11,9 @@ mod map_job;
 #[allow(dead_code)]
 #[path = "../examples/parallel_job.rs"]
 mod parallel_job;
+#[allow(dead_code)]
+#[path = "../examples/state_data.rs"]
+mod state_data;
 
 #[path = "support/examples.rs"]
 mod examples;
@@ -18,6 +21,9 @@ use examples::example_binary;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+
+use orkestra::state_data::SqliteStateStore;
 
 use orkestra::export;
 use orkestra::{Engine, Node, Workflow};
@@ -28,6 +34,12 @@ fn workflows() -> Vec<(Workflow, &'static str, Value)> {
         (map_job::map_example(), "map_job", json!({"seed": 7})),
         (parallel_job::swallowing_example(), "parallel_job", json!(4)),
         (parallel_job::halting_example(), "parallel_job", json!(4)),
+        // Every item of the Distributed Map reads its record from the state data file.
+        (
+            state_data::state_data_example(),
+            "state_data",
+            json!({"records": 4, "record_bytes": 7}),
+        ),
     ]
 }
 
@@ -191,8 +203,14 @@ async fn an_independent_interpreter_gives_the_local_engines_results() {
     // Node resolves ES module imports next to the script: run a copy beside the packages.
     let driver_copy = Path::new(&modules).parent().unwrap().join("run_asl.mjs");
     std::fs::copy(&driver, &driver_copy).unwrap();
+    // Tasks using state data share one SQLite file: the local engine's, and the one every
+    // `invoke` process of the interpreter run opens (`ORKESTRA_DB`).
+    let local_db = scratch("interp-local.db");
+    let remote_db = scratch("interp-remote.db");
+    let store = Arc::new(SqliteStateStore::open(&local_db).unwrap());
     for (workflow, binary, input) in workflows() {
         let local = Engine::default()
+            .with_state_store(store.clone())
             .run(&workflow, input.clone())
             .await
             .to_json();
@@ -205,6 +223,7 @@ async fn an_independent_interpreter_gives_the_local_engines_results() {
             .arg(handlers(&workflow).to_string())
             .arg(example_binary(binary))
             .arg(workflow.name())
+            .env("ORKESTRA_DB", &remote_db)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -215,6 +234,11 @@ async fn an_independent_interpreter_gives_the_local_engines_results() {
         );
         let remote: Value =
             serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        if workflow.name() == "state_data_example" {
+            // 4 records of 7 bytes, read back one per Distributed Map item.
+            assert_eq!(local["status"], "SUCCEEDED", "{local}");
+            assert_eq!(local["output"]["bytes"], 28, "{local}");
+        }
         assert_eq!(
             numbers_as_f64(remote),
             numbers_as_f64(local),
