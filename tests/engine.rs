@@ -436,13 +436,19 @@ orkestra::workflow!(big_output = big_string);
 
 #[tokio::test]
 async fn outputs_over_the_payload_limit_fail_with_data_limit_exceeded() {
-    let execution = run(big_output(), json!(300 * 1024)).await;
+    // With offloading off (it is on by default: see tests/state_data_offload.rs).
+    let strict = Engine::new(EngineConfig {
+        offload: false,
+        ..EngineConfig::default()
+    });
+    let execution = strict.run(&big_output(), json!(300 * 1024)).await;
     assert_eq!(execution.error.unwrap().name(), "States.DataLimitExceeded");
-    let execution = run(big_output(), json!(100)).await;
+    let execution = strict.run(&big_output(), json!(100)).await;
     assert_eq!(execution.status, ExecutionStatus::Succeeded);
 
     let small = Engine::new(EngineConfig {
         payload_limit: Some(50),
+        offload: false,
         ..EngineConfig::default()
     });
     let execution = small.run(&big_output(), json!(60)).await;
