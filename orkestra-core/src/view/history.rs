@@ -54,6 +54,8 @@ struct StateFacts {
 struct Facts {
     started: Option<SystemTime>,
     ended: Option<(SystemTime, bool, Option<CapturedError>)>,
+    /// Stopped by a task (`ExecutionAborted`) rather than failed.
+    aborted: bool,
     states: HashMap<String, StateFacts>,
 }
 
@@ -65,7 +67,11 @@ impl Facts {
             match event.kind {
                 ExecutionStarted => self.started = Some(at),
                 ExecutionSucceeded => self.ended = Some((at, true, None)),
-                ExecutionFailed | ExecutionAborted => self.ended = Some((at, false, event.error)),
+                ExecutionFailed => self.ended = Some((at, false, event.error)),
+                ExecutionAborted => {
+                    self.aborted = true;
+                    self.ended = Some((at, false, event.error));
+                }
                 _ => {}
             }
             return;
@@ -129,7 +135,8 @@ impl Facts {
         let mut out = match &self.ended {
             Some((_, true, _)) => format!("execution SUCCEEDED in {}  ({name})\n", duration(took)),
             Some((_, false, error)) => {
-                let mut text = format!("execution FAILED in {}  ({name})\n", duration(took));
+                let status = if self.aborted { "ABORTED" } else { "FAILED" };
+                let mut text = format!("execution {status} in {}  ({name})\n", duration(took));
                 if let Some(error) = error {
                     let _ = writeln!(text, "  error: {}", error.name());
                     let _ = writeln!(text, "  cause: {}", clip(&error.cause, 200));
