@@ -1,5 +1,6 @@
 //! Dispatch of one Lambda invocation to the task named by the function's `Handler`.
 
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
@@ -8,6 +9,7 @@ use tracing::Instrument;
 use crate::envelope::Envelope;
 use crate::error::{names, TaskError};
 use crate::registry::{Registry, RegistryError};
+use crate::state_data::{ExecutionStopper, StateDataStore};
 use crate::task::TaskSpec;
 
 /// What Lambda tells about one invocation, besides its event.
@@ -50,10 +52,23 @@ impl Invocation {
 /// assert_eq!(error.name(), "Orkestra.UnknownTask");
 /// assert!(error.message().contains("`double`"));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Handler {
     requested: String,
     task: Result<&'static TaskSpec, TaskError>,
+    state_store: Option<Arc<dyn StateDataStore>>,
+    stopper: Option<Arc<dyn ExecutionStopper>>,
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handler")
+            .field("requested", &self.requested)
+            .field("task", &self.task)
+            .field("state_store", &self.state_store.is_some())
+            .field("stopper", &self.stopper.is_some())
+            .finish()
+    }
 }
 
 impl Handler {
@@ -108,7 +123,23 @@ impl Handler {
         Handler {
             requested: name.to_string(),
             task,
+            state_store: None,
+            stopper: None,
         }
+    }
+
+    /// The same handler, giving every invocation's context `store` for `ctx.state_data()`
+    /// (e.g. the DynamoDB backend named by `ORKESTRA_STATE_TABLE`).
+    pub fn with_state_store(mut self, store: Arc<dyn StateDataStore>) -> Handler {
+        self.state_store = Some(store);
+        self
+    }
+
+    /// The same handler, calling `stopper` (Step Functions' `StopExecution`) with the
+    /// envelope's execution id when a task calls `ctx.stop_execution(..)`.
+    pub fn with_stopper(mut self, stopper: Arc<dyn ExecutionStopper>) -> Handler {
+        self.stopper = Some(stopper);
+        self
     }
 
     /// The task this handler serves, or why there is none.
@@ -144,6 +175,12 @@ impl Handler {
                         .with_function_name(invocation.function_name.as_str());
                     if let Some(deadline) = invocation.deadline {
                         ctx = ctx.with_deadline(instant_at(deadline));
+                    }
+                    if let Some(store) = &self.state_store {
+                        ctx = ctx.with_state_store(store.clone());
+                    }
+                    if let Some(stopper) = &self.stopper {
+                        ctx = ctx.with_stopper(stopper.clone());
                     }
                     spec.call(envelope.input, ctx).await
                 }
@@ -252,6 +289,55 @@ mod tests {
 
     async fn run(handler: &Handler, event: Value) -> Result<Value, TaskError> {
         handler.handle(event, &invocation()).await
+    }
+
+    async fn stopping(input: Value, ctx: Context) -> Result<Value, TaskError> {
+        let stopped = ctx.stop_execution("Halt", input.to_string()).await;
+        Err(TaskError::from_error(&stopped))
+    }
+
+    static STOPPING: TaskSpec = TaskSpec {
+        name: "stopping",
+        rust_name: "stopping",
+        module_path: "tests",
+        file: "handler.rs",
+        line: 1,
+        options: TaskOptions::DEFAULT,
+        input_type: "Value",
+        output_type: "Value",
+        body: ErasedBody::Async(|input, ctx| Box::pin(stopping(input, ctx))),
+    };
+
+    #[derive(Default)]
+    struct Recorder(std::sync::Mutex<Vec<String>>);
+
+    impl ExecutionStopper for Recorder {
+        fn stop<'a>(
+            &'a self,
+            execution_id: &'a str,
+            error: &'a str,
+            cause: &'a str,
+        ) -> crate::state_data::StoreFuture<'a, ()> {
+            Box::pin(async move {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(format!("{execution_id} {error} {cause}"));
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn stop_execution_calls_the_stopper_with_the_envelopes_execution_id() {
+        let registry = Registry::from_entries([&STOPPING], []).unwrap();
+        let recorder = Arc::new(Recorder::default());
+        let handler =
+            Handler::resolve(Ok(&registry), Some("stopping")).with_stopper(recorder.clone());
+        let event = json!({"input": 5, "meta": {"execution_id": "arn:exec:1", "state": "s"}});
+        let error = run(&handler, event).await.unwrap_err();
+        assert_eq!(error.name(), names::EXECUTION_STOPPED);
+        assert_eq!(*recorder.0.lock().unwrap(), vec!["arn:exec:1 Halt 5".to_string()]);
     }
 
     #[tokio::test]
