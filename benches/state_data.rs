@@ -33,14 +33,24 @@ async fn bench(store: Arc<SqliteStateStore>, item_bytes: usize, count: usize, la
             .await
             .unwrap();
     }
-    report(&format!("put_item, {label}, one after another"), count, item_bytes, started.elapsed());
+    report(
+        &format!("put_item, {label}, one after another"),
+        count,
+        item_bytes,
+        started.elapsed(),
+    );
 
     let started = Instant::now();
     for index in 0..count {
         let read: String = client.get_item("items", Some(index as u64)).await.unwrap();
         assert_eq!(read.len(), item_bytes - 2);
     }
-    report(&format!("get_item, {label}, one after another"), count, item_bytes, started.elapsed());
+    report(
+        &format!("get_item, {label}, one after another"),
+        count,
+        item_bytes,
+        started.elapsed(),
+    );
 
     let started = Instant::now();
     let tasks: Vec<_> = (0..16)
@@ -61,17 +71,32 @@ async fn bench(store: Arc<SqliteStateStore>, item_bytes: usize, count: usize, la
     for task in tasks {
         task.await.unwrap();
     }
-    report(&format!("get_item, {label}, 16 tasks at once"), count, item_bytes, started.elapsed());
+    report(
+        &format!("get_item, {label}, 16 tasks at once"),
+        count,
+        item_bytes,
+        started.elapsed(),
+    );
 
     if item_bytes <= 1024 {
         let list = vec![value.clone(); count];
         let started = Instant::now();
         client.put_items("list", &list).await.unwrap();
-        report(&format!("put_items, {label}, one list"), count, item_bytes, started.elapsed());
+        report(
+            &format!("put_items, {label}, one list"),
+            count,
+            item_bytes,
+            started.elapsed(),
+        );
         let started = Instant::now();
         let back: Vec<String> = client.get_items("list").await.unwrap();
         assert_eq!(back.len(), count);
-        report(&format!("get_items, {label}, one list"), count, item_bytes, started.elapsed());
+        report(
+            &format!("get_items, {label}, one list"),
+            count,
+            item_bytes,
+            started.elapsed(),
+        );
     }
 }
 

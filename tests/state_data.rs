@@ -97,7 +97,10 @@ async fn put_items_get_items_and_delete() {
         .get_item::<Character>("cast", Some(1))
         .await
         .unwrap_err();
-    assert!(matches!(err, StateDataError::NoItemFound { index: Some(1), .. }), "{err}");
+    assert!(
+        matches!(err, StateDataError::NoItemFound { index: Some(1), .. }),
+        "{err}"
+    );
     assert_eq!(client.delete("cast", None).await.unwrap(), 2);
     let err = client.get_items::<Character>("cast").await.unwrap_err();
     assert!(matches!(err, StateDataError::NoItemFound { .. }), "{err}");
@@ -176,7 +179,10 @@ async fn local_methods_only_reach_the_current_execution() {
         }
         other => panic!("{other}"),
     }
-    b.state_data().put_item("secret", &"b's", None).await.unwrap();
+    b.state_data()
+        .put_item("secret", &"b's", None)
+        .await
+        .unwrap();
     let a_value: String = a.state_data().get_item("secret", None).await.unwrap();
     assert_eq!(a_value, "a's");
     // Another execution's map iteration is refused by the local variant...
@@ -186,7 +192,10 @@ async fn local_methods_only_reach_the_current_execution() {
         .get_item_for_map_iteration(&iteration)
         .await
         .unwrap_err();
-    assert!(matches!(err, StateDataError::OtherExecution { .. }), "{err}");
+    assert!(
+        matches!(err, StateDataError::OtherExecution { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("exec-a:list"), "{err}");
     assert!(err.to_string().contains("get_global_item"), "{err}");
     let err = b
@@ -194,7 +203,10 @@ async fn local_methods_only_reach_the_current_execution() {
         .put_item_for_map_iteration(&iteration, &"overwrite")
         .await
         .unwrap_err();
-    assert!(matches!(err, StateDataError::OtherExecution { .. }), "{err}");
+    assert!(
+        matches!(err, StateDataError::OtherExecution { .. }),
+        "{err}"
+    );
     // ... and reachable with the global variants and an explicit partition key.
     let x: String = b
         .state_data()
@@ -215,7 +227,10 @@ async fn local_methods_only_reach_the_current_execution() {
         .get_item_for_map_iteration(&iteration)
         .await
         .unwrap_err();
-    assert!(matches!(err, StateDataError::OtherExecution { .. }), "{err}");
+    assert!(
+        matches!(err, StateDataError::OtherExecution { .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -224,7 +239,12 @@ async fn global_writes_go_to_the_table_asked_for() {
     let ctx = ctx("exec-g", &store);
     let client = ctx.state_data();
     let pointer = client
-        .put_global_item("reports", "other-exec:summary", &json!({"total": 3}), Some(2))
+        .put_global_item(
+            "reports",
+            "other-exec:summary",
+            &json!({"total": 3}),
+            Some(2),
+        )
         .await
         .unwrap();
     assert_eq!(pointer.table_name, "reports");
@@ -259,7 +279,9 @@ async fn bad_input_gives_clear_errors() {
     assert_eq!(err.error_name(), "StateData.NoItemFound");
     assert_eq!(
         err.to_string(),
-        format!(r#"no item found: key "nothing", partition "exec-bad:nothing", table "{DEFAULT_TABLE}", index 7"#)
+        format!(
+            r#"no item found: key "nothing", partition "exec-bad:nothing", table "{DEFAULT_TABLE}", index 7"#
+        )
     );
 
     // A table nothing was written to.
@@ -268,7 +290,10 @@ async fn bad_input_gives_clear_errors() {
         .await
         .unwrap_err();
     assert_eq!(err.error_name(), "StateData.UnknownTable");
-    assert_eq!(err.to_string(), r#"unknown state data table "no-such-table""#);
+    assert_eq!(
+        err.to_string(),
+        r#"unknown state data table "no-such-table""#
+    );
 
     // A corrupted payload (not JSON) and a payload of the wrong type.
     store
@@ -298,9 +323,13 @@ async fn bad_input_gives_clear_errors() {
         .put_item("typed", &json!({"name": 5}), None)
         .await
         .unwrap();
-    let err = client.get_item::<Character>("typed", None).await.unwrap_err();
+    let err = client
+        .get_item::<Character>("typed", None)
+        .await
+        .unwrap_err();
     assert!(
-        err.to_string().contains("at `name`: invalid type: integer `5`"),
+        err.to_string()
+            .contains("at `name`: invalid type: integer `5`"),
         "{err}"
     );
 }
@@ -315,7 +344,13 @@ async fn items_expire_after_their_ttl() {
     assert!(matches!(err, StateDataError::NoItemFound { .. }), "{err}");
     // The default lives 7 days.
     ctx.state_data().put_item("kept", &1, None).await.unwrap();
-    assert_eq!(ctx.state_data().get_item::<i32>("kept", None).await.unwrap(), 1);
+    assert_eq!(
+        ctx.state_data()
+            .get_item::<i32>("kept", None)
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 // ---- in a workflow ------------------------------------------------------------------------
@@ -354,7 +389,12 @@ async fn a_map_over_a_pointer_runs_once_per_stored_item() {
             json!({"records": 250, "record_bytes": 40}),
         )
         .await;
-    assert_eq!(execution.status, ExecutionStatus::Succeeded, "{:?}", execution.error);
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        execution.error
+    );
     let summary: example::Summary = serde_json::from_value(execution.output.unwrap()).unwrap();
     assert_eq!(summary.records, 250);
     assert_eq!(summary.bytes, 250 * 40);
@@ -367,7 +407,10 @@ async fn a_map_over_a_pointer_runs_once_per_stored_item() {
     );
     // The records are the execution's own.
     let rows = store
-        .get_all(DEFAULT_TABLE, &format!("{}:records", execution.execution_id))
+        .get_all(
+            DEFAULT_TABLE,
+            &format!("{}:records", execution.execution_id),
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), 250);
@@ -386,7 +429,10 @@ async fn a_map_over_a_pointer_refuses_a_list() {
         .await;
     let error = execution.error.unwrap();
     assert_eq!(error.name(), "States.Runtime");
-    assert!(error.message().contains("map task `score_record`"), "{error}");
+    assert!(
+        error.message().contains("map task `score_record`"),
+        "{error}"
+    );
 }
 
 proptest! {

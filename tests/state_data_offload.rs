@@ -161,19 +161,37 @@ async fn groups_and_maps_offload_their_outputs_too() {
     let engine = engine(1_000, true, &store);
     // Each branch over the limit: both branch outputs offloaded, the pair resolved.
     let execution = engine.run(&branches(), json!(1_200)).await;
-    assert_eq!(execution.output, Some(json!([1_200, 1_200])), "{:?}", execution.error);
+    assert_eq!(
+        execution.output,
+        Some(json!([1_200, 1_200])),
+        "{:?}",
+        execution.error
+    );
     let states: Vec<String> = offloads(&execution).into_iter().map(|(s, _)| s).collect();
     assert_eq!(states.len(), 2, "{states:?}");
     assert!(states.contains(&"left".to_string()) && states.contains(&"right".to_string()));
     // Branches under the limit whose pair is over it: the group's output is offloaded.
     let execution = engine.run(&branches(), json!(600)).await;
-    assert_eq!(execution.output, Some(json!([600, 600])), "{:?}", execution.error);
+    assert_eq!(
+        execution.output,
+        Some(json!([600, 600])),
+        "{:?}",
+        execution.error
+    );
     assert_eq!(offloads(&execution).len(), 1);
     // A map whose items are small but whose list is over the limit.
     let execution = engine.run(&mapped(), json!(40)).await;
-    assert_eq!(execution.output, Some(json!(1_600)), "{:?}", execution.error);
+    assert_eq!(
+        execution.output,
+        Some(json!(1_600)),
+        "{:?}",
+        execution.error
+    );
     assert_eq!(
         offloads(&execution),
-        vec![("item_text".to_string(), json!({"bytes": 40 * 40 + 39 + 2, "limit": 1_000}))]
+        vec![(
+            "item_text".to_string(),
+            json!({"bytes": 40 * 40 + 39 + 2, "limit": 1_000})
+        )]
     );
 }

@@ -25,7 +25,9 @@ async fn stop_now(n: u32, ctx: &Context) -> Result<u32, ExecutionStopped> {
         // Only the run that checks the attempt count (tests run at once).
         STOP_ATTEMPTS.fetch_add(1, Ordering::SeqCst);
     }
-    Err(ctx.stop_execution("Halt", format!("asked to stop at {n}")).await)
+    Err(ctx
+        .stop_execution("Halt", format!("asked to stop at {n}"))
+        .await)
 }
 
 /// Stops the execution but returns normally: the stop still wins.
@@ -52,7 +54,11 @@ async fn stop_execution_aborts_with_error_and_cause_and_nothing_runs_after() {
         execution.to_json(),
         json!({"status": "ABORTED", "error": "Halt", "cause": "asked to stop at 4"})
     );
-    assert_eq!(AFTER_RAN.load(Ordering::SeqCst), 0, "no state after the stop");
+    assert_eq!(
+        AFTER_RAN.load(Ordering::SeqCst),
+        0,
+        "no state after the stop"
+    );
     assert_eq!(
         STOP_ATTEMPTS.load(Ordering::SeqCst),
         1,
@@ -65,7 +71,10 @@ async fn stop_execution_aborts_with_error_and_cause_and_nothing_runs_after() {
         .collect();
     assert_eq!(aborted.len(), 1);
     let error = aborted[0].error.clone().unwrap();
-    assert_eq!((error.error.as_str(), error.cause.as_str()), ("Halt", "asked to stop at 4"));
+    assert_eq!(
+        (error.error.as_str(), error.cause.as_str()),
+        ("Halt", "asked to stop at 4")
+    );
     assert_eq!(execution.history.count(EventKind::ExecutionFailed), 0);
     assert_eq!(execution.history.count(EventKind::ExecutionSucceeded), 0);
 
@@ -105,7 +114,12 @@ async fn captures_and_swallowing_groups_do_not_catch_a_stop() {
     let execution = Engine::default()
         .run(&stops_in_a_map(), json!([0, 1, 2, 3, 4, 5]))
         .await;
-    assert_eq!(execution.status, ExecutionStatus::Aborted, "{:?}", execution.output);
+    assert_eq!(
+        execution.status,
+        ExecutionStatus::Aborted,
+        "{:?}",
+        execution.output
+    );
     assert_eq!(execution.error.unwrap().name(), "AtTwo");
     assert_eq!(
         ITEMS_STARTED.load(Ordering::SeqCst),
@@ -180,7 +194,10 @@ async fn a_stopper_is_called_with_the_execution_id() {
         .with_stopper(stopper.clone());
     let stopped = ctx.stop_execution("E", "C").await;
     assert_eq!(stopped.stopper_failure, None);
-    assert_eq!(stopper.calls.lock().unwrap()[0].0, "arn:aws:states:x:1:execution:sm:run-1");
+    assert_eq!(
+        stopper.calls.lock().unwrap()[0].0,
+        "arn:aws:states:x:1:execution:sm:run-1"
+    );
     // A failing stopper is reported in the error the task returns.
     let ctx = Context::new("e", "sm", "check").with_stopper(Arc::new(FailingStopper));
     let stopped = ctx.stop_execution("E", "C").await;

@@ -407,9 +407,7 @@ impl<'a> Run<'a> {
         let spec = node.task;
         let input = self.resolve(input, &node.state_name).await?;
         let items = match input {
-            Value::Object(_) if spec.options.items_pointer => {
-                items_of_pointer(spec, input)?
-            }
+            Value::Object(_) if spec.options.items_pointer => items_of_pointer(spec, input)?,
             Value::Array(items) => items,
             other => {
                 return Err(TaskError::new(

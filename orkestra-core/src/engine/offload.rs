@@ -35,7 +35,12 @@ pub(crate) async fn store(
     let table = store.default_table().to_string();
     let expires_at = crate::state_data::sqlite::unix_now() + DEFAULT_TTL.as_secs() as i64;
     store
-        .put(&table, &partition_key, StoredItem { index: 0, data }, expires_at)
+        .put(
+            &table,
+            &partition_key,
+            StoredItem { index: 0, data },
+            expires_at,
+        )
         .await
         .map_err(|e| store_error(&what, e))?;
     let pointer = Pointer {

@@ -337,7 +337,10 @@ mod tests {
         let event = json!({"input": 5, "meta": {"execution_id": "arn:exec:1", "state": "s"}});
         let error = run(&handler, event).await.unwrap_err();
         assert_eq!(error.name(), names::EXECUTION_STOPPED);
-        assert_eq!(*recorder.0.lock().unwrap(), vec!["arn:exec:1 Halt 5".to_string()]);
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            vec!["arn:exec:1 Halt 5".to_string()]
+        );
     }
 
     #[tokio::test]

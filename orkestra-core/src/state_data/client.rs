@@ -172,7 +172,10 @@ impl<'a> StateData<'a> {
     }
 
     /// Loads every element stored under `key` by `put_items`, in index order.
-    pub async fn get_items<T: DeserializeOwned>(&self, key: &str) -> Result<Vec<T>, StateDataError> {
+    pub async fn get_items<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Vec<T>, StateDataError> {
         let store = self.store()?;
         let table = store.default_table().to_string();
         let partition_key = self.partition_key(key);

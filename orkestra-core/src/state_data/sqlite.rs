@@ -173,15 +173,16 @@ impl SqliteStateStore {
 }
 
 fn sweep(conn: &Connection, now: i64) -> Result<u64, StateDataError> {
-    conn.execute(
-        "DELETE FROM state_data_items WHERE expires_at <= ?1",
-        [now],
-    )
-    .map(|n| n as u64)
-    .map_err(|e| backend("delete_expired", "*", e))
+    conn.execute("DELETE FROM state_data_items WHERE expires_at <= ?1", [now])
+        .map(|n| n as u64)
+        .map_err(|e| backend("delete_expired", "*", e))
 }
 
-fn ensure_known(conn: &Connection, table: &str, operation: &'static str) -> Result<(), StateDataError> {
+fn ensure_known(
+    conn: &Connection,
+    table: &str,
+    operation: &'static str,
+) -> Result<(), StateDataError> {
     let known = conn
         .query_row(
             "SELECT 1 FROM state_data_tables WHERE name = ?1",
@@ -226,7 +227,11 @@ fn write_rows(
             .map_err(err)?;
         for item in items {
             let index = i64::try_from(item.index).map_err(|_| {
-                backend(operation, table, format!("index {} is too large", item.index))
+                backend(
+                    operation,
+                    table,
+                    format!("index {} is too large", item.index),
+                )
             })?;
             insert
                 .execute(params![table, partition_key, index, item.data, expires_at])
@@ -408,7 +413,10 @@ mod tests {
             matches!(&err, StateDataError::UnknownTable { table } if table == "other"),
             "{err}"
         );
-        store.put("other", "e:k", item(0, "1"), i64::MAX).await.unwrap();
+        store
+            .put("other", "e:k", item(0, "1"), i64::MAX)
+            .await
+            .unwrap();
         assert_eq!(
             store.get("other", "e:k", 0).await.unwrap(),
             Some(item(0, "1"))
@@ -436,6 +444,10 @@ mod tests {
         );
         assert_eq!(store.get_all(DEFAULT_TABLE, "e:k").await.unwrap().len(), 3);
         assert_eq!(store.delete(DEFAULT_TABLE, "e:k", None).await.unwrap(), 3);
-        assert!(store.get_all(DEFAULT_TABLE, "e:k").await.unwrap().is_empty());
+        assert!(store
+            .get_all(DEFAULT_TABLE, "e:k")
+            .await
+            .unwrap()
+            .is_empty());
     }
 }
