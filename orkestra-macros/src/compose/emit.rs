@@ -135,7 +135,7 @@ fn optional(value: Option<u32>) -> TokenStream {
 /// `T` when a map task's item type is `MapIteration<T>` (any path ending so, e.g.
 /// `orkestra::state_data::MapIteration<T>`): the iteration input of a map over a
 /// `put_items` pointer.
-fn map_iteration_item(input: &syn::Type) -> Option<&syn::Type> {
+pub(super) fn map_iteration_item(input: &syn::Type) -> Option<&syn::Type> {
     let syn::Type::Path(path) = input else {
         return None;
     };

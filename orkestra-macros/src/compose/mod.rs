@@ -20,5 +20,23 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         }
         (Err(error), _) | (_, Err(error)) => return Err(error),
     };
+    check_map_iteration(&options, &signature)?;
     Ok(emit::task(&function, &signature, &options))
+}
+
+/// A `MapIteration<T>` event is the item of a map over a `put_items` pointer, read from state
+/// data: the task must be `map` and `state_data`.
+fn check_map_iteration(
+    options: &options::Options,
+    signature: &signature::TaskSignature,
+) -> syn::Result<()> {
+    if emit::map_iteration_item(&signature.input).is_none() {
+        return Ok(());
+    }
+    let message = match (options.map.is_some(), options.state_data.is_some()) {
+        (true, true) => return Ok(()),
+        (false, _) => "`MapIteration<T>` is the item of a map over a `put_items` pointer: write `#[compose(map, state_data)]`",
+        (true, false) => "a map over a `put_items` pointer reads its item from state data: add the flag, `#[compose(map, state_data)]`",
+    };
+    Err(syn::Error::new_spanned(&signature.input, message))
 }
