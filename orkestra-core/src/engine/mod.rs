@@ -6,7 +6,7 @@
 //! state's input and output is held to the payload limit.
 
 mod history;
-mod offload;
+pub(crate) mod offload;
 pub(crate) mod payload;
 mod progress;
 
@@ -332,8 +332,14 @@ impl<'a> Run<'a> {
             return Ok(output);
         }
         let seq = self.offloads.fetch_add(1, Ordering::Relaxed);
-        let (marker, bytes) =
-            offload::store(&self.services, &self.execution_id, state, seq, &output).await?;
+        let (marker, bytes) = offload::store(
+            &self.services,
+            &self.execution_id,
+            state,
+            &seq.to_string(),
+            &output,
+        )
+        .await?;
         self.record(Record::OutputOffloaded {
             state: state.clone(),
             at: self.elapsed(),

@@ -18,19 +18,20 @@ fn store_error(what: &str, error: StateDataError) -> TaskError {
     )
 }
 
-/// Stores `output` of `state`; returns the marker and the output's size in bytes.
+/// Stores `output` of `state` under the key `orkestra.offload.<state>.<slot>`; returns the
+/// marker and the output's size in bytes.
 pub(crate) async fn store(
     services: &Services,
     execution_id: &str,
     state: &str,
-    seq: usize,
+    slot: &str,
     output: &Value,
 ) -> Result<(Value, usize), TaskError> {
     let what = format!("the output of state `{state}`");
     let data = serde_json::to_vec(output).expect("JSON values serialise");
     let bytes = data.len();
     let store = services.store.get().map_err(|e| store_error(&what, e))?;
-    let key = format!("orkestra.offload.{state}.{seq}");
+    let key = format!("orkestra.offload.{state}.{slot}");
     let partition_key = format!("{execution_id}:{key}");
     let table = store.default_table().to_string();
     let expires_at = crate::state_data::sqlite::unix_now() + DEFAULT_TTL.as_secs() as i64;

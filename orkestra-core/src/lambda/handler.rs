@@ -182,7 +182,10 @@ impl Handler {
                     if let Some(stopper) = &self.stopper {
                         ctx = ctx.with_stopper(stopper.clone());
                     }
-                    spec.call(envelope.input, ctx).await
+                    match &self.state_store {
+                        Some(store) => with_offload(store, spec, envelope.input, ctx).await,
+                        None => spec.call(envelope.input, ctx).await,
+                    }
                 }
                 Err(ref error) => Err(error.clone()),
             };
@@ -245,6 +248,40 @@ fn instant_at(deadline: SystemTime) -> Instant {
         Ok(left) => now + left,
         Err(_) => now,
     }
+}
+
+/// Calls the task with state data offload, as the local engine does: an offloaded input
+/// (`{"orkestra_offloaded": ..}`) is loaded first, and an output over the payload limit is
+/// stored and replaced by its marker (key `orkestra.offload.<state>.<map index or "out">`).
+async fn with_offload(
+    store: &Arc<dyn StateDataStore>,
+    spec: &'static TaskSpec,
+    input: Value,
+    ctx: crate::Context,
+) -> Result<Value, TaskError> {
+    use crate::engine::{offload, payload};
+    let services = crate::state_data::services::Services {
+        store: crate::state_data::services::StoreSlot::Given(store.clone()),
+        ..Default::default()
+    };
+    let what = format!("task `{}`", spec.name);
+    let input = offload::resolve(&services, input, &what).await?;
+    let execution_id = ctx.execution_id().to_string();
+    let state = ctx.state_name().to_string();
+    let slot = ctx
+        .map_index()
+        .map_or_else(|| "out".to_string(), |i| i.to_string());
+    let output = spec.call(input, ctx).await?;
+    if !payload::exceeds(&output, payload::DEFAULT_PAYLOAD_LIMIT) {
+        return Ok(output);
+    }
+    let (marker, bytes) = offload::store(&services, &execution_id, &state, &slot, &output).await?;
+    tracing::info!(
+        bytes,
+        limit = payload::DEFAULT_PAYLOAD_LIMIT,
+        "output over the payload limit: offloaded to state data"
+    );
+    Ok(marker)
 }
 
 #[cfg(test)]
@@ -341,6 +378,57 @@ mod tests {
             *recorder.0.lock().unwrap(),
             vec!["arn:exec:1 Halt 5".to_string()]
         );
+    }
+
+    fn big(input: Value, _: &Context) -> Result<Value, TaskError> {
+        Ok(json!("x".repeat(input.as_u64().unwrap() as usize)))
+    }
+
+    fn length(input: Value, _: &Context) -> Result<Value, TaskError> {
+        Ok(json!(input.as_str().map(str::len)))
+    }
+
+    static BIG: TaskSpec = TaskSpec {
+        name: "big",
+        body: ErasedBody::Sync(big),
+        ..ECHO
+    };
+
+    static LENGTH: TaskSpec = TaskSpec {
+        name: "length",
+        body: ErasedBody::Sync(length),
+        ..ECHO
+    };
+
+    #[tokio::test]
+    async fn with_a_store_large_outputs_are_offloaded_and_loaded_back() {
+        let dir = std::env::temp_dir().join(format!("orkestra-handler-{}", std::process::id()));
+        let store: Arc<dyn StateDataStore> =
+            Arc::new(crate::state_data::SqliteStateStore::open(dir.join("h.db")).unwrap());
+        let registry = Registry::from_entries([&BIG, &LENGTH], []).unwrap();
+        let big = Handler::resolve(Ok(&registry), Some("big")).with_state_store(store.clone());
+        let length = Handler::resolve(Ok(&registry), Some("length")).with_state_store(store);
+        let meta = json!({"execution_id": "arn:exec:9", "state": "big"});
+        let limit = crate::engine::DEFAULT_PAYLOAD_LIMIT as u64;
+        // At the limit (the JSON string's quotes count): returned as it is.
+        let out = run(&big, json!({"input": limit - 2, "meta": meta}))
+            .await
+            .unwrap();
+        assert!(out.is_string());
+        // One byte over: a marker, which the next task's input resolves.
+        let out = run(&big, json!({"input": limit - 1, "meta": meta}))
+            .await
+            .unwrap();
+        assert_eq!(out["bytes"], limit + 1, "{out}");
+        assert_eq!(
+            out["orkestra_offloaded"]["partition_key"],
+            "arn:exec:9:orkestra.offload.big.out"
+        );
+        let meta = json!({"execution_id": "arn:exec:9", "state": "length"});
+        let len = run(&length, json!({"input": out, "meta": meta}))
+            .await
+            .unwrap();
+        assert_eq!(len, json!(limit - 1));
     }
 
     #[tokio::test]
