@@ -1,7 +1,7 @@
 //! State data: a list too large for a state's payload (10,000 records of 1 KB, about 10 MB)
 //! is stored with `put_items`; a map over the pointer reads each record with
-//! `get_item_for_map_iteration`; a last task aggregates. Only pointers and small summaries
-//! travel between states. The records live in the project's SQLite file
+//! `get_item_for_map_iteration`; a last task aggregates and deletes the records. Only pointers
+//! and small summaries travel between states. The records live in the project's SQLite file
 //! (`.orkestra/orkestra.db`, or `$ORKESTRA_DB`).
 //!
 //! ```sh
@@ -61,6 +61,8 @@ pub struct Summary {
     pub bytes: u64,
     /// Records per category, in category order.
     pub per_category: Vec<u64>,
+    /// Stored records deleted once read.
+    pub deleted: u64,
 }
 
 /// The record numbered `id`.
@@ -98,18 +100,20 @@ pub async fn score_record(
     })
 }
 
-/// Adds the scores up.
-#[compose]
-pub fn aggregate(scores: Vec<Score>, _ctx: &Context) -> Summary {
+/// Adds the scores up, then deletes the stored records (they would expire after 7 days).
+#[compose(state_data)]
+pub async fn aggregate(scores: Vec<Score>, ctx: &Context) -> Result<Summary, StateDataError> {
     let mut per_category = vec![0; 10];
     for score in &scores {
         per_category[score.category as usize % 10] += 1;
     }
-    Summary {
+    let deleted = ctx.state_data().delete("records", None).await?;
+    Ok(Summary {
         records: scores.len() as u64,
         bytes: scores.iter().map(|s| s.bytes).sum(),
         per_category,
-    }
+        deleted,
+    })
 }
 
 orkestra::workflow!(pub state_data_example = produce_records >> score_record >> aggregate);

@@ -238,6 +238,7 @@ async fn an_independent_interpreter_gives_the_local_engines_results() {
             // 4 records of 7 bytes, read back one per Distributed Map item.
             assert_eq!(local["status"], "SUCCEEDED", "{local}");
             assert_eq!(local["output"]["bytes"], 28, "{local}");
+            assert_eq!(local["output"]["deleted"], 4, "{local}");
         }
         assert_eq!(
             numbers_as_f64(remote),

@@ -399,13 +399,14 @@ async fn a_map_over_a_pointer_runs_once_per_stored_item() {
     assert_eq!(summary.records, 250);
     assert_eq!(summary.bytes, 250 * 40);
     assert_eq!(summary.per_category, vec![25; 10]);
+    assert_eq!(summary.deleted, 250, "the last task deletes the records");
     assert_eq!(
         execution
             .history
             .count(orkestra::engine::EventKind::MapIterationSucceeded),
         250
     );
-    // The records are the execution's own.
+    // They were the execution's own, and are gone.
     let rows = store
         .get_all(
             DEFAULT_TABLE,
@@ -413,7 +414,7 @@ async fn a_map_over_a_pointer_runs_once_per_stored_item() {
         )
         .await
         .unwrap();
-    assert_eq!(rows.len(), 250);
+    assert!(rows.is_empty());
 }
 
 #[tokio::test]
