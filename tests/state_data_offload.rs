@@ -195,3 +195,126 @@ async fn groups_and_maps_offload_their_outputs_too() {
         )]
     );
 }
+
+/// A store whose writes fail, to see the offload's error.
+struct ReadOnly(Arc<SqliteStateStore>);
+
+impl StateDataStore for ReadOnly {
+    fn default_table(&self) -> &str {
+        self.0.default_table()
+    }
+    fn put<'a>(
+        &'a self,
+        table: &'a str,
+        _: &'a str,
+        _: orkestra::state_data::StoredItem,
+        _: i64,
+    ) -> orkestra::state_data::StoreFuture<'a, ()> {
+        Box::pin(async move {
+            Err(orkestra::state_data::StateDataError::Backend {
+                backend: "sqlite",
+                operation: "put",
+                table: table.to_string(),
+                message: "disk full".into(),
+            })
+        })
+    }
+    fn put_many<'a>(
+        &'a self,
+        table: &'a str,
+        partition_key: &'a str,
+        items: Vec<orkestra::state_data::StoredItem>,
+        expires_at: i64,
+    ) -> orkestra::state_data::StoreFuture<'a, ()> {
+        self.0.put_many(table, partition_key, items, expires_at)
+    }
+    fn get<'a>(
+        &'a self,
+        table: &'a str,
+        partition_key: &'a str,
+        index: u64,
+    ) -> orkestra::state_data::StoreFuture<'a, Option<orkestra::state_data::StoredItem>> {
+        self.0.get(table, partition_key, index)
+    }
+    fn get_all<'a>(
+        &'a self,
+        table: &'a str,
+        partition_key: &'a str,
+    ) -> orkestra::state_data::StoreFuture<'a, Vec<orkestra::state_data::StoredItem>> {
+        self.0.get_all(table, partition_key)
+    }
+    fn delete<'a>(
+        &'a self,
+        table: &'a str,
+        partition_key: &'a str,
+        index: Option<u64>,
+    ) -> orkestra::state_data::StoreFuture<'a, u64> {
+        self.0.delete(table, partition_key, index)
+    }
+}
+
+/// Returns what looks like an offloaded output whose item does not exist.
+#[compose]
+fn dangling(_n: u32, _ctx: &Context) -> Value {
+    json!({
+        "orkestra_offloaded": {
+            "key": "orkestra.offload.gone.0",
+            "partition_key": "exec-x:orkestra.offload.gone.0",
+            "table_name": DEFAULT_TABLE,
+        },
+        "bytes": 10,
+    })
+}
+
+/// `dangling >> length`, built by hand: the types do not chain (the marker is not a `String`).
+fn dangling_then_length() -> orkestra::Workflow {
+    use orkestra::{Node, TaskDef};
+    orkestra::Workflow::from_node(
+        "dangling_then_length",
+        Node::Chain(vec![
+            Node::task(dangling::spec()),
+            Node::task(length::spec()),
+        ]),
+    )
+}
+
+#[tokio::test]
+async fn failing_to_store_or_load_an_offloaded_output_is_a_clear_error() {
+    let store = store("failing");
+    let failing = Engine::new(EngineConfig {
+        payload_limit: Some(100),
+        ..EngineConfig::default()
+    })
+    .with_state_store(Arc::new(ReadOnly(store.clone())));
+    let execution = failing.run(&text_then_length(), json!(101)).await;
+    let error = execution.error.unwrap();
+    assert_eq!(error.name(), "Orkestra.StateData", "{error}");
+    assert_eq!(
+        error.message(),
+        r#"offloading the output of state `text_of` failed: sqlite put failed for table "orkestra-state": disk full"#
+    );
+    let execution = engine(1_000, true, &store)
+        .run(&dangling_then_length(), json!(1))
+        .await;
+    let error = execution.error.unwrap();
+    assert_eq!(error.name(), "Orkestra.StateData", "{error}");
+    assert_eq!(
+        error.message(),
+        r#"loading the offloaded input of length failed: no item found: key "orkestra.offload.gone.0", partition "exec-x:orkestra.offload.gone.0", table "orkestra-state""#
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 32, ..Default::default() })]
+
+    /// Around the limit, the next state always gets the whole value, and only values over the
+    /// limit are offloaded.
+    #[test]
+    fn offload_round_trips_around_the_limit(bytes in 150usize..250) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let store = store("proptest");
+        let execution = rt.block_on(engine(200, true, &store).run(&text_then_length(), json!(bytes)));
+        proptest::prop_assert_eq!(&execution.output, &Some(json!(bytes)));
+        proptest::prop_assert_eq!(offloads(&execution).len(), usize::from(bytes > 200));
+    }
+}
