@@ -179,6 +179,16 @@ async fn groups_and_maps_offload_their_outputs_too() {
         execution.error
     );
     assert_eq!(offloads(&execution).len(), 1);
+    // Each branch over the limit and the pair of markers over it too: both levels load back.
+    let tight = self::engine(100, true, &store);
+    let execution = tight.run(&branches(), json!(120)).await;
+    assert_eq!(
+        execution.output,
+        Some(json!([120, 120])),
+        "{:?}",
+        execution.error
+    );
+    assert_eq!(offloads(&execution).len(), 3);
     // A map whose items are small but whose list is over the limit.
     let execution = engine.run(&mapped(), json!(40)).await;
     assert_eq!(

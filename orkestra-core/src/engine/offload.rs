@@ -68,9 +68,11 @@ pub(crate) async fn resolve(
     input: Value,
     what: &str,
 ) -> Result<Value, TaskError> {
-    if let Some(pointer) = marker(&input) {
-        return load(services, &pointer, what).await;
-    }
+    // A group's offloaded output may itself hold its branches' markers.
+    let input = match marker(&input) {
+        Some(pointer) => load(services, &pointer, what).await?,
+        None => input,
+    };
     match input {
         Value::Array(items) if items.iter().any(|item| marker(item).is_some()) => {
             let mut loaded = Vec::with_capacity(items.len());
