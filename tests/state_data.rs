@@ -469,3 +469,46 @@ proptest! {
         })?;
     }
 }
+
+#[path = "support/examples.rs"]
+mod examples;
+
+#[test]
+fn run_opens_the_project_file_only_when_a_task_uses_state_data() {
+    let used = temp_db("cli-used");
+    let out = std::process::Command::new(examples::example_binary("state_data"))
+        .args(["run", "--input", r#"{"records": 30, "record_bytes": 10}"#])
+        .env("ORKESTRA_DB", &used)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["output"]["records"], 30);
+    assert_eq!(report["output"]["deleted"], 30);
+    let conn = rusqlite::Connection::open(&used).unwrap();
+    let version: i64 = conn
+        .query_row(
+            "SELECT version FROM orkestra_components WHERE name = 'state_data'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(version, 1);
+
+    let unused = temp_db("cli-unused");
+    let out = std::process::Command::new(examples::example_binary("stop_execution"))
+        .args(["run", "--input", r#"{"enabled": true}"#])
+        .env("ORKESTRA_DB", &unused)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        !unused.exists(),
+        "a workflow without state data opens no file"
+    );
+}

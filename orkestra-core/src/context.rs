@@ -188,10 +188,10 @@ impl Context {
         self.shared.task
     }
 
-    pub(crate) fn state_store(&self) -> Result<Arc<dyn StateDataStore>, StateDataError> {
+    pub(crate) async fn state_store(&self) -> Result<Arc<dyn StateDataStore>, StateDataError> {
         match &self.shared.services {
-            Some(services) => services.store.get(),
-            None => services::process_default().store.get(),
+            Some(services) => services.store.get().await,
+            None => services::process_default().store.get().await,
         }
     }
 

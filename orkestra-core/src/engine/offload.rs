@@ -30,7 +30,11 @@ pub(crate) async fn store(
     let what = format!("the output of state `{state}`");
     let data = serde_json::to_vec(output).expect("JSON values serialise");
     let bytes = data.len();
-    let store = services.store.get().map_err(|e| store_error(&what, e))?;
+    let store = services
+        .store
+        .get()
+        .await
+        .map_err(|e| store_error(&what, e))?;
     let key = format!("orkestra.offload.{state}.{slot}");
     let partition_key = format!("{execution_id}:{key}");
     let table = store.default_table().to_string();
@@ -95,7 +99,11 @@ async fn load(services: &Services, pointer: &Pointer, what: &str) -> Result<Valu
             format!("loading the offloaded input of {what} failed: {message}"),
         )
     };
-    let store = services.store.get().map_err(|e| fail(e.to_string()))?;
+    let store = services
+        .store
+        .get()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
     let row = store
         .get(&pointer.table_name, &pointer.partition_key, 0)
         .await

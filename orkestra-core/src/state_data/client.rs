@@ -63,13 +63,13 @@ impl<'a> StateData<'a> {
         format!("{}:{key}", self.ctx.execution_id())
     }
 
-    fn store(&self) -> Result<Arc<dyn StateDataStore>, StateDataError> {
+    async fn store(&self) -> Result<Arc<dyn StateDataStore>, StateDataError> {
         if let Some((task, false)) = self.ctx.task_access() {
             return Err(StateDataError::NotDeclared {
                 task: task.to_string(),
             });
         }
-        self.ctx.state_store()
+        self.ctx.state_store().await
     }
 
     fn expires_at(&self) -> i64 {
@@ -98,7 +98,7 @@ impl<'a> StateData<'a> {
         data: &T,
         index: Option<u64>,
     ) -> Result<Pointer, StateDataError> {
-        let store = self.store()?;
+        let store = self.store().await?;
         let table = store.default_table().to_string();
         let partition_key = self.partition_key(key);
         self.put_at(&*store, &table, &partition_key, key, data, index)
@@ -136,7 +136,7 @@ impl<'a> StateData<'a> {
         key: &str,
         items: &[T],
     ) -> Result<ItemsPointer<T>, StateDataError> {
-        let store = self.store()?;
+        let store = self.store().await?;
         let table = store.default_table().to_string();
         let partition_key = self.partition_key(key);
         let rows = items
@@ -166,7 +166,7 @@ impl<'a> StateData<'a> {
         key: &str,
         index: Option<u64>,
     ) -> Result<T, StateDataError> {
-        let store = self.store()?;
+        let store = self.store().await?;
         let table = store.default_table().to_string();
         get_at(&*store, &table, &self.partition_key(key), key, index).await
     }
@@ -176,7 +176,7 @@ impl<'a> StateData<'a> {
         &self,
         key: &str,
     ) -> Result<Vec<T>, StateDataError> {
-        let store = self.store()?;
+        let store = self.store().await?;
         let table = store.default_table().to_string();
         let partition_key = self.partition_key(key);
         let rows = store.get_all(&table, &partition_key).await?;
@@ -210,7 +210,7 @@ impl<'a> StateData<'a> {
         item: &T,
     ) -> Result<Pointer, StateDataError> {
         self.own_partition(&event.items_result_partition_key)?;
-        let store = self.store()?;
+        let store = self.store().await?;
         self.put_at(
             &*store,
             &event.items_result_table_name,
@@ -230,7 +230,7 @@ impl<'a> StateData<'a> {
         data: &T,
         index: Option<u64>,
     ) -> Result<Pointer, StateDataError> {
-        let store = self.store()?;
+        let store = self.store().await?;
         let key = key_of(partition_key);
         self.put_at(&*store, table, partition_key, key, data, index)
             .await
@@ -243,7 +243,7 @@ impl<'a> StateData<'a> {
         partition_key: &str,
         index: Option<u64>,
     ) -> Result<T, StateDataError> {
-        let store = self.store()?;
+        let store = self.store().await?;
         get_at(&*store, table, partition_key, key_of(partition_key), index).await
     }
 
@@ -252,7 +252,7 @@ impl<'a> StateData<'a> {
         &self,
         pointer: &Pointer,
     ) -> Result<T, StateDataError> {
-        let store = self.store()?;
+        let store = self.store().await?;
         get_at(
             &*store,
             &pointer.table_name,
@@ -268,7 +268,7 @@ impl<'a> StateData<'a> {
         &self,
         event: &MapIteration<T>,
     ) -> Result<T, StateDataError> {
-        let store = self.store()?;
+        let store = self.store().await?;
         get_at(
             &*store,
             &event.items_result_table_name,
@@ -282,7 +282,7 @@ impl<'a> StateData<'a> {
     /// Deletes the item under `key` at `index`, or every element under `key` (`None`), in the
     /// current execution; returns how many were deleted.
     pub async fn delete(&self, key: &str, index: Option<u64>) -> Result<u64, StateDataError> {
-        let store = self.store()?;
+        let store = self.store().await?;
         let table = store.default_table().to_string();
         store.delete(&table, &self.partition_key(key), index).await
     }

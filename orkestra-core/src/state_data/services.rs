@@ -21,19 +21,28 @@ impl Default for StoreSlot {
 }
 
 impl StoreSlot {
-    pub(crate) fn get(&self) -> Result<Arc<dyn StateDataStore>, StateDataError> {
-        match self {
-            StoreSlot::Given(store) => Ok(store.clone()),
-            StoreSlot::Lazy(slot) => {
-                let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(store) = slot.as_ref() {
-                    return Ok(store.clone());
-                }
-                let store: Arc<dyn StateDataStore> = Arc::new(SqliteStateStore::open_default()?);
-                *slot = Some(store.clone());
-                Ok(store)
+    /// The store, opening the default file (on tokio's blocking pool) the first time.
+    pub(crate) async fn get(&self) -> Result<Arc<dyn StateDataStore>, StateDataError> {
+        let slot = match self {
+            StoreSlot::Given(store) => return Ok(store.clone()),
+            StoreSlot::Lazy(slot) => slot.clone(),
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(store) = slot.as_ref() {
+                return Ok(store.clone());
             }
-        }
+            let store: Arc<dyn StateDataStore> = Arc::new(SqliteStateStore::open_default()?);
+            *slot = Some(store.clone());
+            Ok(store)
+        })
+        .await
+        .map_err(|e| StateDataError::Backend {
+            backend: "sqlite",
+            operation: "open",
+            table: crate::sqlite_file::default_path().display().to_string(),
+            message: e.to_string(),
+        })?
     }
 }
 
