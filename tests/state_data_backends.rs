@@ -100,6 +100,21 @@ async fn object_exists(fixture: &Fixture, key: &str) -> bool {
         .is_ok()
 }
 
+/// An item's size as DynamoDB counts it: attribute names plus values (a number takes one byte
+/// per two significant digits, plus one).
+fn row_size(row: &std::collections::HashMap<String, AttributeValue>) -> usize {
+    row.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(text) => text.len(),
+                    AttributeValue::N(number) => number.trim_start_matches('0').len().div_ceil(2) + 1,
+                    other => panic!("unexpected attribute {other:?}"),
+                }
+        })
+        .sum()
+}
+
 fn s3_key(row: &std::collections::HashMap<String, AttributeValue>) -> String {
     row[attribute::DATA_S3_KEY].as_s().unwrap().clone()
 }
@@ -133,6 +148,13 @@ async fn items_spill_to_s3_exactly_past_the_row_limit() {
         assert_eq!(text.len(), capacity - 1 + index as usize);
         assert!(!row.contains_key(attribute::DATA_S3_KEY));
     }
+    // The largest inline row is within DynamoDB's limit, counted as DynamoDB counts, and the
+    // threshold is tight (numbers were reserved at their largest, 21 bytes each).
+    let largest = row_size(&raw_row(&fixture, &pk, 1).await);
+    assert!(
+        largest <= MAX_ITEM_BYTES && largest > MAX_ITEM_BYTES - 48,
+        "largest inline row is {largest} bytes"
+    );
     // Just over: the row points to an S3 object carrying the expiry as metadata and tag.
     let row = raw_row(&fixture, &pk, 2).await;
     assert!(!row.contains_key(attribute::DATA));
