@@ -6,9 +6,9 @@ use aws_sdk_dynamodb::config::Credentials;
 
 /// The variable naming the state data table (set by the exported template on the functions of
 /// `#[compose(state_data)]` tasks).
-pub const TABLE_VAR: &str = "ORKESTRA_STATE_TABLE";
+pub const TABLE_VAR: &str = crate::export::state_data::TABLE_VAR;
 /// The variable naming the bucket that holds items too large for DynamoDB.
-pub const BUCKET_VAR: &str = "ORKESTRA_STATE_BUCKET";
+pub const BUCKET_VAR: &str = crate::export::state_data::BUCKET_VAR;
 
 /// Attempts per request (the first one included) before a throttled or transient failure is
 /// reported: the SDK's standard mode retries throttling with exponential backoff and jitter.

@@ -11,9 +11,9 @@ use crate::state_data::StateDataError;
 /// Attribute names of a state data item.
 pub mod attribute {
     /// Partition key (S): `<execution id>:<key>`.
-    pub const PARTITION_KEY: &str = "partition_key";
+    pub const PARTITION_KEY: &str = crate::export::state_data::PARTITION_KEY;
     /// Sort key (N): the item's index.
-    pub const SORT_KEY: &str = "sort_key";
+    pub const SORT_KEY: &str = crate::export::state_data::SORT_KEY;
     /// The item's JSON text (S), when it fits in the row.
     pub const DATA: &str = "data";
     /// The item's bytes (B), when they are not UTF-8 text (stored as given).
@@ -21,7 +21,7 @@ pub mod attribute {
     /// The S3 object key (S) holding an item spilled to the state bucket.
     pub const DATA_S3_KEY: &str = "data_s3_key";
     /// Unix time in seconds (N) after which DynamoDB's TTL deletes the row.
-    pub const EXPIRES_AT: &str = "expires_at";
+    pub const EXPIRES_AT: &str = crate::export::state_data::EXPIRES_AT;
 }
 
 /// The largest item stored in DynamoDB itself, in bytes (attribute names and values). DynamoDB's
