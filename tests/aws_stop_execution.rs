@@ -33,7 +33,10 @@ fn moto_api(endpoint: &str, method: &str, path: &str) -> String {
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"), "{response}");
+    assert!(
+        response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200"),
+        "{response}"
+    );
     response
         .split_once("\r\n\r\n")
         .map(|(_, body)| body.to_string())
@@ -50,12 +53,17 @@ fn recorded(recording: &str, target: &str) -> Vec<Value> {
                 .as_object()
                 .into_iter()
                 .flatten()
-                .any(|(k, v)| k.eq_ignore_ascii_case("x-amz-target") && v.as_str().is_some_and(|v| v.ends_with(target)))
+                .any(|(k, v)| {
+                    k.eq_ignore_ascii_case("x-amz-target")
+                        && v.as_str().is_some_and(|v| v.ends_with(target))
+                })
         })
         .map(|entry| {
             let body = entry["body"].as_str().unwrap_or_default();
             let bytes = if entry["body_encoded"] == true {
-                base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+                base64::engine::general_purpose::STANDARD
+                    .decode(body)
+                    .unwrap()
             } else {
                 body.as_bytes().to_vec()
             };
@@ -91,7 +99,12 @@ async fn stop_execution_aborts_a_running_execution_with_error_and_cause() {
         .await
         .unwrap();
     let arn = execution.execution_arn;
-    let before = sfn.describe_execution().execution_arn(&arn).send().await.unwrap();
+    let before = sfn
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(before.status, ExecutionStatus::Running);
 
     moto_api(&endpoint, "POST", "/moto-api/recorder/reset-recording");
@@ -103,7 +116,12 @@ async fn stop_execution_aborts_a_running_execution_with_error_and_cause() {
     moto_api(&endpoint, "POST", "/moto-api/recorder/stop-recording");
     stopped.unwrap();
 
-    let after = sfn.describe_execution().execution_arn(&arn).send().await.unwrap();
+    let after = sfn
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(after.status, ExecutionStatus::Aborted);
     assert!(after.stop_date.is_some());
     let recording = moto_api(&endpoint, "GET", "/moto-api/recorder/download-recording");
@@ -132,7 +150,10 @@ async fn stopping_an_unknown_execution_names_it() {
             table,
             message,
         }) => {
-            assert_eq!((backend, operation, table.as_str()), ("sfn", "StopExecution", arn));
+            assert_eq!(
+                (backend, operation, table.as_str()),
+                ("sfn", "StopExecution", arn)
+            );
             assert!(message.contains(arn), "{message}");
         }
         other => panic!("expected a Backend error, got {other:?}"),

@@ -474,8 +474,13 @@ fn the_template_has_no_dependency_cycle() {
         placed.extend(ready);
     }
     let stuck: Vec<&&str> = graph.keys().filter(|id| !placed.contains(**id)).collect();
-    assert!(stuck.is_empty(), "resources in a dependency cycle: {stuck:?}");
+    assert!(
+        stuck.is_empty(),
+        "resources in a dependency cycle: {stuck:?}"
+    );
     // The stop policy depends on the roles, not the other way round.
-    assert!(graph["StateExampleStateMachineStopExecutionPolicy"].contains("StoreRecordsFunctionRole"));
+    assert!(
+        graph["StateExampleStateMachineStopExecutionPolicy"].contains("StoreRecordsFunctionRole")
+    );
     assert!(graph["StateExampleStateMachine"].contains("StoreRecordsFunction"));
 }

@@ -78,7 +78,10 @@ async fn raw_row(
         .dynamodb()
         .get_item()
         .table_name(&fixture.table)
-        .key(attribute::PARTITION_KEY, AttributeValue::S(partition_key.into()))
+        .key(
+            attribute::PARTITION_KEY,
+            AttributeValue::S(partition_key.into()),
+        )
         .key(attribute::SORT_KEY, AttributeValue::N(index.to_string()))
         .consistent_read(true)
         .send()
@@ -108,7 +111,9 @@ fn row_size(row: &std::collections::HashMap<String, AttributeValue>) -> usize {
             name.len()
                 + match value {
                     AttributeValue::S(text) => text.len(),
-                    AttributeValue::N(number) => number.trim_start_matches('0').len().div_ceil(2) + 1,
+                    AttributeValue::N(number) => {
+                        number.trim_start_matches('0').len().div_ceil(2) + 1
+                    }
                     other => panic!("unexpected attribute {other:?}"),
                 }
         })
@@ -133,13 +138,19 @@ async fn items_spill_to_s3_exactly_past_the_row_limit() {
             index,
             data: sized_json(size, index),
         };
-        store.put(&fixture.table, &pk, item, expires_at).await.unwrap();
+        store
+            .put(&fixture.table, &pk, item, expires_at)
+            .await
+            .unwrap();
     }
     // Just under and at the limit: the JSON text is in the row, with the documented schema.
     for index in [0, 1] {
         let row = raw_row(&fixture, &pk, index).await;
         assert_eq!(row[attribute::PARTITION_KEY], AttributeValue::S(pk.clone()));
-        assert_eq!(row[attribute::SORT_KEY], AttributeValue::N(index.to_string()));
+        assert_eq!(
+            row[attribute::SORT_KEY],
+            AttributeValue::N(index.to_string())
+        );
         assert_eq!(
             row[attribute::EXPIRES_AT],
             AttributeValue::N(expires_at.to_string())
@@ -168,10 +179,7 @@ async fn items_spill_to_s3_exactly_past_the_row_limit() {
         .await
         .unwrap();
     assert_eq!(head.content_length, Some(capacity as i64 + 1));
-    assert_eq!(
-        head.metadata.unwrap()["expires-at"],
-        expires_at.to_string()
-    );
+    assert_eq!(head.metadata.unwrap()["expires-at"], expires_at.to_string());
     let tags = s3
         .get_object_tagging()
         .bucket(&fixture.bucket)
@@ -182,7 +190,11 @@ async fn items_spill_to_s3_exactly_past_the_row_limit() {
     let tag = tags.tag_set.iter().find(|t| t.key == "expires_at").unwrap();
     assert_eq!(tag.value, expires_at.to_string());
     for index in 0..3 {
-        let back = store.get(&fixture.table, &pk, index).await.unwrap().unwrap();
+        let back = store
+            .get(&fixture.table, &pk, index)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(back.data == sized_json(capacity - 1 + index as usize, index));
     }
 
@@ -215,7 +227,10 @@ async fn items_spill_to_s3_exactly_past_the_row_limit() {
     let key = s3_key(&raw_row(&fixture, &pk, 3).await);
     assert!(object_exists(&fixture, &key).await);
     assert_eq!(store.delete(&fixture.table, &pk, Some(3)).await.unwrap(), 1);
-    assert!(!object_exists(&fixture, &key).await, "object deleted with its row");
+    assert!(
+        !object_exists(&fixture, &key).await,
+        "object deleted with its row"
+    );
 }
 
 #[tokio::test]
@@ -322,7 +337,8 @@ async fn large_items_without_a_usable_bucket_are_clear_errors() {
         .unwrap();
 
     let missing = aws_local::unique("orkestra-no-bucket");
-    let wrong_bucket = DynamoStateStore::new(&fixture.config, &fixture.table, Some(missing.clone()));
+    let wrong_bucket =
+        DynamoStateStore::new(&fixture.config, &fixture.table, Some(missing.clone()));
     match wrong_bucket
         .put(&fixture.table, &pk, large(), next_week())
         .await
@@ -375,7 +391,15 @@ async fn from_env_child() {
             let pk = fresh_partition("from-env");
             let data = sized_json(MAX_ITEM_BYTES + 1, 9);
             store
-                .put(&table, &pk, StoredItem { index: 0, data: data.clone() }, next_week())
+                .put(
+                    &table,
+                    &pk,
+                    StoredItem {
+                        index: 0,
+                        data: data.clone(),
+                    },
+                    next_week(),
+                )
                 .await
                 .unwrap();
             assert!(store.get(&table, &pk, 0).await.unwrap().unwrap().data == data);
@@ -401,7 +425,11 @@ async fn from_env_uses_the_standard_variables() {
     let run = |vars: &[(&str, &str)], remove: &[&str]| {
         let mut command = Command::new(std::env::current_exe().unwrap());
         command
-            .args(["--exact", "from_env_uses_the_standard_variables", "--nocapture"])
+            .args([
+                "--exact",
+                "from_env_uses_the_standard_variables",
+                "--nocapture",
+            ])
             .env(CHILD_VAR, "1")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
@@ -421,7 +449,10 @@ async fn from_env_uses_the_standard_variables() {
         }
         let out = command.output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        (out.status.success(), stdout + &String::from_utf8_lossy(&out.stderr))
+        (
+            out.status.success(),
+            stdout + &String::from_utf8_lossy(&out.stderr),
+        )
     };
     let (ok, out) = run(&[("AWS_ENDPOINT_URL", &endpoint)], &[]);
     assert!(ok && out.contains("CHILD OK"), "AWS_ENDPOINT_URL:\n{out}");
@@ -434,7 +465,10 @@ async fn from_env_uses_the_standard_variables() {
         ],
         &[],
     );
-    assert!(ok && out.contains("CHILD OK"), "per-service variables:\n{out}");
+    assert!(
+        ok && out.contains("CHILD OK"),
+        "per-service variables:\n{out}"
+    );
     let (_, out) = run(
         &[("AWS_ENDPOINT_URL", &endpoint)],
         &["ORKESTRA_STATE_TABLE"],

@@ -13,7 +13,9 @@ pub fn endpoint() -> Option<String> {
     match std::env::var(ENDPOINT_VAR) {
         Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
         _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{ENDPOINT_VAR} is not set: .ci/setup.d/60-aws.sh starts moto_server and sets it")
+            panic!(
+                "{ENDPOINT_VAR} is not set: .ci/setup.d/60-aws.sh starts moto_server and sets it"
+            )
         }
         _ => {
             eprintln!(

@@ -92,11 +92,21 @@ pub async fn put_get_replace(s: Suite) {
     let pk = fresh_partition("character");
     let store = &s.store;
     store
-        .put(&table, &pk, item(0, serde_json::json!({"name": "jerry"})), next_week())
+        .put(
+            &table,
+            &pk,
+            item(0, serde_json::json!({"name": "jerry"})),
+            next_week(),
+        )
         .await
         .unwrap();
     store
-        .put(&table, &pk, item(24, serde_json::json!({"name": "elaine"})), next_week())
+        .put(
+            &table,
+            &pk,
+            item(24, serde_json::json!({"name": "elaine"})),
+            next_week(),
+        )
         .await
         .unwrap();
     let first = store.get(&table, &pk, 0).await.unwrap().expect("item 0");
@@ -106,7 +116,12 @@ pub async fn put_get_replace(s: Suite) {
     assert_eq!(json(&other), serde_json::json!({"name": "elaine"}));
 
     store
-        .put(&table, &pk, item(0, serde_json::json!({"name": "george"})), next_week())
+        .put(
+            &table,
+            &pk,
+            item(0, serde_json::json!({"name": "george"})),
+            next_week(),
+        )
         .await
         .unwrap();
     let replaced = store.get(&table, &pk, 0).await.unwrap().unwrap();
@@ -136,7 +151,12 @@ pub async fn put_many_and_get_all_in_index_order(s: Suite) {
     let pk = fresh_partition("records");
     // Given out of order, more than one DynamoDB batch (25) and with two-digit indexes.
     let mut items: Vec<StoredItem> = (0..60)
-        .map(|i| item(i, serde_json::json!({"id": i, "text": format!("record {i}")})))
+        .map(|i| {
+            item(
+                i,
+                serde_json::json!({"id": i, "text": format!("record {i}")}),
+            )
+        })
         .collect();
     items.reverse();
     s.store
@@ -165,7 +185,10 @@ pub async fn delete_one_and_all(s: Suite) {
     let table = s.table();
     let pk = fresh_partition("doomed");
     let items = (0..30).map(|i| item(i, serde_json::json!(i))).collect();
-    s.store.put_many(&table, &pk, items, next_week()).await.unwrap();
+    s.store
+        .put_many(&table, &pk, items, next_week())
+        .await
+        .unwrap();
     assert_eq!(s.store.delete(&table, &pk, Some(3)).await.unwrap(), 1);
     assert_eq!(s.store.get(&table, &pk, 3).await.unwrap(), None);
     assert_eq!(s.store.get_all(&table, &pk).await.unwrap().len(), 29);
@@ -180,11 +203,21 @@ pub async fn partitions_are_isolated(s: Suite) {
     let mine = fresh_partition("shared-key");
     let theirs = fresh_partition("shared-key");
     s.store
-        .put(&table, &mine, item(0, serde_json::json!("mine")), next_week())
+        .put(
+            &table,
+            &mine,
+            item(0, serde_json::json!("mine")),
+            next_week(),
+        )
         .await
         .unwrap();
     s.store
-        .put(&table, &theirs, item(0, serde_json::json!("theirs")), next_week())
+        .put(
+            &table,
+            &theirs,
+            item(0, serde_json::json!("theirs")),
+            next_week(),
+        )
         .await
         .unwrap();
     let got = s.store.get(&table, &mine, 0).await.unwrap().unwrap();
@@ -198,7 +231,12 @@ pub async fn writes_go_to_the_table_named(s: Suite) {
     let table = s.table();
     let pk = fresh_partition("global");
     s.store
-        .put(&s.other_table, &pk, item(0, serde_json::json!("elsewhere")), next_week())
+        .put(
+            &s.other_table,
+            &pk,
+            item(0, serde_json::json!("elsewhere")),
+            next_week(),
+        )
         .await
         .unwrap();
     s.store
@@ -233,14 +271,25 @@ pub async fn unknown_table_is_an_error(s: Suite) {
     );
     check(
         s.store
-            .put_many(missing, &pk, vec![item(0, serde_json::json!(1))], next_week())
+            .put_many(
+                missing,
+                &pk,
+                vec![item(0, serde_json::json!(1))],
+                next_week(),
+            )
             .await,
         "put_many",
     );
     check(s.store.get(missing, &pk, 0).await.map(drop), "get");
     check(s.store.get_all(missing, &pk).await.map(drop), "get_all");
-    check(s.store.delete(missing, &pk, Some(0)).await.map(drop), "delete one");
-    check(s.store.delete(missing, &pk, None).await.map(drop), "delete all");
+    check(
+        s.store.delete(missing, &pk, Some(0)).await.map(drop),
+        "delete one",
+    );
+    check(
+        s.store.delete(missing, &pk, None).await.map(drop),
+        "delete all",
+    );
 }
 
 /// Rows whose `expires_at` has passed are not read (if the backend filters them).
@@ -268,7 +317,12 @@ pub async fn expired_rows_are_not_returned(s: Suite) {
         .await
         .unwrap();
     s.store
-        .put(&table, &pk, item(3, serde_json::json!("fresh")), next_week())
+        .put(
+            &table,
+            &pk,
+            item(3, serde_json::json!("fresh")),
+            next_week(),
+        )
         .await
         .unwrap();
     assert_eq!(s.store.get(&table, &pk, 0).await.unwrap(), None);
@@ -286,7 +340,15 @@ pub async fn large_items_round_trip(s: Suite) {
     for (n, &size) in sizes.iter().enumerate() {
         let data = sized_json(size, n as u64);
         s.store
-            .put(&table, &pk, StoredItem { index: n as u64, data: data.clone() }, next_week())
+            .put(
+                &table,
+                &pk,
+                StoredItem {
+                    index: n as u64,
+                    data: data.clone(),
+                },
+                next_week(),
+            )
             .await
             .unwrap();
         let back = s.store.get(&table, &pk, n as u64).await.unwrap().unwrap();
@@ -295,7 +357,12 @@ pub async fn large_items_round_trip(s: Suite) {
     }
     // Replacing a large item with a small one, and reading the list back in order.
     s.store
-        .put(&table, &pk, item(0, serde_json::json!("small now")), next_week())
+        .put(
+            &table,
+            &pk,
+            item(0, serde_json::json!("small now")),
+            next_week(),
+        )
         .await
         .unwrap();
     let all = s.store.get_all(&table, &pk).await.unwrap();
@@ -317,7 +384,10 @@ pub async fn large_items_round_trip(s: Suite) {
             },
         })
         .collect();
-    s.store.put_many(&table, &many, items, next_week()).await.unwrap();
+    s.store
+        .put_many(&table, &many, items, next_week())
+        .await
+        .unwrap();
     let all = s.store.get_all(&table, &many).await.unwrap();
     assert_eq!(all.len(), 3);
     assert!(all[1].data == sized_json(1 << 20, 101));

@@ -106,7 +106,6 @@ impl Row {
     pub fn expired(&self, now: i64) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
     }
-
 }
 
 /// Decodes a row of `table` / `partition_key`.

@@ -25,14 +25,13 @@ pub async fn create_state_resources(
     table: &str,
     bucket: Option<&str>,
 ) -> Result<(), StateDataError> {
-    let fail = |backend: &'static str, operation: &'static str, message: String| {
-        StateDataError::Backend {
+    let fail =
+        |backend: &'static str, operation: &'static str, message: String| StateDataError::Backend {
             backend,
             operation,
             table: table.to_string(),
             message,
-        }
-    };
+        };
     let dynamodb = config.dynamodb();
     let key = |name: &str, kind: KeyType| {
         KeySchemaElement::builder()
@@ -85,7 +84,13 @@ pub async fn create_state_resources(
             .bucket(bucket)
             .send()
             .await
-            .map_err(|e| fail("s3", "CreateBucket", format!("bucket {bucket}: {}", display(&e))))?;
+            .map_err(|e| {
+                fail(
+                    "s3",
+                    "CreateBucket",
+                    format!("bucket {bucket}: {}", display(&e)),
+                )
+            })?;
     }
     Ok(())
 }

@@ -98,7 +98,8 @@ impl LambdaFunction {
 
     /// Adds an environment variable.
     pub fn environment(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.environment.insert(key.into(), Value::String(value.into()));
+        self.environment
+            .insert(key.into(), Value::String(value.into()));
         self
     }
 

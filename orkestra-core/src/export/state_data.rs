@@ -157,7 +157,11 @@ pub fn executions_arn(state_machine_name: &str) -> Value {
 /// the executions of state machine `name` only. It is a resource of its own, not part of the
 /// roles, so the state machine (which needs the functions, which need their roles) does not
 /// depend on itself; the ARN is built from the name, not from a reference to the machine.
-pub fn stop_execution_policy(policy_name: &str, state_machine_name: &str, roles: &[String]) -> Value {
+pub fn stop_execution_policy(
+    policy_name: &str,
+    state_machine_name: &str,
+    roles: &[String],
+) -> Value {
     let roles: Vec<Value> = roles.iter().map(|role| json!({"Ref": role})).collect();
     json!({
         "Type": "AWS::IAM::Policy",
