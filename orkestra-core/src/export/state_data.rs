@@ -49,6 +49,13 @@ pub const OBJECT_ACTIONS: [&str; 4] = [
 ];
 
 /// The table, the bucket and its TLS-only policy, by logical id.
+///
+/// ```
+/// let resources = orkestra::export::state_data::resources();
+/// let (id, table) = &resources[0];
+/// assert_eq!(id, "OrkestraStateTable");
+/// assert_eq!(table["Properties"]["BillingMode"], "PAY_PER_REQUEST");
+/// ```
 pub fn resources() -> Vec<(String, Value)> {
     let table = json!({
         "Type": "AWS::DynamoDB::Table",
@@ -129,7 +136,17 @@ fn objects_arn() -> Value {
 }
 
 /// A `state_data` task's function with the table and bucket in its environment and a grant
-/// of exactly the backend's actions on them.
+/// of exactly the backend's actions on them (what [`Template`](super::Template) does for
+/// every `#[compose(state_data)]` task).
+///
+/// ```
+/// use orkestra::export::{state_data, LambdaFunction};
+/// # fn demo(spec: &'static orkestra::TaskSpec) {
+/// let function = state_data::grant(LambdaFunction::for_task(spec));
+/// let env = &function.properties()["Environment"]["Variables"];
+/// assert_eq!(env["ORKESTRA_STATE_TABLE"], serde_json::json!({"Ref": "OrkestraStateTable"}));
+/// # }
+/// ```
 pub fn grant(function: LambdaFunction) -> LambdaFunction {
     function
         .environment_value(TABLE_VAR, json!({"Ref": TABLE_ID}))
@@ -157,6 +174,15 @@ pub fn executions_arn(state_machine_name: &str) -> Value {
 /// the executions of state machine `name` only. It is a resource of its own, not part of the
 /// roles, so the state machine (which needs the functions, which need their roles) does not
 /// depend on itself; the ARN is built from the name, not from a reference to the machine.
+///
+/// ```
+/// let policy = orkestra::export::state_data::stop_execution_policy(
+///     "OrdersStopExecutionPolicy", "orders", &["ChargeFunctionRole".to_string()]);
+/// let statement = &policy["Properties"]["PolicyDocument"]["Statement"][0];
+/// assert_eq!(statement["Action"], "states:StopExecution");
+/// assert!(statement["Resource"]["Fn::Sub"].as_str().unwrap().ends_with(":execution:orders:*"));
+/// # let _ = policy;
+/// ```
 pub fn stop_execution_policy(
     policy_name: &str,
     state_machine_name: &str,
