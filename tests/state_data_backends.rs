@@ -18,8 +18,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use orkestra::aws::dynamodb::types::AttributeValue;
-use orkestra::aws::{attribute, provision, AwsConfig, DynamoStateStore, MAX_ITEM_BYTES};
+use orkestra::aws::{
+    attribute, provision, AttributeValue, AwsConfig, DynamoStateStore, MAX_ITEM_BYTES,
+};
 use orkestra::state_data::{StateDataError, StateDataStore, StoredItem};
 use state_data_suite::{fresh_partition, next_week, sized_json, Suite};
 

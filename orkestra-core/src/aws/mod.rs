@@ -22,9 +22,9 @@ pub use item::{attribute, MAX_ITEM_BYTES};
 pub use state_store::DynamoStateStore;
 pub use stopper::SfnStopper;
 
-/// The AWS SDK for DynamoDB, as Orkestra uses it (same version, for callers' own requests).
-pub use aws_sdk_dynamodb as dynamodb;
-/// The AWS SDK for S3, as Orkestra uses it.
-pub use aws_sdk_s3 as s3;
-/// The AWS SDK for Step Functions, as Orkestra uses it.
-pub use aws_sdk_sfn as sfn;
+/// A DynamoDB attribute value, for reading rows with [`AwsConfig::dynamodb`]'s client.
+///
+/// (The SDK crates themselves are not re-exported: their public items would be in scope of
+/// every crate using `orkestra`, and rustc then prints `std::string::String` for `String` in
+/// diagnostics, including Orkestra's own compile errors.)
+pub use aws_sdk_dynamodb::types::AttributeValue;
