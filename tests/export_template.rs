@@ -9,6 +9,29 @@ mod map_job;
 #[path = "../examples/parallel_job.rs"]
 mod parallel_job;
 
+/// A workflow whose first and last tasks use state data.
+mod state_tasks {
+    use orkestra::{compose, Context};
+
+    #[compose(state_data)]
+    pub fn store_records(n: u32, _ctx: &Context) -> u32 {
+        n
+    }
+
+    #[compose]
+    pub fn plain_step(n: u32, _ctx: &Context) -> u32 {
+        n + 1
+    }
+
+    #[compose(state_data)]
+    pub fn load_records(n: u32, _ctx: &Context) -> u32 {
+        n
+    }
+
+    orkestra::workflow!(pub state_example = store_records >> plain_step >> load_records);
+}
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -20,6 +43,7 @@ fn template() -> Value {
         .workflow(&map_job::map_example())
         .workflow(&parallel_job::swallowing_example())
         .workflow(&parallel_job::halting_example())
+        .workflow(&state_tasks::state_example())
         .function(
             map_job::sum_up::aws_lambda()
                 .environment("TABLE", "sums")
@@ -64,8 +88,8 @@ fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'
 fn one_function_per_task_all_running_one_binary() {
     let template = template();
     let functions = resources_of_type(&template, "AWS::Lambda::Function");
-    // 5 map_job tasks + start, double, explode, report, total.
-    assert_eq!(functions.len(), 10);
+    // 5 map_job tasks + start, double, explode, report, total + 3 state_tasks.
+    assert_eq!(functions.len(), 13);
     for (id, function) in &functions {
         let props = &function["Properties"];
         assert!(id.chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
@@ -231,4 +255,232 @@ fn checkov_fails_no_check() {
             .unwrap_or("");
         assert!(comment.len() > 20, "unjustified skip: {check}");
     }
+}
+
+fn statements_of(template: &Value, role: &str) -> Vec<Value> {
+    template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn state_data_resources_exist_only_when_a_task_uses_state_data() {
+    let without = Template::new()
+        .workflow(&map_job::map_example())
+        .to_json()
+        .unwrap();
+    assert!(resources_of_type(&without, "AWS::DynamoDB::Table").is_empty());
+    assert!(resources_of_type(&without, "AWS::S3::Bucket").is_empty());
+    assert!(without["Outputs"]["StateTableName"].is_null());
+
+    let template = template();
+    let tables = resources_of_type(&template, "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 1);
+    let (id, table) = tables[0];
+    assert_eq!(id, "OrkestraStateTable");
+    let props = &table["Properties"];
+    assert_eq!(props["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        props["KeySchema"],
+        json!([
+            {"AttributeName": "partition_key", "KeyType": "HASH"},
+            {"AttributeName": "sort_key", "KeyType": "RANGE"},
+        ])
+    );
+    assert_eq!(
+        props["AttributeDefinitions"],
+        json!([
+            {"AttributeName": "partition_key", "AttributeType": "S"},
+            {"AttributeName": "sort_key", "AttributeType": "N"},
+        ])
+    );
+    assert_eq!(
+        props["TimeToLiveSpecification"],
+        json!({"AttributeName": "expires_at", "Enabled": true})
+    );
+
+    let bucket = &template["Resources"]["OrkestraStateBucket"]["Properties"];
+    let rule = &bucket["LifecycleConfiguration"]["Rules"][0];
+    assert_eq!(rule["Status"], "Enabled");
+    assert!(rule["ExpirationInDays"].as_u64().unwrap() > 7, "{rule}");
+    assert_eq!(
+        bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+            ["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+        "AES256"
+    );
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(bucket["PublicAccessBlockConfiguration"][setting], true);
+    }
+    let tls = &template["Resources"]["OrkestraStateBucketPolicy"]["Properties"];
+    assert_eq!(tls["Bucket"], json!({"Ref": "OrkestraStateBucket"}));
+    let deny = &tls["PolicyDocument"]["Statement"][0];
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(
+        deny["Condition"],
+        json!({"Bool": {"aws:SecureTransport": "false"}})
+    );
+    assert_eq!(
+        template["Outputs"]["StateTableName"]["Value"],
+        json!({"Ref": "OrkestraStateTable"})
+    );
+}
+
+#[test]
+fn only_state_data_functions_get_the_table_and_bucket() {
+    let template = template();
+    let env = |function: &str| {
+        template["Resources"][function]["Properties"]["Environment"]["Variables"].clone()
+    };
+    for function in ["StoreRecordsFunction", "LoadRecordsFunction"] {
+        assert_eq!(
+            env(function)["ORKESTRA_STATE_TABLE"],
+            json!({"Ref": "OrkestraStateTable"})
+        );
+        assert_eq!(
+            env(function)["ORKESTRA_STATE_BUCKET"],
+            json!({"Ref": "OrkestraStateBucket"})
+        );
+        let statements = statements_of(&template, &format!("{function}Role"));
+        assert_eq!(statements.len(), 4, "{statements:#?}");
+        assert_eq!(
+            statements[2],
+            json!({
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem",
+                           "dynamodb:Query", "dynamodb:BatchWriteItem"],
+                "Resource": {"Fn::GetAtt": ["OrkestraStateTable", "Arn"]},
+            })
+        );
+        assert_eq!(
+            statements[3],
+            json!({
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"],
+                "Resource": {"Fn::Sub": "${OrkestraStateBucket.Arn}/*"},
+            })
+        );
+    }
+    // Every other function: no state variables, no DynamoDB or S3 access to the state table.
+    for (id, function) in resources_of_type(&template, "AWS::Lambda::Function") {
+        if id == "StoreRecordsFunction" || id == "LoadRecordsFunction" {
+            continue;
+        }
+        let vars = &function["Properties"]["Environment"]["Variables"];
+        assert!(vars["ORKESTRA_STATE_TABLE"].is_null(), "{id}");
+        assert!(vars["ORKESTRA_STATE_BUCKET"].is_null(), "{id}");
+        let text = serde_json::to_string(&statements_of(&template, &format!("{id}Role"))).unwrap();
+        assert!(!text.contains("OrkestraState"), "{id}: {text}");
+    }
+    assert_eq!(statements_of(&template, "PlainStepFunctionRole").len(), 2);
+}
+
+#[test]
+fn stop_execution_is_granted_on_the_machines_own_executions_only() {
+    let template = template();
+    let policy = &template["Resources"]["StateExampleStateMachineStopExecutionPolicy"];
+    assert_eq!(policy["Type"], "AWS::IAM::Policy");
+    let props = &policy["Properties"];
+    let roles: BTreeSet<String> = props["Roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Ref"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        roles,
+        BTreeSet::from([
+            "LoadRecordsFunctionRole".to_string(),
+            "PlainStepFunctionRole".to_string(),
+            "StoreRecordsFunctionRole".to_string(),
+        ])
+    );
+    assert_eq!(
+        props["PolicyDocument"]["Statement"],
+        json!([{
+            "Effect": "Allow",
+            "Action": "states:StopExecution",
+            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:state_example:*"},
+        }])
+    );
+    // Express executions cannot be stopped: no grant for the EXPRESS machine.
+    assert!(template["Resources"]["HaltingExampleStateMachineStopExecutionPolicy"].is_null());
+    // No other policy or role grants any `states:` action to a function.
+    for (id, _) in resources_of_type(&template, "AWS::Lambda::Function") {
+        let text = serde_json::to_string(&statements_of(&template, &format!("{id}Role"))).unwrap();
+        assert!(!text.contains("states:"), "{id}: {text}");
+    }
+}
+
+/// The logical ids a resource refers to (`Ref`, `Fn::GetAtt`, `${Id}` / `${Id.Attr}` in
+/// `Fn::Sub`), ignoring pseudo parameters and template parameters.
+fn references(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("Ref", Value::String(id)) => {
+                        out.insert(id.clone());
+                    }
+                    ("Fn::GetAtt", Value::Array(parts)) => {
+                        out.insert(parts[0].as_str().unwrap().to_string());
+                    }
+                    ("Fn::Sub", Value::String(text)) => {
+                        for piece in text.split("${").skip(1) {
+                            let name = piece.split('}').next().unwrap();
+                            out.insert(name.split('.').next().unwrap().to_string());
+                        }
+                    }
+                    _ => references(inner, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| references(item, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_template_has_no_dependency_cycle() {
+    let template = template();
+    let resources = template["Resources"].as_object().unwrap();
+    let graph: BTreeMap<&str, BTreeSet<String>> = resources
+        .iter()
+        .map(|(id, resource)| {
+            let mut refs = BTreeSet::new();
+            references(resource, &mut refs);
+            refs.retain(|r| resources.contains_key(r));
+            (id.as_str(), refs)
+        })
+        .collect();
+    // Kahn's algorithm: every resource must be placeable after its dependencies.
+    let mut placed: BTreeSet<&str> = BTreeSet::new();
+    loop {
+        let ready: Vec<&str> = graph
+            .iter()
+            .filter(|(id, deps)| {
+                !placed.contains(*id) && deps.iter().all(|d| placed.contains(d.as_str()))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        placed.extend(ready);
+    }
+    let stuck: Vec<&&str> = graph.keys().filter(|id| !placed.contains(**id)).collect();
+    assert!(
+        stuck.is_empty(),
+        "resources in a dependency cycle: {stuck:?}"
+    );
+    // The stop policy depends on the roles, not the other way round.
+    assert!(
+        graph["StateExampleStateMachineStopExecutionPolicy"].contains("StoreRecordsFunctionRole")
+    );
+    assert!(graph["StateExampleStateMachine"].contains("StoreRecordsFunction"));
 }

@@ -4,6 +4,8 @@
 //! Users depend on the `orkestra` facade crate, which re-exports this crate and the macros.
 #![warn(missing_docs)]
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod cli;
 pub mod compose;
 pub mod context;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::naming::{function_id, logical_id};
+use super::naming::{function_id, function_role_id, logical_id};
 use crate::task::TaskSpec;
 
 /// The CPU architecture of the Lambda functions (and of the packaged binary).
@@ -71,7 +71,7 @@ pub struct LambdaFunction {
     memory_mb: u32,
     timeout_secs: u32,
     architecture: Architecture,
-    environment: BTreeMap<String, String>,
+    environment: BTreeMap<String, Value>,
     statements: Vec<Value>,
     reserved_concurrency: Option<u32>,
 }
@@ -98,7 +98,15 @@ impl LambdaFunction {
 
     /// Adds an environment variable.
     pub fn environment(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.environment.insert(key.into(), value.into());
+        self.environment
+            .insert(key.into(), Value::String(value.into()));
+        self
+    }
+
+    /// Adds an environment variable whose value is a CloudFormation expression, e.g.
+    /// `{"Ref": "OrkestraStateTable"}`.
+    pub fn environment_value(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.environment.insert(key.into(), value);
         self
     }
 
@@ -125,7 +133,7 @@ impl LambdaFunction {
     }
 
     fn role_id(&self) -> String {
-        format!("{}Role", self.logical_id())
+        function_role_id(self.task)
     }
 
     fn log_group_id(&self) -> String {
@@ -137,7 +145,7 @@ impl LambdaFunction {
         let mut environment: Map<String, Value> = self
             .environment
             .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         environment.insert("ORKESTRA_LOG".into(), json!("info"));
         let mut props = json!({

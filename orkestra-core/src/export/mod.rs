@@ -26,6 +26,7 @@ pub fn asl(workflow: &Workflow) -> Result<StateMachine, Vec<AslError>> {
 }
 
 pub mod lambda;
+pub mod state_data;
 pub mod template;
 
 pub use lambda::{Architecture, LambdaFunction};

@@ -29,6 +29,11 @@ pub fn function_id(key: &str) -> String {
     format!("{}Function", logical_id(key))
 }
 
+/// The logical id of a task's function's IAM role.
+pub fn function_role_id(key: &str) -> String {
+    format!("{}Role", function_id(key))
+}
+
 /// The `DefinitionSubstitutions` key holding a task's function ARN.
 pub fn function_arn_substitution(key: &str) -> String {
     format!("{}Arn", function_id(key))

@@ -1,15 +1,18 @@
 //! A whole CloudFormation template (JSON) for one or more workflows: one Lambda function per
 //! task, all sharing one code artefact; a state machine per workflow with a role that may invoke
-//! exactly its own functions; an EventBridge Scheduler schedule where a workflow has one.
+//! exactly its own functions; an EventBridge Scheduler schedule where a workflow has one; the
+//! state data table and bucket when a task uses state data, with access for exactly those
+//! tasks' functions; and, per STANDARD state machine, a policy letting its functions stop its
+//! executions (`ctx.stop_execution`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
 use super::lambda::{checkov_skips, log_group, Architecture, LambdaFunction};
-use super::naming::{function_arn_substitution, function_id, logical_id};
-use super::{asl, AslError};
-use crate::graph::Workflow;
+use super::naming::{function_arn_substitution, function_id, function_role_id, logical_id};
+use super::{asl, state_data, AslError};
+use crate::graph::{StateMachineType, Workflow};
 use crate::task::TaskSpec;
 
 /// A workflow's state machine as CloudFormation resources (what `.schedule()` gives).
@@ -34,7 +37,8 @@ impl ScheduledStateMachine {
         format!("{}StateMachine", logical_id(self.workflow.name()))
     }
 
-    /// The resources: state machine, its role and log group, and the schedule with its role.
+    /// The resources: state machine, its role and log group, the schedule with its role, and
+    /// (STANDARD machines) the policy letting the workflow's functions stop its executions.
     pub fn resources(&self) -> Result<Vec<(String, Value)>, Vec<AslError>> {
         let machine = asl(&self.workflow)?;
         let id = self.logical_id();
@@ -104,6 +108,18 @@ impl ScheduledStateMachine {
             ),
             (log_id, log_group()),
         ];
+        if settings.state_machine_type == StateMachineType::Standard {
+            // Every task may call `ctx.stop_execution`; Express executions cannot be stopped.
+            let roles: Vec<String> = tasks.iter().map(|task| function_role_id(task)).collect();
+            resources.push((
+                format!("{id}StopExecutionPolicy"),
+                state_data::stop_execution_policy(
+                    &format!("{}StopExecutionPolicy", logical_id(self.workflow.name())),
+                    self.workflow.name(),
+                    &roles,
+                ),
+            ));
+        }
         if let Some(expression) = &settings.schedule {
             let schedule_role = format!("{id}ScheduleRole");
             resources.push((
@@ -220,6 +236,7 @@ impl Template {
             }
         }
         let mut ids: BTreeMap<String, &str> = BTreeMap::new();
+        let mut uses_state_data = false;
         for (name, spec) in &tasks {
             if let Some(other) = ids.insert(logical_id(name), name) {
                 return Err(TemplateError::LogicalIdClash(
@@ -227,13 +244,28 @@ impl Template {
                     name.to_string(),
                 ));
             }
-            let function = self
+            let mut function = self
                 .overrides
                 .get(name)
                 .cloned()
                 .unwrap_or_else(|| LambdaFunction::for_task(spec))
                 .architecture(self.architecture);
+            if spec.options.state_data {
+                uses_state_data = true;
+                function = state_data::grant(function);
+            }
             resources.extend(function.resources());
+        }
+        if uses_state_data {
+            resources.extend(state_data::resources());
+            outputs.insert(
+                "StateTableName".into(),
+                json!({"Description": "DynamoDB table holding state data", "Value": {"Ref": state_data::TABLE_ID}}),
+            );
+            outputs.insert(
+                "StateBucketName".into(),
+                json!({"Description": "S3 bucket holding state data items too large for DynamoDB", "Value": {"Ref": state_data::BUCKET_ID}}),
+            );
         }
         for workflow in &self.workflows {
             let machine = workflow.schedule();
