@@ -33,6 +33,8 @@ fn op(id: &str, status: OperationStatus, result: Option<&str>) -> OperationRecor
         result: result.map(str::to_string),
         error: None,
         attempt: 1,
+        started_ms: None,
+        ended_ms: None,
     }
 }
 

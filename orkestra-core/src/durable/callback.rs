@@ -84,6 +84,8 @@ impl<T: DeserializeOwned> Callback<T> {
                         result: None,
                         error: Some(error.clone()),
                         attempt: 0,
+                        started_ms: None,
+                        ended_ms: None,
                     })
                     .await?;
                 return Err(DurableError::OperationFailed { name: label, error });
@@ -117,6 +119,8 @@ impl DurableContext {
                     result: deadline.map(|d| d.to_string()),
                     error: None,
                     attempt: 0,
+                    started_ms: None,
+                    ended_ms: None,
                 })
                 .await?;
                 deadline

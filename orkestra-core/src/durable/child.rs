@@ -123,6 +123,8 @@ impl DurableContext {
             result,
             error,
             attempt: 0,
+            started_ms: None,
+            ended_ms: None,
         };
         self.checkpoint_nowait(&record(OperationStatus::Started, None, None));
         let out = f(self.child(id.clone())).await;
@@ -137,6 +139,10 @@ impl DurableContext {
                 Ok(v)
             }
             Err(e) => {
+                // A store fault is not the context's failure: the run stops (see `stopped`).
+                if let Some(stop) = self.stopped() {
+                    return Err(stop.into());
+                }
                 let error = capture_error(&e);
                 self.checkpoint(&record(OperationStatus::Failed, None, Some(error.clone())))
                     .await?;
@@ -169,6 +175,8 @@ impl DurableContext {
             result: Some(wake.to_string()),
             error: None,
             attempt: 0,
+            started_ms: None,
+            ended_ms: None,
         };
         let wake = match self.replay(&id, OperationType::Wait, name)? {
             Some(rec) if rec.status == OperationStatus::Succeeded => return Ok(()),

@@ -7,7 +7,6 @@
 use super::callback::complete_callback;
 use super::error::DurableError;
 use super::execution::DurableExecutor;
-use super::owner::ExecutionLock;
 use super::registry::{check_durable_handlers, registered_handler, registered_handlers};
 use super::store::StoreError;
 use super::store::{
@@ -123,7 +122,17 @@ impl Failure {
 
 impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Failure {
-        Failure(ExitStatus::StoreFault, error.to_string())
+        let code = if error.is_lease_lost() {
+            ExitStatus::Conflict
+        } else {
+            ExitStatus::StoreFault
+        };
+        let hint = if error.is_lease_lost() {
+            ""
+        } else {
+            "; nothing recorded was lost: remove the fault, then `durable resume` the execution"
+        };
+        Failure(code, format!("{error}{hint}"))
     }
 }
 
@@ -131,6 +140,7 @@ impl From<DurableError> for Failure {
     fn from(error: DurableError) -> Failure {
         match error {
             DurableError::Store(error) => error.into(),
+            owned @ DurableError::Owned { .. } => Failure(ExitStatus::Conflict, owned.to_string()),
             other => Failure(ExitStatus::Failed, other.to_string()),
         }
     }
@@ -182,7 +192,7 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
             if let Some(existing) = store.get_execution(&id)? {
                 check_same_start(&existing, &handler, &event)?;
             }
-            start(store, &path, &handler, &id, event).await
+            start(store, &handler, &id, event).await
         }
         DurableCommand::CompleteCallback {
             callback_id,
@@ -210,7 +220,7 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
         DurableCommand::Resume { id } => {
             let exec = store.get_execution(&id)?.ok_or_else(|| missing(&id))?;
             let handler = exec.handler.clone();
-            start(store, &path, &handler, &id, Value::Null).await
+            start(store, &handler, &id, Value::Null).await
         }
     }
 }
@@ -277,11 +287,10 @@ pub fn inspect_tree(id: &str) -> Result<String, String> {
     Ok(crate::view::durable_tree(&exec, &ops))
 }
 
-/// Runs execution `id` while holding its [`ExecutionLock`]: a second `start` or `resume` of an
-/// execution that another process is running is a conflict, not a second run.
+/// Runs execution `id`; the executor holds its lease, so a second `start` or `resume` of an
+/// execution another process runs is a conflict (exit 4) naming the owner, not a second run.
 async fn start(
     store: Arc<SqliteStore>,
-    path: &std::path::Path,
     name: &str,
     id: &str,
     event: Value,
@@ -294,25 +303,6 @@ async fn start(
                 registered_handlers()
             )))
         })?;
-    let lock = ExecutionLock::try_acquire(path, id).map_err(|e| {
-        Failure(
-            ExitStatus::StoreFault,
-            format!(
-                "cannot lock execution {id:?} at {}: {e}",
-                ExecutionLock::path(path, id).display()
-            ),
-        )
-    })?;
-    let Some(_lock) = lock else {
-        return Err(Failure(
-            ExitStatus::Conflict,
-            format!(
-                "execution {id:?} is being run by another process (it holds {}); wait for it \
-                 to end, or look at it with `durable inspect {id}`",
-                ExecutionLock::path(path, id).display()
-            ),
-        ));
-    };
     let mut executor = DurableExecutor::new(store);
     if let Some(bars) = crate::progress::TerminalProgress::if_terminal() {
         executor = executor.with_progress(Arc::new(bars));

@@ -102,6 +102,8 @@ impl DurableContext {
             result,
             error,
             attempt: 0,
+            started_ms: None,
+            ended_ms: None,
         };
         if let Some(rec) = self.replay(&id, OperationType::ChainedInvoke, Some(handler))? {
             match rec.status {

@@ -94,7 +94,7 @@ pub use map::{
     ItemNamer, JsonSerdes, MapBuilder, MapConfig, MapFunction, Serdes, SummaryGenerator,
     MAX_CHECKPOINT_RESULT,
 };
-pub use owner::ExecutionLock;
+pub use owner::{LeaseHolder, Ownership, LEASE_RENEW_EVERY, LEASE_TTL};
 pub use registry::{
     check_durable_handlers, registered_handler, registered_handlers, DuplicateDurableHandler,
     DurableHandlerEntry,

@@ -303,6 +303,8 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
             result,
             error,
             attempt,
+            started_ms: None,
+            ended_ms: None,
         };
     let fail = |error: ErrorObject| DurableError::OperationFailed {
         name: label.to_string(),
@@ -358,6 +360,10 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
     }
 
     loop {
+        // A stopped run starts no more step bodies.
+        if let Some(stop) = ctx.stopped() {
+            return Err(stop.into());
+        }
         // One record per attempt: START, then the same record with the outcome.
         let mut rec = record(OperationStatus::Started, attempt, None, None);
         if at_most_once {

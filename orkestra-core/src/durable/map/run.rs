@@ -61,6 +61,8 @@ where
         result,
         error: None,
         attempt: 0,
+        started_ms: None,
+        ended_ms: None,
     };
     if let Some(rec) = ctx.replay(&id, OperationType::Context, name.as_deref())? {
         if rec.status == OperationStatus::Succeeded {

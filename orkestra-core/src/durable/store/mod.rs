@@ -7,6 +7,8 @@ pub(crate) mod sqlite;
 
 pub use sqlite::{SqliteStore, Synchronous};
 
+use super::owner::Ownership;
+use super::step::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
@@ -151,6 +153,14 @@ pub struct OperationRecord {
     pub error: Option<ErrorObject>,
     /// Attempt number (1-based; 0 for operations without attempts).
     pub attempt: u32,
+    /// When its first record was committed, in milliseconds since the Unix epoch (the
+    /// protocol's `StartTimestamp`); set by [`CheckpointStore::load_operations`], `None`
+    /// when writing and for records older than schema version 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
+    /// When its finishing record was committed (`EndTimestamp`); `None` while unfinished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_ms: Option<u64>,
 }
 
 /// The status of a whole execution.
@@ -239,9 +249,27 @@ pub enum StoreError {
     Corrupt {
         /// The table.
         table: &'static str,
-        /// What was wrong.
+        /// What was wrong, naming the execution and operation.
         message: String,
     },
+    /// Another process took this execution's lease over: this process's writes to it are
+    /// refused, and it stops without recording anything more.
+    #[error(
+        "execution {execution:?} is no longer owned by this process (its lease was taken \
+         over); its writes are refused and this run stops"
+    )]
+    LeaseLost {
+        /// The execution.
+        execution: String,
+    },
+}
+
+impl StoreError {
+    /// Whether the error is this process losing an execution's lease (a conflict, not a
+    /// fault of the store).
+    pub fn is_lease_lost(&self) -> bool {
+        matches!(self, StoreError::LeaseLost { .. })
+    }
 }
 
 /// A pending write: await it (or call [`Commit::wait`]) when the write must be durable
@@ -327,4 +355,24 @@ pub trait CheckpointStore: Send + Sync + 'static {
         execution_id: &str,
         op_id: &str,
     ) -> Result<Option<OperationRecord>, StoreError>;
+    /// Takes the lease of `execution_id` for this process, unless another live holder has
+    /// it; from then on the store fences the execution's writes by it. A store without
+    /// leases (the default) always grants it: there one invocation at a time is the
+    /// service's job (the Lambda checkpoint-token chain).
+    fn acquire_lease(&self, execution_id: &str) -> BoxFuture<'static, Result<Ownership, StoreError>> {
+        let _ = execution_id;
+        Box::pin(std::future::ready(Ok(Ownership::Acquired)))
+    }
+    /// Gives the lease of `execution_id` up (after every write issued before it).
+    fn release_lease(&self, execution_id: &str) -> Commit {
+        let _ = execution_id;
+        Commit::ready(Ok(()))
+    }
+    /// Why writes of `execution_id` are refused, if they are: the store failed (every
+    /// write after a fault is refused, so nothing derived from the fault is recorded), or
+    /// this process lost the execution's lease. The engine then stops the run in place.
+    fn stopped(&self, execution_id: &str) -> Option<StoreError> {
+        let _ = execution_id;
+        None
+    }
 }

@@ -106,6 +106,8 @@ mod tests {
             result: None,
             error: Some(ErrorObject::new("E", "m")),
             attempt: 3,
+            started_ms: None,
+            ended_ms: None,
         };
         let p = PackedOp::pack("exec", &record);
         assert_eq!(p.execution_id(), "exec");
