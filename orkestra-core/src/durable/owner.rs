@@ -89,6 +89,28 @@ impl std::fmt::Display for LeaseHolder {
     }
 }
 
+/// Lease owners of this process whose runs stopped on a store fault or a lost lease: their
+/// leases stay in the store (it refused the release), but this process knows they are over,
+/// so another run in it may take them over at once.
+static ABANDONED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Marks `owner` (a lease of this process) as over.
+pub(crate) fn abandon(owner: &str) {
+    ABANDONED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(owner.to_string());
+}
+
+/// Whether `owner` is a lease of this process whose run stopped.
+pub(crate) fn is_abandoned(owner: &str) -> bool {
+    ABANDONED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .any(|o| o == owner)
+}
+
 /// The outcome of asking for an execution's lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ownership {

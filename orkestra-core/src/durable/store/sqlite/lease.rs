@@ -2,7 +2,7 @@
 //! [`crate::durable::LeaseHolder`]). Every function runs inside the writer's transaction, which
 //! holds the file's write lock, so a check and the writes after it see one state.
 
-use crate::durable::owner::{LeaseHolder, Ownership, LEASE_TTL};
+use crate::durable::owner::{is_abandoned, LeaseHolder, Ownership, LEASE_TTL};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 /// The stored holder of `execution_id`'s lease, if any.
@@ -35,7 +35,10 @@ pub(super) fn acquire(
     now_ms: u64,
 ) -> rusqlite::Result<Ownership> {
     if let Some(current) = holder(tx, execution_id)? {
-        if current.owner != me.owner && !current.can_be_taken_over(now_ms) {
+        if current.owner != me.owner
+            && !current.can_be_taken_over(now_ms)
+            && !is_abandoned(&current.owner)
+        {
             return Ok(Ownership::HeldBy(current));
         }
     }

@@ -51,6 +51,23 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// Adds why the file cannot be written, when that is the cause (SQLite says only "unable to
+/// open database file" on a read-only file system).
+fn explain_open_failure(path: &Path, error: StoreError) -> StoreError {
+    let probe = if path.exists() {
+        std::fs::OpenOptions::new().append(true).open(path).map(drop)
+    } else {
+        Ok(())
+    };
+    match (error, probe) {
+        (StoreError::Database { path, message }, Err(why)) => StoreError::Database {
+            path,
+            message: format!("{message} (the file is not writable: {why})"),
+        },
+        (error, _) => error,
+    }
+}
+
 fn db_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
     StoreError::Database {
         path: path.display().to_string(),
@@ -81,8 +98,9 @@ impl SqliteStore {
     /// Opens the store at `path` with the given durability.
     pub fn open_with(path: impl AsRef<Path>, sync: Synchronous) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let mut writer = schema::open_connection(&path, sync)?;
-        schema::migrate(&mut writer, &path)?;
+        let mut writer = schema::open_connection(&path, sync)
+            .and_then(|mut writer| schema::migrate(&mut writer, &path).map(|()| writer))
+            .map_err(|e| explain_open_failure(&path, e))?;
         // A background thread runs passive checkpoints (their fsync stays out of commits); the
         // writer only checkpoints itself as a backstop once the WAL is large (10,000 pages),
         // which lets the WAL restart under sustained writes. The file is truncated to 64 MB.

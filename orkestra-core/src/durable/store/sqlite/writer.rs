@@ -7,7 +7,7 @@ use super::fnv::Fnv;
 use super::lease;
 use super::packed::{Field, PackedOp};
 use super::stops::Stops;
-use crate::durable::owner::{LeaseHolder, Ownership, LEASE_RENEW_EVERY};
+use crate::durable::owner::{abandon, LeaseHolder, Ownership, LEASE_RENEW_EVERY};
 use crate::durable::store::{ErrorObject, ExecutionRecord, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::HashMap;
@@ -179,6 +179,9 @@ fn write_with_retries(
                 let fault = db_err(path, message);
                 tracing::error!(error = %fault, "checkpoint store fault; writes stop");
                 stops.set_fault(fault.clone());
+                for owner in state.leases.values() {
+                    abandon(owner);
+                }
                 return Err(fault);
             }
         }
@@ -506,7 +509,9 @@ fn write_batch(
         state.last_renew = Instant::now();
     }
     for execution_id in state.lost.drain(..) {
-        state.leases.remove(&execution_id);
+        if let Some(owner) = state.leases.remove(&execution_id) {
+            abandon(&owner);
+        }
         stops.lose(&execution_id);
     }
     for (execution_id, owner) in state.taken.drain(..) {
