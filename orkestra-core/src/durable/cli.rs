@@ -1,5 +1,5 @@
-//! `durable` subcommands of the Orkestra CLI: list, inspect, start and resume executions on
-//! the default store (`.orkestra/orkestra.db` or `$ORKESTRA_DB`).
+//! `durable` subcommands of the Orkestra CLI: list, inspect, start, resume and check
+//! executions on the default store (`.orkestra/orkestra.db` or `$ORKESTRA_DB`).
 //!
 //! Each prints one JSON object on stdout; errors are `{"status":"ERROR","error":".."}` with the
 //! exit codes of [`ExitStatus`] (2 usage, 4 conflict, 5 store fault).
@@ -76,6 +76,13 @@ pub enum DurableCommand {
     Resume {
         /// The execution id.
         id: String,
+    },
+    /// Runs SQLite's integrity check on the store and validates the durable records (values
+    /// that parse, known statuses and types, parent links, allowed transitions); prints a JSON
+    /// report and exits 0 when clean, 1 when it found problems.
+    Check {
+        /// Only this execution's records.
+        id: Option<String>,
     },
 }
 
@@ -216,6 +223,24 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
         DurableCommand::Diagram { id, format, .. } => {
             let text = diagram(&id, format).map_err(Failure::usage)?;
             Ok((json!({ "id": id, "diagram": text }), ExitStatus::Succeeded))
+        }
+        DurableCommand::Check { id } => {
+            let report = store.check(id.as_deref())?;
+            if let Some(id) = &id {
+                // Neither an execution row nor any operation row: no such execution.
+                if report.executions == 0 && report.operation_rows == 0 {
+                    return Err(missing(id));
+                }
+            }
+            let code = if report.is_clean() {
+                ExitStatus::Succeeded
+            } else {
+                ExitStatus::Failed
+            };
+            let mut out = serde_json::to_value(&report)
+                .map_err(|e| Failure(ExitStatus::StoreFault, e.to_string()))?;
+            out["clean"] = Value::from(report.is_clean());
+            Ok((out, code))
         }
         DurableCommand::Resume { id } => {
             let exec = store.get_execution(&id)?.ok_or_else(|| missing(&id))?;

@@ -106,6 +106,6 @@ pub use step::{
     StepSemantics,
 };
 pub use store::{
-    CheckpointStore, Commit, ErrorObject, ExecutionRecord, InvocationStatus, OperationRecord,
+    CheckProblem, CheckReport, CheckpointStore, Commit, ErrorObject, ExecutionRecord, InvocationStatus, OperationRecord,
     OperationStatus, OperationType, SqliteStore, StoreError, Synchronous,
 };

@@ -5,7 +5,7 @@
 
 pub(crate) mod sqlite;
 
-pub use sqlite::{SqliteStore, Synchronous};
+pub use sqlite::{CheckProblem, CheckReport, SqliteStore, Synchronous};
 
 use super::owner::Ownership;
 use super::step::BoxFuture;

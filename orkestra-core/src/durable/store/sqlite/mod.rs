@@ -1,6 +1,7 @@
 //! The embedded default store: one SQLite file (WAL), written by a writer thread that batches
 //! writes into one transaction each (group commit).
 
+mod check;
 pub(crate) mod fnv;
 mod lease;
 mod packed;
@@ -17,6 +18,7 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+pub use check::{CheckProblem, CheckReport};
 use stops::Stops;
 use tokio::sync::oneshot;
 use writer::Msg;
@@ -98,7 +100,7 @@ impl SqliteStore {
     /// Opens the store at `path` with the given durability.
     pub fn open_with(path: impl AsRef<Path>, sync: Synchronous) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        let mut writer = schema::open_connection(&path, sync)
+        let writer = schema::open_connection(&path, sync)
             .and_then(|mut writer| schema::migrate(&mut writer, &path).map(|()| writer))
             .map_err(|e| explain_open_failure(&path, e))?;
         // A background thread runs passive checkpoints (their fsync stays out of commits); the
@@ -140,6 +142,22 @@ impl SqliteStore {
     /// The file this store writes.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check` on the file and validates the durable records
+    /// (of `execution` only, if given): values that parse, known statuses and types, parent
+    /// links, allowed status transitions. What `durable check` prints.
+    ///
+    /// ```
+    /// use orkestra::durable::SqliteStore;
+    /// let dir = std::env::temp_dir().join(format!("orkestra-check-doc-{}", std::process::id()));
+    /// let store = SqliteStore::open(dir.join("doc.db")).unwrap();
+    /// let report = store.check(None).unwrap();
+    /// assert!(report.is_clean(), "{report:?}");
+    /// # let _ = std::fs::remove_dir_all(dir);
+    /// ```
+    pub fn check(&self, execution: Option<&str>) -> Result<CheckReport, StoreError> {
+        check::check(&self.reader(), &self.path, execution)
     }
 
     fn send(&self, make: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Msg) -> Commit {
