@@ -178,3 +178,47 @@ async fn corrupt_values_are_named_errors_and_check_finds_them() {
     assert_eq!(code, ExitStatus::Usage, "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Retries (PENDING then STARTED again), a timer, a child context and a step that fails for
+/// good: every record sequence the engine writes passes the check.
+async fn varied(_n: u64, ctx: DurableContext) -> Result<u64, DurableError> {
+    let flaky = ctx
+        .step(|s: StepContext| async move {
+            if s.attempt() < 3 {
+                Err(format!("attempt {} fails", s.attempt()))
+            } else {
+                Ok(s.attempt())
+            }
+        })
+        .name("flaky")
+        .retry(RetryStrategy::immediate(5))
+        .await?;
+    ctx.wait(std::time::Duration::from_secs(3600)).await?;
+    let inner = ctx
+        .run_in_child_context("child", |child: DurableContext| async move {
+            child
+                .step(|_s: StepContext| async { Ok::<_, String>(5u64) })
+                .name("inner")
+                .await
+        })
+        .await?;
+    let failed = ctx
+        .step(|_s: StepContext| async { Err::<u64, _>("always".to_string()) })
+        .name("doomed")
+        .retry(RetryStrategy::immediate(2))
+        .await;
+    assert!(failed.is_err());
+    Ok(u64::from(flaky) + inner)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_sequence_the_engine_writes_passes_the_check() {
+    let runner = DurableTestRunner::new(varied);
+    let result = runner.run_with_id("varied", 0).await;
+    assert_eq!(result.result::<u64>(), 8);
+    let replayed = runner.replay("varied").await;
+    assert_eq!(replayed.result::<u64>(), 8);
+    let report = runner.store().check(None).unwrap();
+    assert!(report.is_clean(), "{report:#?}");
+    assert!(report.operation_rows >= 5, "{report:#?}");
+}
