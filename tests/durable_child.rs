@@ -85,6 +85,7 @@ async fn a_wait_keeps_its_wake_up_time_across_a_restart() {
                 attempt: 0,
                 started_ms: None,
                 ended_ms: None,
+                details: Default::default(),
             },
         )
         .await

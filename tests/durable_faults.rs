@@ -309,6 +309,7 @@ async fn a_read_only_store_is_a_store_fault_and_the_execution_resumes_once_writa
                     attempt: 1,
                     started_ms: None,
                     ended_ms: None,
+                    details: Default::default(),
                 },
             )
             .await

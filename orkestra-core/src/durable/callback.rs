@@ -58,7 +58,7 @@ impl<T: DeserializeOwned> Callback<T> {
                         message: e.to_string(),
                     });
                 }
-                Some(OperationStatus::Failed) => {
+                Some(status) if status.is_failure() => {
                     return Err(DurableError::OperationFailed {
                         name: label,
                         error: rec.and_then(|r| r.error).unwrap_or_else(|| {
@@ -86,6 +86,7 @@ impl<T: DeserializeOwned> Callback<T> {
                         attempt: 0,
                         started_ms: None,
                         ended_ms: None,
+                        details: Default::default(),
                     })
                     .await?;
                 return Err(DurableError::OperationFailed { name: label, error });
@@ -121,6 +122,7 @@ impl DurableContext {
                     attempt: 0,
                     started_ms: None,
                     ended_ms: None,
+                    details: Default::default(),
                 })
                 .await?;
                 deadline

@@ -105,7 +105,7 @@ impl DurableContext {
                         },
                     )
                 }
-                OperationStatus::Failed => {
+                status if status.is_failure() => {
                     return Err(fail(rec.error.unwrap_or_else(|| {
                         ErrorObject::new("Failed", "no recorded error")
                     })))
@@ -125,6 +125,7 @@ impl DurableContext {
             attempt: 0,
             started_ms: None,
             ended_ms: None,
+            details: Default::default(),
         };
         self.checkpoint_nowait(&record(OperationStatus::Started, None, None));
         let out = f(self.child(id.clone())).await;
@@ -177,6 +178,7 @@ impl DurableContext {
             attempt: 0,
             started_ms: None,
             ended_ms: None,
+            details: Default::default(),
         };
         let wake = match self.replay(&id, OperationType::Wait, name)? {
             Some(rec) if rec.status == OperationStatus::Succeeded => return Ok(()),

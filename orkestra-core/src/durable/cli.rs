@@ -158,6 +158,7 @@ fn status_code(status: InvocationStatus) -> ExitStatus {
     match status {
         InvocationStatus::Succeeded => ExitStatus::Succeeded,
         InvocationStatus::Failed => ExitStatus::Failed,
+        InvocationStatus::TimedOut | InvocationStatus::Stopped => ExitStatus::Aborted,
         InvocationStatus::Running => ExitStatus::Suspended,
     }
 }

@@ -106,6 +106,7 @@ pub use step::{
     StepSemantics,
 };
 pub use store::{
-    CheckProblem, CheckReport, CheckpointStore, Commit, ErrorObject, ExecutionRecord, InvocationStatus, OperationRecord,
-    OperationStatus, OperationType, SqliteStore, StoreError, Synchronous,
+    CheckProblem, CheckReport, CheckpointStore, Commit, ErrorObject, ExecutionRecord,
+    InvocationStatus, OperationDetails, OperationRecord, OperationStatus, OperationType,
+    SqliteStore, StoreError, Synchronous,
 };

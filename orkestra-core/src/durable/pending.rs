@@ -156,6 +156,7 @@ mod tests {
             attempt: 0,
             started_ms: None,
             ended_ms: None,
+            details: Default::default(),
         }
     }
 

@@ -305,6 +305,7 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
             attempt,
             started_ms: None,
             ended_ms: None,
+            details: Default::default(),
         };
     let fail = |error: ErrorObject| DurableError::OperationFailed {
         name: label.to_string(),
@@ -317,14 +318,15 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
             OperationStatus::Succeeded => {
                 return decode(&format!("result of step {label:?}"), rec.result.as_deref())
             }
-            OperationStatus::Failed => {
+            status if status.is_failure() => {
                 return Err(fail(rec.error.unwrap_or_else(|| {
                     ErrorObject::new("StepFailed", "failed without a recorded error")
                 })))
             }
-            OperationStatus::Pending => attempt = rec.attempt + 1,
+            OperationStatus::Pending | OperationStatus::Ready => attempt = rec.attempt + 1,
             OperationStatus::Started if !at_most_once => attempt = rec.attempt.max(1),
-            OperationStatus::Started => {
+            _ => {
+                // STARTED under at-most-once (every other status is handled above).
                 let error = ErrorObject::new(
                     "StepInterrupted",
                     format!(

@@ -317,6 +317,7 @@ where
             attempt: 0,
             started_ms: None,
             ended_ms: None,
+            details: Default::default(),
         });
         if let Err(e) = commit.await {
             return (index, Err(e.into()));

@@ -56,46 +56,106 @@ impl OperationType {
     }
 }
 
-/// The status of an operation record.
+/// The status of an operation record: the statuses of the Lambda durable checkpoint API's
+/// `Operation.Status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OperationStatus {
     /// Started, not finished (an at-most-once step found so on replay was interrupted).
     Started,
-    /// Failed an attempt and waits for its retry.
+    /// Failed an attempt and waits for its retry (until `next_attempt_ms`).
     Pending,
+    /// A retry that is due: the step may START its next attempt.
+    Ready,
     /// Finished with a result.
     Succeeded,
     /// Finished with an error.
     Failed,
+    /// Cancelled before it finished (e.g. a cancelled wait).
+    Cancelled,
+    /// Ended by its timeout (e.g. a callback nobody answered in time).
+    TimedOut,
+    /// Ended because its execution was stopped.
+    Stopped,
 }
 
 impl OperationStatus {
+    /// Every status, in the order above.
+    pub const ALL: [OperationStatus; 8] = [
+        OperationStatus::Started,
+        OperationStatus::Pending,
+        OperationStatus::Ready,
+        OperationStatus::Succeeded,
+        OperationStatus::Failed,
+        OperationStatus::Cancelled,
+        OperationStatus::TimedOut,
+        OperationStatus::Stopped,
+    ];
+
     /// The stored spelling, e.g. `SUCCEEDED`.
     pub fn as_str(self) -> &'static str {
         match self {
             OperationStatus::Started => "STARTED",
             OperationStatus::Pending => "PENDING",
+            OperationStatus::Ready => "READY",
             OperationStatus::Succeeded => "SUCCEEDED",
             OperationStatus::Failed => "FAILED",
+            OperationStatus::Cancelled => "CANCELLED",
+            OperationStatus::TimedOut => "TIMED_OUT",
+            OperationStatus::Stopped => "STOPPED",
         }
     }
 
     /// Parses the stored spelling.
+    ///
+    /// ```
+    /// use orkestra::durable::OperationStatus;
+    /// for status in OperationStatus::ALL {
+    ///     assert_eq!(OperationStatus::parse(status.as_str()), Some(status));
+    /// }
+    /// assert_eq!(OperationStatus::parse("DONE"), None);
+    /// ```
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "STARTED" => OperationStatus::Started,
-            "PENDING" => OperationStatus::Pending,
-            "SUCCEEDED" => OperationStatus::Succeeded,
-            "FAILED" => OperationStatus::Failed,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
     }
 
-    /// Whether the operation has finished (succeeded or failed).
+    /// Whether the operation has finished (succeeded, or ended without a result).
     pub fn is_finished(self) -> bool {
-        matches!(self, OperationStatus::Succeeded | OperationStatus::Failed)
+        self == OperationStatus::Succeeded || self.is_failure()
     }
+
+    /// Whether the operation ended without a result: failed, cancelled, timed out or stopped
+    /// (a replay raises its recorded error).
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            OperationStatus::Failed
+                | OperationStatus::Cancelled
+                | OperationStatus::TimedOut
+                | OperationStatus::Stopped
+        )
+    }
+}
+
+/// The type-specific fields of an operation record that the service side of the protocol
+/// owns (`WaitDetails`, `StepDetails`, `CallbackDetails`, `ContextDetails`); absent fields are
+/// left out of the JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationDetails {
+    /// A wait's wake-up time, in milliseconds since the Unix epoch (`ScheduledEndTimestamp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_end_ms: Option<u64>,
+    /// When a pending step retry is due, in milliseconds since the Unix epoch
+    /// (`NextAttemptTimestamp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_ms: Option<u64>,
+    /// A callback's id, as callers complete it (`CallbackId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_id: Option<String>,
+    /// A context whose result is a summary: a replay runs its children again to rebuild the
+    /// value (`ReplayChildren`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replay_children: bool,
 }
 
 /// A recorded error: its type name and message (JSON `{"ErrorType", "ErrorMessage"}` as the SDK's).
@@ -161,9 +221,12 @@ pub struct OperationRecord {
     /// When its finishing record was committed (`EndTimestamp`); `None` while unfinished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_ms: Option<u64>,
+    /// Type-specific fields (wake-up time, next attempt, callback id, replay-children).
+    #[serde(default, flatten)]
+    pub details: OperationDetails,
 }
 
-/// The status of a whole execution.
+/// The status of a whole execution (`GetDurableExecution`'s `Status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum InvocationStatus {
@@ -173,26 +236,43 @@ pub enum InvocationStatus {
     Succeeded,
     /// Finished with an error.
     Failed,
+    /// Ended by its execution timeout.
+    TimedOut,
+    /// Stopped from outside.
+    Stopped,
 }
 
 impl InvocationStatus {
+    /// Every status, in the order above.
+    pub const ALL: [InvocationStatus; 5] = [
+        InvocationStatus::Running,
+        InvocationStatus::Succeeded,
+        InvocationStatus::Failed,
+        InvocationStatus::TimedOut,
+        InvocationStatus::Stopped,
+    ];
+
     /// The stored spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             InvocationStatus::Running => "RUNNING",
             InvocationStatus::Succeeded => "SUCCEEDED",
             InvocationStatus::Failed => "FAILED",
+            InvocationStatus::TimedOut => "TIMED_OUT",
+            InvocationStatus::Stopped => "STOPPED",
         }
     }
 
     /// Parses the stored spelling.
+    ///
+    /// ```
+    /// use orkestra::durable::InvocationStatus;
+    /// for status in InvocationStatus::ALL {
+    ///     assert_eq!(InvocationStatus::parse(status.as_str()), Some(status));
+    /// }
+    /// ```
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "RUNNING" => InvocationStatus::Running,
-            "SUCCEEDED" => InvocationStatus::Succeeded,
-            "FAILED" => InvocationStatus::Failed,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
     }
 }
 

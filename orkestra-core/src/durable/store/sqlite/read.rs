@@ -3,16 +3,22 @@
 use super::db_err;
 use super::fnv::{self, Fnv};
 use crate::durable::store::{
-    ErrorObject, ExecutionRecord, InvocationStatus, OperationRecord, OperationStatus,
-    OperationType, StoreError,
+    ErrorObject, ExecutionRecord, InvocationStatus, OperationDetails, OperationRecord,
+    OperationStatus, OperationType, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::hash_map::{Entry, HashMap};
 use std::path::Path;
 
 const EXECUTION_COLUMNS: &str = "id, handler, status, input, result, error, started_ms, ended_ms";
-const OPERATION_COLUMNS: &str =
-    "op_id, parent_id, op_type, sub_type, name, status, result, error, attempt, at_ms";
+const OPERATION_COLUMNS: &str = "op_id, parent_id, op_type, sub_type, name, status, result, \
+     error, attempt, at_ms, scheduled_end_ms, next_attempt_ms, callback_id, replay_children";
+
+/// A millisecond timestamp column.
+fn millis(r: &Row<'_>, i: usize, path: &Path) -> Result<Option<u64>, StoreError> {
+    let ms: Option<i64> = r.get(i).map_err(|e| db_err(path, e))?;
+    Ok(ms.map(|ms| ms as u64))
+}
 
 /// Where a stored value sits, for error messages: `execution "e"` or `execution "e"
 /// operation "id" ("name")`.
@@ -193,6 +199,12 @@ fn operation_from_row(
         attempt: r.get(8).map_err(|e| db_err(path, e))?,
         started_ms: at_ms,
         ended_ms: at_ms.filter(|_| status.is_finished()),
+        details: OperationDetails {
+            scheduled_end_ms: millis(r, 10, path)?,
+            next_attempt_ms: millis(r, 11, path)?,
+            callback_id: r.get(12).map_err(|e| db_err(path, e))?,
+            replay_children: r.get::<_, i64>(13).map_err(|e| db_err(path, e))? != 0,
+        },
         id,
     })
 }

@@ -56,8 +56,14 @@ const STEPS: &[&str] = &[
     "ALTER TABLE durable_executions ADD COLUMN started_ms INTEGER;
      ALTER TABLE durable_executions ADD COLUMN ended_ms INTEGER;",
     // 4: when each log row was committed (an operation's first row is its start, its finishing
-    // row its end; older rows stay `null`), and the owner lease of each running execution.
+    // row its end; older rows stay `null`); the protocol's type-specific fields (a wait's
+    // wake-up time, a retry's next attempt, a callback id, replay-children); and the owner
+    // lease of each running execution.
     "ALTER TABLE durable_operation_log ADD COLUMN at_ms INTEGER;
+     ALTER TABLE durable_operation_log ADD COLUMN scheduled_end_ms INTEGER;
+     ALTER TABLE durable_operation_log ADD COLUMN next_attempt_ms INTEGER;
+     ALTER TABLE durable_operation_log ADD COLUMN callback_id TEXT;
+     ALTER TABLE durable_operation_log ADD COLUMN replay_children INTEGER NOT NULL DEFAULT 0;
      CREATE TABLE durable_leases (
          execution_id TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL,
          boot_id TEXT NOT NULL, process_start INTEGER NOT NULL,

@@ -420,8 +420,8 @@ fn write_batch(
         let mut op = tx.prepare_cached(
             "INSERT INTO durable_operation_log
                  (exec_key, op_id, parent_id, op_type, sub_type, name, status, result, error,
-                  attempt, at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                  attempt, at_ms, scheduled_end_ms, next_attempt_ms, callback_id, replay_children)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?;
         let mut ex = tx.prepare_cached(
             "INSERT INTO durable_executions
@@ -470,7 +470,11 @@ fn write_batch(
                         r.get(Field::Result),
                         r.get(Field::Error),
                         r.attempt,
-                        now_ms as i64
+                        now_ms as i64,
+                        r.scheduled_end_ms.map(|ms| ms as i64),
+                        r.next_attempt_ms.map(|ms| ms as i64),
+                        r.get(Field::CallbackId),
+                        r.replay_children
                     ])?;
                 }
                 Msg::Execution { record: r, .. } => {
