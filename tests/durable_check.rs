@@ -87,7 +87,10 @@ async fn corrupt_values_are_named_errors_and_check_finds_them() {
     );
     assert_eq!(report["executions"], 3);
     // Per execution at least: the map, 3 iterations, their 3 steps, the last step.
-    assert!(report["operation_rows"].as_u64().unwrap() >= 3 * 8, "{report}");
+    assert!(
+        report["operation_rows"].as_u64().unwrap() >= 3 * 8,
+        "{report}"
+    );
 
     // A finished execution's result no longer parses: an error naming it, not `null`.
     let conn = Connection::open(&db).unwrap();
@@ -163,11 +166,23 @@ async fn corrupt_values_are_named_errors_and_check_finds_them() {
             .iter()
             .any(|(e, o, p)| e == exec && o.is_some() == op && p.contains(text))
     };
-    assert!(has("bad-result", false, "stored result is not JSON"), "{found:?}");
-    assert!(has("bad-step", true, "stored result is not JSON"), "{found:?}");
+    assert!(
+        has("bad-result", false, "stored result is not JSON"),
+        "{found:?}"
+    );
+    assert!(
+        has("bad-step", true, "stored result is not JSON"),
+        "{found:?}"
+    );
     assert!(has("ok-1", true, "STARTED after SUCCEEDED"), "{found:?}");
-    assert!(has("ok-1", true, "unknown operation status \"WEIRD\""), "{found:?}");
-    assert!(has("ok-1", true, "parent no-such-parent has no record"), "{found:?}");
+    assert!(
+        has("ok-1", true, "unknown operation status \"WEIRD\""),
+        "{found:?}"
+    );
+    assert!(
+        has("ok-1", true, "parent no-such-parent has no record"),
+        "{found:?}"
+    );
     assert_eq!(found.len(), 5, "{found:?}");
 
     // One execution only; an unknown id is a usage error.

@@ -191,8 +191,10 @@ async fn big_item(
     _i: usize,
     _all: Arc<[u64]>,
 ) -> Result<usize, DurableError> {
-    let text: String = ctx
-        .step(move |_s: StepContext| async move { Ok::<_, String>(format!("{item:04}").repeat(1024)) })
+    let text: String =
+        ctx.step(move |_s: StepContext| async move {
+            Ok::<_, String>(format!("{item:04}").repeat(1024))
+        })
         .name("fill")
         .await?;
     Ok(text.len())
@@ -216,11 +218,23 @@ async fn a_full_disk_stops_the_run_in_place_and_it_completes_once_there_is_room(
     let dir = temp_dir("full");
     let disk = dir.join("disk");
     std::fs::create_dir_all(&disk).unwrap();
-    mount(&["-t", "tmpfs", "-o", "size=1m", "tmpfs", disk.to_str().unwrap()]);
+    mount(&[
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=1m",
+        "tmpfs",
+        disk.to_str().unwrap(),
+    ]);
     let db = disk.join("orkestra.db");
     let store = Arc::new(SqliteStore::open(&db).unwrap());
     let err = DurableExecutor::new(store.clone())
-        .run("fill", "filling_map", &handler_fn(filling_map), ITEMS.into())
+        .run(
+            "fill",
+            "filling_map",
+            &handler_fn(filling_map),
+            ITEMS.into(),
+        )
         .await
         .expect_err("4 MB of results do not fit in 1 MB");
     let message = err.to_string();
@@ -229,7 +243,10 @@ async fn a_full_disk_stops_the_run_in_place_and_it_completes_once_there_is_room(
         matches!(err, DurableError::Store(_)) && message.contains("full"),
         "{message}"
     );
-    assert!(message.contains(db.to_str().unwrap()), "names the file: {message}");
+    assert!(
+        message.contains(db.to_str().unwrap()),
+        "names the file: {message}"
+    );
     drop(store);
     // The fault goes away: the execution is still running and resumes to the full result.
     mount(&["-o", "remount,size=64m", disk.to_str().unwrap()]);
@@ -242,10 +259,18 @@ async fn a_full_disk_stops_the_run_in_place_and_it_completes_once_there_is_room(
         .iter()
         .filter(|op| op.op_type == OperationType::Step && op.status == OperationStatus::Succeeded)
         .count();
-    assert!(done_before > 0 && done_before < ITEMS as usize, "{done_before}");
+    assert!(
+        done_before > 0 && done_before < ITEMS as usize,
+        "{done_before}"
+    );
     assert_no_failure_recorded(&store, "fill");
     let rec = DurableExecutor::new(store.clone())
-        .run("fill", "filling_map", &handler_fn(filling_map), ITEMS.into())
+        .run(
+            "fill",
+            "filling_map",
+            &handler_fn(filling_map),
+            ITEMS.into(),
+        )
         .await
         .unwrap();
     assert_eq!(

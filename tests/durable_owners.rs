@@ -30,7 +30,9 @@ async fn record(
                 .create(true)
                 .append(true)
                 .open(&log)?;
-            f.write_all(format!("{round} {item} {} {}\n", s.attempt(), std::process::id()).as_bytes())?;
+            f.write_all(
+                format!("{round} {item} {} {}\n", s.attempt(), std::process::id()).as_bytes(),
+            )?;
             // Long enough that every racer asks for the lease while the winner runs.
             tokio::time::sleep(Duration::from_millis(40)).await;
             Ok::<_, std::io::Error>(item)
@@ -98,7 +100,12 @@ fn run_round(dir: &Path, db: &Path, log: &Path, id: &str, mode: &str, racers: us
     let children: Vec<_> = (0..racers)
         .map(|_| {
             Command::new(std::env::current_exe().unwrap())
-                .args(["race_child_entry", "--exact", "--nocapture", "--test-threads=1"])
+                .args([
+                    "race_child_entry",
+                    "--exact",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env("ORKESTRA_RACE_CHILD", mode)
                 .env("ORKESTRA_RACE_DIR", &sync)
                 .env("ORKESTRA_RACE_ID", id)
@@ -210,7 +217,11 @@ fn racing_processes_run_an_execution_exactly_once() {
             .or_default()
             .push(parts[3].parse().unwrap());
     }
-    assert_eq!(runs.len(), 60 * ITEMS as usize, "every item of every round ran");
+    assert_eq!(
+        runs.len(),
+        60 * ITEMS as usize,
+        "every item of every round ran"
+    );
     for (key, pids) in &runs {
         assert_eq!(pids.len(), 1, "{key:?} ran {} times: {pids:?}", pids.len());
     }
@@ -280,7 +291,10 @@ async fn a_lease_is_taken_over_when_its_holder_is_gone_or_expired_and_not_before
     );
     // The same holder once its lease expired: taken over.
     write_lease(&db, "other-boot", "them", 4242, "another-boot-id", 1);
-    assert_eq!(run("other-boot").await.unwrap().result.as_deref(), Some("2"));
+    assert_eq!(
+        run("other-boot").await.unwrap().result.as_deref(),
+        Some("2")
+    );
 
     // A holder on this boot whose process is gone (an exited child's pid): taken over at
     // once, before its expiry.
@@ -291,10 +305,17 @@ async fn a_lease_is_taken_over_when_its_holder_is_gone_or_expired_and_not_before
     assert_eq!(run("crashed").await.unwrap().result.as_deref(), Some("2"));
 
     // This very process under another lease (another run in it): refused.
-    write_lease(&db, "mine", "other-run", std::process::id(), &this_boot(), far);
+    write_lease(
+        &db,
+        "mine",
+        "other-run",
+        std::process::id(),
+        &this_boot(),
+        far,
+    );
     let conn = rusqlite::Connection::open(&db).unwrap();
-    let start: String = std::fs::read_to_string(format!("/proc/{}/stat", std::process::id()))
-        .unwrap();
+    let start: String =
+        std::fs::read_to_string(format!("/proc/{}/stat", std::process::id())).unwrap();
     let start: i64 = start[start.rfind(')').unwrap() + 1..]
         .split_whitespace()
         .nth(19)
@@ -306,10 +327,7 @@ async fn a_lease_is_taken_over_when_its_holder_is_gone_or_expired_and_not_before
         [start],
     )
     .unwrap();
-    assert!(matches!(
-        run("mine").await,
-        Err(DurableError::Owned { .. })
-    ));
+    assert!(matches!(run("mine").await, Err(DurableError::Owned { .. })));
     // A finished run gives its lease up.
     let left: i64 = conn
         .query_row(
@@ -334,7 +352,14 @@ async fn steps_losing_the_lease(_n: u64, ctx: DurableContext) -> Result<u64, Dur
                 let db = db.clone();
                 async move {
                     if i == 1 {
-                        write_lease(Path::new(&db), "fenced", "newcomer", 1, "elsewhere", u64::MAX / 2);
+                        write_lease(
+                            Path::new(&db),
+                            "fenced",
+                            "newcomer",
+                            1,
+                            "elsewhere",
+                            u64::MAX / 2,
+                        );
                     }
                     Ok::<_, String>(i)
                 }
@@ -360,11 +385,18 @@ async fn a_stale_owner_s_writes_are_refused_and_it_stops_without_recording_a_fai
         matches!(&err, DurableError::Store(e) if e.is_lease_lost()),
         "{err}"
     );
-    assert!(err.to_string().contains("no longer owned by this process"), "{err}");
+    assert!(
+        err.to_string().contains("no longer owned by this process"),
+        "{err}"
+    );
     drop(store);
     let store = SqliteStore::open(&db).unwrap();
     let exec = store.get_execution("fenced").unwrap().unwrap();
-    assert_eq!(exec.status, InvocationStatus::Running, "not recorded as failed");
+    assert_eq!(
+        exec.status,
+        InvocationStatus::Running,
+        "not recorded as failed"
+    );
     let ops = store.load_operations("fenced").unwrap();
     assert!(
         ops.iter().all(|op| op.status != OperationStatus::Failed),

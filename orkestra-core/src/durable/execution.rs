@@ -3,8 +3,8 @@
 
 use super::context::{DurableContext, ExecutionState};
 use super::error::{capture_error, DurableError};
-use super::step::BoxFuture;
 use super::owner::Ownership;
+use super::step::BoxFuture;
 use super::store::{CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus};
 use serde::de::DeserializeOwned;
 use serde::Serialize;

@@ -439,7 +439,10 @@ pub trait CheckpointStore: Send + Sync + 'static {
     /// it; from then on the store fences the execution's writes by it. A store without
     /// leases (the default) always grants it: there one invocation at a time is the
     /// service's job (the Lambda checkpoint-token chain).
-    fn acquire_lease(&self, execution_id: &str) -> BoxFuture<'static, Result<Ownership, StoreError>> {
+    fn acquire_lease(
+        &self,
+        execution_id: &str,
+    ) -> BoxFuture<'static, Result<Ownership, StoreError>> {
         let _ = execution_id;
         Box::pin(std::future::ready(Ok(Ownership::Acquired)))
     }

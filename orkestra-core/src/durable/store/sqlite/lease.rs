@@ -63,7 +63,11 @@ pub(super) fn acquire(
 }
 
 /// Whether `owner` still holds `execution_id`'s lease (the write fence).
-pub(super) fn holds(tx: &Transaction<'_>, execution_id: &str, owner: &str) -> rusqlite::Result<bool> {
+pub(super) fn holds(
+    tx: &Transaction<'_>,
+    execution_id: &str,
+    owner: &str,
+) -> rusqlite::Result<bool> {
     Ok(tx
         .prepare_cached("SELECT owner FROM durable_leases WHERE execution_id = ?1")?
         .query_row([execution_id], |r| r.get::<_, String>(0))
@@ -89,7 +93,11 @@ pub(super) fn renew(
 }
 
 /// Gives `owner`'s lease of `execution_id` up (a lease another took over stays theirs).
-pub(super) fn release(tx: &Transaction<'_>, execution_id: &str, owner: &str) -> rusqlite::Result<()> {
+pub(super) fn release(
+    tx: &Transaction<'_>,
+    execution_id: &str,
+    owner: &str,
+) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM durable_leases WHERE execution_id = ?1 AND owner = ?2")?
         .execute(params![execution_id, owner])?;
     Ok(())

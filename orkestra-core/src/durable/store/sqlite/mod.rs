@@ -13,12 +13,12 @@ mod writer;
 use super::{CheckpointStore, Commit, ExecutionRecord, OperationRecord, StoreError};
 use crate::durable::owner::Ownership;
 use crate::durable::step::BoxFuture;
+pub use check::{CheckProblem, CheckReport};
 use packed::PackedOp;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-pub use check::{CheckProblem, CheckReport};
 use stops::Stops;
 use tokio::sync::oneshot;
 use writer::Msg;
@@ -57,7 +57,10 @@ impl std::fmt::Debug for SqliteStore {
 /// open database file" on a read-only file system).
 fn explain_open_failure(path: &Path, error: StoreError) -> StoreError {
     let probe = if path.exists() {
-        std::fs::OpenOptions::new().append(true).open(path).map(drop)
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
     } else {
         Ok(())
     };

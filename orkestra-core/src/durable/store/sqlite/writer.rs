@@ -365,18 +365,18 @@ fn fence(
     if let Some((_, ok)) = state.fenced.iter().find(|(id, _)| id == execution_id) {
         return Ok(*ok);
     }
-    let ok = if stops.stopped(execution_id).is_some() || state.lost.iter().any(|l| l == execution_id)
-    {
-        false
-    } else if let Some(owner) = state.leases.get(execution_id) {
-        let held = lease::holds(tx, execution_id, owner)?;
-        if !held {
-            state.lost.push(execution_id.to_string());
-        }
-        held
-    } else {
-        true
-    };
+    let ok =
+        if stops.stopped(execution_id).is_some() || state.lost.iter().any(|l| l == execution_id) {
+            false
+        } else if let Some(owner) = state.leases.get(execution_id) {
+            let held = lease::holds(tx, execution_id, owner)?;
+            if !held {
+                state.lost.push(execution_id.to_string());
+            }
+            held
+        } else {
+            true
+        };
     state.fenced.push((execution_id.to_string(), ok));
     Ok(ok)
 }
