@@ -408,3 +408,38 @@ async fn a_stale_owner_s_writes_are_refused_and_it_stops_without_recording_a_fai
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+async fn slow_then_fast(n: u64, ctx: DurableContext) -> Result<u64, DurableError> {
+    let slow = std::env::var_os("ORKESTRA_SLOW_STEP").is_some();
+    ctx.step(move |_s: StepContext| async move {
+        if slow {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        Ok::<_, String>(n)
+    })
+    .name("maybe-slow")
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_run_gives_its_lease_up() {
+    let dir = std::env::temp_dir().join(format!("orkestra-cancel-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Arc::new(SqliteStore::open(dir.join("orkestra.db")).unwrap());
+    let executor = DurableExecutor::new(store.clone());
+    std::env::set_var("ORKESTRA_SLOW_STEP", "1");
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(300),
+        executor.run("cancel", "h", &handler_fn(slow_then_fast), 7.into()),
+    )
+    .await;
+    assert!(cancelled.is_err(), "the run was cut short");
+    std::env::remove_var("ORKESTRA_SLOW_STEP");
+    // The dropped run released its lease: this process may run the execution again at once.
+    let rec = executor
+        .run("cancel", "h", &handler_fn(slow_then_fast), 7.into())
+        .await
+        .unwrap();
+    assert_eq!(rec.result.as_deref(), Some("7"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

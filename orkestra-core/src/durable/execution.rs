@@ -163,11 +163,17 @@ impl DurableExecutor {
                 holder,
             });
         }
+        let mut lease = LeaseGuard {
+            store: &self.store,
+            execution_id,
+            held: true,
+        };
         let outcome = self
             .run_owned(execution_id, handler_name, handler, event)
             .await;
         // A run stopped by a store fault leaves its lease; the next owner takes it over at
         // once (this process will be gone) or after it expires.
+        lease.held = false;
         if self.store.stopped(execution_id).is_none() {
             let _ = self.store.release_lease(execution_id).await;
         }
@@ -234,5 +240,21 @@ impl DurableExecutor {
         }
         self.store.put_execution(record.clone()).await?;
         Ok(record)
+    }
+}
+
+/// Gives a run's lease up if the run's future is dropped before it ends (a cancelled run must
+/// not keep the execution renewed and owned).
+struct LeaseGuard<'a> {
+    store: &'a Arc<dyn CheckpointStore>,
+    execution_id: &'a str,
+    held: bool,
+}
+
+impl Drop for LeaseGuard<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            drop(self.store.release_lease(self.execution_id));
+        }
     }
 }

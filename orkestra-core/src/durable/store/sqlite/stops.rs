@@ -52,6 +52,13 @@ impl Stops {
         self.any.store(true, Ordering::Release);
     }
 
+    /// Forgets a lost lease of `execution_id` (this store took it again).
+    pub(super) fn regain(&self, execution_id: &str) {
+        if self.any.load(Ordering::Acquire) {
+            self.inner().lost.remove(execution_id);
+        }
+    }
+
     /// Why writes of `execution_id` are refused, if they are.
     pub(super) fn stopped(&self, execution_id: &str) -> Option<StoreError> {
         if !self.any.load(Ordering::Acquire) {

@@ -519,6 +519,7 @@ fn write_batch(
         stops.lose(&execution_id);
     }
     for (execution_id, owner) in state.taken.drain(..) {
+        stops.regain(&execution_id);
         state.leases.insert(execution_id, owner);
     }
     for execution_id in state.released.drain(..) {
