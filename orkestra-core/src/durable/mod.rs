@@ -57,8 +57,13 @@
 //!   [`DurableContext::wait_for_condition`], [`DurableContext::invoke`] of a handler
 //!   registered by `#[durable_execution]`, and [`DurableContext::logger`], silent while
 //!   replaying.
+//! - One owner at a time: [`DurableExecutor::run`] holds the execution's lease in the store
+//!   ([`LeaseHolder`]); every checkpoint write is fenced by it, a second process gets
+//!   [`DurableError::Owned`], and a lease whose process is provably gone is taken over at once.
+//! - A store fault is never recorded as a failure: busy is retried, anything else stops the
+//!   store's writes and the run ends with [`DurableError::Store`], resumable where it was.
 //! - The CLI (`orkestra::main()`) has `durable list | inspect ID | start HANDLER --id ID
-//!   --input JSON | resume ID | complete-callback ID --result JSON`.
+//!   --input JSON | resume ID | complete-callback ID --result JSON | check [ID]`.
 
 mod batch;
 mod callback;
