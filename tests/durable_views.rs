@@ -104,7 +104,10 @@ async fn a_large_failing_map_is_summarised_in_the_tree_and_the_diagram() {
     // Each line ends with the operation's duration from its commit times (`.. ms`).
     assert!(text.contains("  Step load  SUCCEEDED  "), "{text}");
     assert!(text.contains("\n  Map checks  SUCCEEDED  "), "{text}");
-    assert!(text.contains(" ms\n    iterations: 40  (30 SUCCEEDED, 10 FAILED)\n"), "{text}");
+    assert!(
+        text.contains(" ms\n    iterations: 40  (30 SUCCEEDED, 10 FAILED)\n"),
+        "{text}"
+    );
     assert!(text.contains("\n    slowest: map-item-"), "{text}");
     assert!(text.contains("    failed map-item-3: "), "{text}");
     assert!(text.contains("    … 7 more failed\n"), "{text}");
@@ -186,7 +189,10 @@ async fn a_map_summary_names_its_slowest_iterations_from_the_commit_times() {
         .lines()
         .find_map(|l| l.trim().strip_prefix("slowest: "))
         .unwrap_or_else(|| panic!("{text}"));
-    let names: Vec<&str> = slowest.split(", ").map(|s| s.split(' ').next().unwrap()).collect();
+    let names: Vec<&str> = slowest
+        .split(", ")
+        .map(|s| s.split(' ').next().unwrap())
+        .collect();
     assert_eq!(&names[..2], ["map-item-5", "map-item-2"], "{text}");
     // The slow item took its 600 ms (measured between commits, so at least that).
     let first: Vec<&str> = slowest.split(", ").next().unwrap().split(' ').collect();
@@ -194,6 +200,12 @@ async fn a_map_summary_names_its_slowest_iterations_from_the_commit_times() {
     let ms = if first[2] == "s" { ms * 1000.0 } else { ms };
     assert!((600.0..3_000.0).contains(&ms), "{text}");
     // The map's own line carries its duration, at least its slowest item's.
-    let map_line = text.lines().find(|l| l.contains("Map timed  SUCCEEDED")).unwrap();
-    assert!(map_line.ends_with(" ms") || map_line.ends_with(" s"), "{map_line}");
+    let map_line = text
+        .lines()
+        .find(|l| l.contains("Map timed  SUCCEEDED"))
+        .unwrap();
+    assert!(
+        map_line.ends_with(" ms") || map_line.ends_with(" s"),
+        "{map_line}"
+    );
 }

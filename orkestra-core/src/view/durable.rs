@@ -118,12 +118,7 @@ fn render_children(
     }
 }
 
-fn summarise(
-    kids: &[&OperationRecord],
-    depth: usize,
-    children: &Children<'_>,
-    out: &mut String,
-) {
+fn summarise(kids: &[&OperationRecord], depth: usize, children: &Children<'_>, out: &mut String) {
     let pad = "  ".repeat(depth);
     let _ = writeln!(
         out,
