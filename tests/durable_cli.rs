@@ -239,7 +239,10 @@ async fn start_list_inspect_resume() {
         assert_eq!(code, ExitStatus::Conflict, "{busy}");
         let message = busy["error"].as_str().unwrap();
         // The error names the owner and when its lease ends.
-        let owner = format!("\"a1\" is being run by process {}", std::process::id());
+        let owner = format!(
+            "\"a1\" is being run by another process (process {}, owner ",
+            std::process::id()
+        );
         assert!(
             message.contains(&owner) && message.contains("lease ends at"),
             "{message}"

@@ -201,7 +201,7 @@ fn racing_processes_run_an_execution_exactly_once() {
                 let out: serde_json::Value = serde_json::from_str(out).unwrap();
                 let message = out["error"].as_str().unwrap();
                 assert!(
-                    message.contains(&format!("{id:?} is being run by process"))
+                    message.contains(&format!("{id:?} is being run by another process (process "))
                         && message.contains("lease ends at"),
                     "{message}"
                 );
@@ -248,11 +248,12 @@ fn write_lease(db: &Path, execution: &str, owner: &str, pid: u32, boot_id: &str,
     .unwrap();
 }
 
+/// This machine's boot id and PID namespace, as a lease of this process records them.
 fn this_boot() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .unwrap()
-        .trim()
-        .to_string()
+    let boot = LeaseHolder::this_process(0).boot_id;
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    assert!(boot.starts_with(id.trim()) && boot.contains("pid:["), "{boot}");
+    boot
 }
 
 async fn one_step(n: u64, ctx: DurableContext) -> Result<u64, DurableError> {

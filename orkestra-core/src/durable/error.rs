@@ -37,8 +37,8 @@ pub enum DurableError {
     Store(#[from] StoreError),
     /// Another live process owns the execution (holds its lease).
     #[error(
-        "execution {execution:?} is being run by {holder}; wait for it to end, or look at it \
-         with `durable inspect {execution}`"
+        "execution {execution:?} is being run by another process ({holder}); wait for it to \
+         end, or look at it with `durable inspect {execution}`"
     )]
     Owned {
         /// The execution.

@@ -2,8 +2,8 @@
 //! expiry), renewed while the execution runs. Every checkpoint write of a leased execution is
 //! fenced by it: the store refuses the writes of an owner whose lease another took over.
 //!
-//! A lease whose holder is provably gone (same boot as this machine, and no live process with
-//! its pid and start time; a pid alone is reused) is taken over at once, so a SIGKILLed
+//! A lease whose holder is provably gone (same boot and PID namespace as this process, and no
+//! live process with its pid and start time; a pid alone is reused) is taken over at once, so a SIGKILLed
 //! execution resumes immediately; any other lease only once it expires.
 
 use serde::{Deserialize, Serialize};
@@ -29,7 +29,9 @@ pub struct LeaseHolder {
     pub owner: String,
     /// The holder's process id.
     pub pid: u32,
-    /// The holder machine's boot id (`/proc/sys/kernel/random/boot_id`), empty if unknown.
+    /// The holder machine's boot id (`/proc/sys/kernel/random/boot_id`) followed by its PID
+    /// namespace (`/proc/self/ns/pid`, e.g. `pid:[4026531836]`: pids mean something only
+    /// within one); empty if unknown.
     pub boot_id: String,
     /// The holder process's start time (`/proc/PID/stat` field 22, clock ticks since boot),
     /// `0` if unknown.
@@ -81,7 +83,7 @@ impl std::fmt::Display for LeaseHolder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "process {} (owner {}), whose lease ends at {} unless renewed",
+            "process {}, owner {}, whose lease ends at {} unless renewed",
             self.pid,
             self.owner,
             self.expires_rfc3339()
@@ -120,10 +122,12 @@ pub enum Ownership {
     HeldBy(LeaseHolder),
 }
 
-/// This machine's boot id, if the OS tells it.
+/// This machine's boot id and this process's PID namespace, if the OS tells them: two
+/// holders with equal values see the same processes under the same pids.
 fn boot_id() -> Option<String> {
     let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    Some(id.trim().to_string()).filter(|s| !s.is_empty())
+    let namespace = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    Some(format!("{} {}", id.trim(), namespace.display())).filter(|_| !id.trim().is_empty())
 }
 
 /// The start time of live process `pid` (field 22 of `/proc/PID/stat`); `None` when no such

@@ -411,6 +411,8 @@ impl Future for Commit {
 /// | [`load_operations`](Self::load_operations), [`load_operation`](Self::load_operation) | the pages of `GetDurableExecutionState` (and `NewExecutionState` of each checkpoint, which brings completed callbacks) |
 /// | [`get_execution`](Self::get_execution), [`list_executions`](Self::list_executions) | `GetDurableExecution`, `ListDurableExecutionsByFunction` |
 /// | [`put_execution`](Self::put_execution) | nothing to send: the service starts an execution on `Invoke` and ends it with the handler's response |
+/// | [`acquire_lease`](Self::acquire_lease), [`release_lease`](Self::release_lease) | nothing to send: the service runs one invocation of an execution at a time, and a superseded invocation's checkpoint token is refused (the fence) |
+/// | [`stopped`](Self::stopped) | a checkpoint call that failed for good, or a revoked token (the invocation records nothing more and returns PENDING) |
 pub trait CheckpointStore: Send + Sync + 'static {
     /// Inserts or replaces an execution's record.
     fn put_execution(&self, record: ExecutionRecord) -> Commit;
