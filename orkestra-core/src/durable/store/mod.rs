@@ -158,6 +158,16 @@ pub struct OperationDetails {
     pub replay_children: bool,
 }
 
+/// Whether an operation's stored result is always JSON text: a map's or parallel's results
+/// (the batch and each item) may be encoded by a custom `Serdes`, which alone can read them.
+pub(crate) fn result_is_json(op_type: OperationType, sub_type: Option<&str>) -> bool {
+    op_type != OperationType::Context
+        || !matches!(
+            sub_type,
+            Some("Map" | "MapIteration" | "Parallel" | "ParallelBranch")
+        )
+}
+
 /// A recorded error: its type name and message (JSON `{"ErrorType", "ErrorMessage"}` as the SDK's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -4,7 +4,7 @@
 
 use super::db_err;
 use crate::durable::store::{
-    ErrorObject, InvocationStatus, OperationStatus, OperationType, StoreError,
+    result_is_json, ErrorObject, InvocationStatus, OperationStatus, OperationType, StoreError,
 };
 use rusqlite::{Connection, Row};
 use serde::Serialize;
@@ -148,7 +148,7 @@ pub(super) fn check(
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT k.id, l.exec_key, l.op_id, l.parent_id, l.op_type, l.name, l.status,
-                        l.result, l.error
+                        l.result, l.error, l.sub_type
                  FROM durable_operation_log l LEFT JOIN durable_execution_keys k
                      ON k.key = l.exec_key
                  {} ORDER BY l.seq",
@@ -209,6 +209,7 @@ fn check_row(
         (r.get(3)?, r.get(4)?, r.get(5)?);
     let (status, result, error): (String, Option<String>, Option<String>) =
         (r.get(6)?, r.get(7)?, r.get(8)?);
+    let sub_type: Option<String> = r.get(9)?;
     let mut report = |what: String| problem(&exec, Some(&op), what);
     if exec.starts_with('#') {
         report("operation row of an execution key with no id".into());
@@ -228,8 +229,11 @@ fn check_row(
     if parsed == Some(OperationStatus::Failed) && result.is_some() {
         report("FAILED with a result".into());
     }
+    // A map's or parallel's results may be in a custom encoding: only JSON ones are checked.
+    let json_result = OperationType::parse(&op_type)
+        .is_some_and(|t| result_is_json(t, sub_type.as_deref()));
     for found in [
-        json_problem("result", result.as_deref()),
+        json_problem("result", result.as_deref().filter(|_| json_result)),
         error_problem(error.as_deref()),
     ]
     .into_iter()

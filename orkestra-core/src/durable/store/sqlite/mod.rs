@@ -54,8 +54,8 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 /// Adds why the file cannot be written, when that is the cause (SQLite says only "unable to
-/// open database file" on a read-only file system).
-fn explain_open_failure(path: &Path, error: StoreError) -> StoreError {
+/// open database file" or "attempt to write a readonly database" on a read-only file system).
+pub(super) fn explain_fault(path: &Path, error: StoreError) -> StoreError {
     let probe = if path.exists() {
         std::fs::OpenOptions::new()
             .append(true)
@@ -105,7 +105,7 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         let writer = schema::open_connection(&path, sync)
             .and_then(|mut writer| schema::migrate(&mut writer, &path).map(|()| writer))
-            .map_err(|e| explain_open_failure(&path, e))?;
+            .map_err(|e| explain_fault(&path, e))?;
         // A background thread runs passive checkpoints (their fsync stays out of commits); the
         // writer only checkpoints itself as a backstop once the WAL is large (10,000 pages),
         // which lets the WAL restart under sustained writes. The file is truncated to 64 MB.

@@ -3,7 +3,7 @@
 use super::db_err;
 use super::fnv::{self, Fnv};
 use crate::durable::store::{
-    ErrorObject, ExecutionRecord, InvocationStatus, OperationDetails, OperationRecord,
+    result_is_json, ErrorObject, ExecutionRecord, InvocationStatus, OperationDetails, OperationRecord,
     OperationStatus, OperationType, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -184,14 +184,17 @@ fn operation_from_row(
     let status = OperationStatus::parse(status)
         .ok_or_else(|| corrupt(&format!("unknown status {status:?}")))?;
     let result = get(6)?;
-    check_json(TABLE, at, "result", result.as_deref())?;
+    let sub_type = get(3)?;
+    if result_is_json(op_type, sub_type.as_deref()) {
+        check_json(TABLE, at, "result", result.as_deref())?;
+    }
     let error = parse_error(TABLE, at, get(7)?)?;
     let at_ms: Option<i64> = r.get(9).map_err(|e| db_err(path, e))?;
     let at_ms = at_ms.map(|ms| ms as u64);
     Ok(OperationRecord {
         parent_id: get(1)?,
         op_type,
-        sub_type: get(3)?,
+        sub_type,
         name,
         status,
         result,

@@ -176,7 +176,7 @@ fn write_with_retries(
                 } else {
                     e.to_string()
                 };
-                let fault = db_err(path, message);
+                let fault = super::explain_fault(path, db_err(path, message));
                 tracing::error!(error = %fault, "checkpoint store fault; writes stop");
                 stops.set_fault(fault.clone());
                 for owner in state.leases.values() {
