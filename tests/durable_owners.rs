@@ -252,7 +252,10 @@ fn write_lease(db: &Path, execution: &str, owner: &str, pid: u32, boot_id: &str,
 fn this_boot() -> String {
     let boot = LeaseHolder::this_process(0).boot_id;
     let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
-    assert!(boot.starts_with(id.trim()) && boot.contains("pid:["), "{boot}");
+    assert!(
+        boot.starts_with(id.trim()) && boot.contains("pid:["),
+        "{boot}"
+    );
     boot
 }
 

@@ -225,7 +225,10 @@ fn durable_inspect_pretty_prints_the_operation_tree() {
         "{few}"
     );
     // Each operation line ends with its duration from the store's commit times.
-    let lines: Vec<&str> = few.lines().skip_while(|l| !l.starts_with("operations:")).collect();
+    let lines: Vec<&str> = few
+        .lines()
+        .skip_while(|l| !l.starts_with("operations:"))
+        .collect();
     assert_eq!(lines.len(), 4, "{few}");
     for (line, start) in lines.iter().zip([
         "operations: 3",
@@ -241,7 +244,10 @@ fn durable_inspect_pretty_prints_the_operation_tree() {
         many.contains(" ms\n    iterations: 50  (50 SUCCEEDED)\n    slowest: map-item-"),
         "{many}"
     );
-    assert!(!many.contains("MapIteration map-item-"), "summarised: {many}");
+    assert!(
+        !many.contains("MapIteration map-item-"),
+        "summarised: {many}"
+    );
     // Without a terminal or --pretty, inspect still prints its JSON.
     let json: serde_json::Value =
         serde_json::from_slice(&run(&["durable", "inspect", "many"]).stdout).unwrap();

@@ -230,8 +230,8 @@ fn check_row(
         report("FAILED with a result".into());
     }
     // A map's or parallel's results may be in a custom encoding: only JSON ones are checked.
-    let json_result = OperationType::parse(&op_type)
-        .is_some_and(|t| result_is_json(t, sub_type.as_deref()));
+    let json_result =
+        OperationType::parse(&op_type).is_some_and(|t| result_is_json(t, sub_type.as_deref()));
     for found in [
         json_problem("result", result.as_deref().filter(|_| json_result)),
         error_problem(error.as_deref()),

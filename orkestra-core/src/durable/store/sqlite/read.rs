@@ -3,8 +3,8 @@
 use super::db_err;
 use super::fnv::{self, Fnv};
 use crate::durable::store::{
-    result_is_json, ErrorObject, ExecutionRecord, InvocationStatus, OperationDetails, OperationRecord,
-    OperationStatus, OperationType, StoreError,
+    result_is_json, ErrorObject, ExecutionRecord, InvocationStatus, OperationDetails,
+    OperationRecord, OperationStatus, OperationType, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::hash_map::{Entry, HashMap};
