@@ -83,6 +83,9 @@ async fn a_wait_keeps_its_wake_up_time_across_a_restart() {
                 result: Some((now + 300).to_string()),
                 error: None,
                 attempt: 0,
+                started_ms: None,
+                ended_ms: None,
+                details: Default::default(),
             },
         )
         .await

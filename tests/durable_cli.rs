@@ -202,7 +202,7 @@ async fn start_list_inspect_resume() {
     assert!(message.contains("at `items[1].qty`"), "{message}");
 
     // While one run of an execution waits on its callback, a second start or resume of it is a
-    // conflict (the first holds the execution's lock), not a second run.
+    // conflict (the first holds the execution's lease), not a second run.
     let waiting = tokio::spawn(durable(DurableCommand::Start {
         handler: "approve".into(),
         id: "a1".into(),
@@ -238,8 +238,13 @@ async fn start_list_inspect_resume() {
         let (busy, code) = durable(command).await;
         assert_eq!(code, ExitStatus::Conflict, "{busy}");
         let message = busy["error"].as_str().unwrap();
+        // The error names the owner and when its lease ends.
+        let owner = format!(
+            "\"a1\" is being run by another process (process {}, owner ",
+            std::process::id()
+        );
         assert!(
-            message.contains("\"a1\" is being run by another process"),
+            message.contains(&owner) && message.contains("lease ends at"),
             "{message}"
         );
     }
@@ -255,7 +260,7 @@ async fn start_list_inspect_resume() {
         (code, &finished["result"]),
         (ExitStatus::Succeeded, &Value::from("order-7: yes"))
     );
-    // The lock went with the run: the same start now returns the finished execution.
+    // The lease went with the run: the same start now returns the finished execution.
     let (again, code) = durable(DurableCommand::Start {
         handler: "approve".into(),
         id: "a1".into(),

@@ -409,6 +409,9 @@ async fn item_serdes_encodes_item_checkpoints_and_decodes_them_on_replay() {
         .map(|r| r.result.clone().unwrap())
         .collect();
     assert!(items.contains(&"n=9".to_string()), "{items:?}");
+    // Results in a custom encoding are the codec's to read: `durable check` leaves them be.
+    let report = runner.store().check(Some("s")).unwrap();
+    assert!(report.is_clean(), "{report:?}");
     // Replay the items (drop the map's own record first) through the codec.
     let store = runner.store();
     let mut map = first

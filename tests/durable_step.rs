@@ -179,6 +179,9 @@ async fn an_interrupted_at_most_once_step_goes_to_the_retry_strategy() {
                     result: None,
                     error: None,
                     attempt: 1,
+                    started_ms: None,
+                    ended_ms: None,
+                    details: Default::default(),
                 },
             )
             .await

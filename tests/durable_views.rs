@@ -101,7 +101,14 @@ async fn a_large_failing_map_is_summarised_in_the_tree_and_the_diagram() {
     let text = view::durable_tree(&execution, &operations);
     assert!(text.starts_with("execution large ("), "{text}");
     assert!(text.contains(" FAILED\n  input: 40\n"), "{text}");
-    assert!(text.contains("  Step load  SUCCEEDED\n  Map checks  SUCCEEDED\n    iterations: 40  (30 SUCCEEDED, 10 FAILED)\n"), "{text}");
+    // Each line ends with the operation's duration from its commit times (`.. ms`).
+    assert!(text.contains("  Step load  SUCCEEDED  "), "{text}");
+    assert!(text.contains("\n  Map checks  SUCCEEDED  "), "{text}");
+    assert!(
+        text.contains(" ms\n    iterations: 40  (30 SUCCEEDED, 10 FAILED)\n"),
+        "{text}"
+    );
+    assert!(text.contains("\n    slowest: map-item-"), "{text}");
     assert!(text.contains("    failed map-item-3: "), "{text}");
     assert!(text.contains("    … 7 more failed\n"), "{text}");
     assert!(text.lines().count() < 20, "{text}");
@@ -142,5 +149,63 @@ fn parse_with_real_mermaid(text: &str) {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+async fn sometimes_slow(
+    ctx: DurableContext,
+    item: u32,
+    _index: usize,
+    _items: Arc<[u32]>,
+) -> Result<u32, DurableError> {
+    ctx.step(move |_s: StepContext| async move {
+        let ms = match item {
+            5 => 600,
+            2 => 300,
+            _ => 0,
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        Ok::<_, String>(item)
+    })
+    .name("work")
+    .await
+}
+
+async fn timed_map(n: u32, ctx: DurableContext) -> Result<usize, DurableError> {
+    let batch = ctx
+        .map((0..n).collect::<Vec<u32>>(), sometimes_slow)
+        .name("timed")
+        .await?;
+    Ok(batch.success_count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_map_summary_names_its_slowest_iterations_from_the_commit_times() {
+    let runner = DurableTestRunner::new(timed_map);
+    let result = runner.run_with_id("timed", 8).await;
+    assert_eq!(result.result::<usize>(), 8);
+    let text = view::durable_tree(&result.execution, &result.operations);
+    let slowest = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("slowest: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let names: Vec<&str> = slowest
+        .split(", ")
+        .map(|s| s.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(&names[..2], ["map-item-5", "map-item-2"], "{text}");
+    // The slow item took its 600 ms (measured between commits, so at least that).
+    let first: Vec<&str> = slowest.split(", ").next().unwrap().split(' ').collect();
+    let ms: f64 = first[1].parse().unwrap();
+    let ms = if first[2] == "s" { ms * 1000.0 } else { ms };
+    assert!((600.0..3_000.0).contains(&ms), "{text}");
+    // The map's own line carries its duration, at least its slowest item's.
+    let map_line = text
+        .lines()
+        .find(|l| l.contains("Map timed  SUCCEEDED"))
+        .unwrap();
+    assert!(
+        map_line.ends_with(" ms") || map_line.ends_with(" s"),
+        "{map_line}"
     );
 }

@@ -55,7 +55,9 @@ pub(super) fn diagram(execution: &ExecutionRecord, operations: &[OperationRecord
     parts.extend(tree.chain(None, &mut ids));
     let status = match execution.status {
         InvocationStatus::Succeeded => Status::Succeeded,
-        InvocationStatus::Failed => Status::Failed,
+        InvocationStatus::Failed | InvocationStatus::TimedOut | InvocationStatus::Stopped => {
+            Status::Failed
+        }
         InvocationStatus::Running => Status::Running,
     };
     let mut notes = Vec::new();
@@ -130,8 +132,8 @@ impl<'a> Tree<'a> {
 fn status(status: OperationStatus) -> Status {
     match status {
         OperationStatus::Succeeded => Status::Succeeded,
-        OperationStatus::Failed => Status::Failed,
-        OperationStatus::Started | OperationStatus::Pending => Status::Running,
+        s if s.is_failure() => Status::Failed,
+        _ => Status::Running,
     }
 }
 

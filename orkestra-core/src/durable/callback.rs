@@ -58,7 +58,7 @@ impl<T: DeserializeOwned> Callback<T> {
                         message: e.to_string(),
                     });
                 }
-                Some(OperationStatus::Failed) => {
+                Some(status) if status.is_failure() => {
                     return Err(DurableError::OperationFailed {
                         name: label,
                         error: rec.and_then(|r| r.error).unwrap_or_else(|| {
@@ -84,6 +84,9 @@ impl<T: DeserializeOwned> Callback<T> {
                         result: None,
                         error: Some(error.clone()),
                         attempt: 0,
+                        started_ms: None,
+                        ended_ms: None,
+                        details: Default::default(),
                     })
                     .await?;
                 return Err(DurableError::OperationFailed { name: label, error });
@@ -117,6 +120,9 @@ impl DurableContext {
                     result: deadline.map(|d| d.to_string()),
                     error: None,
                     attempt: 0,
+                    started_ms: None,
+                    ended_ms: None,
+                    details: Default::default(),
                 })
                 .await?;
                 deadline

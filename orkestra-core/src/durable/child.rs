@@ -105,7 +105,7 @@ impl DurableContext {
                         },
                     )
                 }
-                OperationStatus::Failed => {
+                status if status.is_failure() => {
                     return Err(fail(rec.error.unwrap_or_else(|| {
                         ErrorObject::new("Failed", "no recorded error")
                     })))
@@ -123,6 +123,9 @@ impl DurableContext {
             result,
             error,
             attempt: 0,
+            started_ms: None,
+            ended_ms: None,
+            details: Default::default(),
         };
         self.checkpoint_nowait(&record(OperationStatus::Started, None, None));
         let out = f(self.child(id.clone())).await;
@@ -137,6 +140,10 @@ impl DurableContext {
                 Ok(v)
             }
             Err(e) => {
+                // A store fault is not the context's failure: the run stops (see `stopped`).
+                if let Some(stop) = self.stopped() {
+                    return Err(stop.into());
+                }
                 let error = capture_error(&e);
                 self.checkpoint(&record(OperationStatus::Failed, None, Some(error.clone())))
                     .await?;
@@ -169,6 +176,9 @@ impl DurableContext {
             result: Some(wake.to_string()),
             error: None,
             attempt: 0,
+            started_ms: None,
+            ended_ms: None,
+            details: Default::default(),
         };
         let wake = match self.replay(&id, OperationType::Wait, name)? {
             Some(rec) if rec.status == OperationStatus::Succeeded => return Ok(()),

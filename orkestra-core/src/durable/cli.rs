@@ -1,5 +1,5 @@
-//! `durable` subcommands of the Orkestra CLI: list, inspect, start and resume executions on
-//! the default store (`.orkestra/orkestra.db` or `$ORKESTRA_DB`).
+//! `durable` subcommands of the Orkestra CLI: list, inspect, start, resume and check
+//! executions on the default store (`.orkestra/orkestra.db` or `$ORKESTRA_DB`).
 //!
 //! Each prints one JSON object on stdout; errors are `{"status":"ERROR","error":".."}` with the
 //! exit codes of [`ExitStatus`] (2 usage, 4 conflict, 5 store fault).
@@ -7,7 +7,6 @@
 use super::callback::complete_callback;
 use super::error::DurableError;
 use super::execution::DurableExecutor;
-use super::owner::ExecutionLock;
 use super::registry::{check_durable_handlers, registered_handler, registered_handlers};
 use super::store::StoreError;
 use super::store::{
@@ -78,6 +77,13 @@ pub enum DurableCommand {
         /// The execution id.
         id: String,
     },
+    /// Runs SQLite's integrity check on the store and validates the durable records (values
+    /// that parse, known statuses and types, parent links, allowed transitions); prints a JSON
+    /// report and exits 0 when clean, 1 when it found problems.
+    Check {
+        /// Only this execution's records.
+        id: Option<String>,
+    },
 }
 
 /// A millisecond timestamp as RFC 3339 UTC, or `null`.
@@ -123,7 +129,17 @@ impl Failure {
 
 impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Failure {
-        Failure(ExitStatus::StoreFault, error.to_string())
+        let code = if error.is_lease_lost() {
+            ExitStatus::Conflict
+        } else {
+            ExitStatus::StoreFault
+        };
+        let hint = if error.is_lease_lost() {
+            ""
+        } else {
+            "; nothing recorded was lost: remove the fault, then `durable resume` the execution"
+        };
+        Failure(code, format!("{error}{hint}"))
     }
 }
 
@@ -131,6 +147,7 @@ impl From<DurableError> for Failure {
     fn from(error: DurableError) -> Failure {
         match error {
             DurableError::Store(error) => error.into(),
+            owned @ DurableError::Owned { .. } => Failure(ExitStatus::Conflict, owned.to_string()),
             other => Failure(ExitStatus::Failed, other.to_string()),
         }
     }
@@ -141,6 +158,7 @@ fn status_code(status: InvocationStatus) -> ExitStatus {
     match status {
         InvocationStatus::Succeeded => ExitStatus::Succeeded,
         InvocationStatus::Failed => ExitStatus::Failed,
+        InvocationStatus::TimedOut | InvocationStatus::Stopped => ExitStatus::Aborted,
         InvocationStatus::Running => ExitStatus::Suspended,
     }
 }
@@ -182,7 +200,7 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
             if let Some(existing) = store.get_execution(&id)? {
                 check_same_start(&existing, &handler, &event)?;
             }
-            start(store, &path, &handler, &id, event).await
+            start(store, &handler, &id, event).await
         }
         DurableCommand::CompleteCallback {
             callback_id,
@@ -207,10 +225,28 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
             let text = diagram(&id, format).map_err(Failure::usage)?;
             Ok((json!({ "id": id, "diagram": text }), ExitStatus::Succeeded))
         }
+        DurableCommand::Check { id } => {
+            let report = store.check(id.as_deref())?;
+            if let Some(id) = &id {
+                // Neither an execution row nor any operation row: no such execution.
+                if report.executions == 0 && report.operation_rows == 0 {
+                    return Err(missing(id));
+                }
+            }
+            let code = if report.is_clean() {
+                ExitStatus::Succeeded
+            } else {
+                ExitStatus::Failed
+            };
+            let mut out = serde_json::to_value(&report)
+                .map_err(|e| Failure(ExitStatus::StoreFault, e.to_string()))?;
+            out["clean"] = Value::from(report.is_clean());
+            Ok((out, code))
+        }
         DurableCommand::Resume { id } => {
             let exec = store.get_execution(&id)?.ok_or_else(|| missing(&id))?;
             let handler = exec.handler.clone();
-            start(store, &path, &handler, &id, Value::Null).await
+            start(store, &handler, &id, Value::Null).await
         }
     }
 }
@@ -277,11 +313,10 @@ pub fn inspect_tree(id: &str) -> Result<String, String> {
     Ok(crate::view::durable_tree(&exec, &ops))
 }
 
-/// Runs execution `id` while holding its [`ExecutionLock`]: a second `start` or `resume` of an
-/// execution that another process is running is a conflict, not a second run.
+/// Runs execution `id`; the executor holds its lease, so a second `start` or `resume` of an
+/// execution another process runs is a conflict (exit 4) naming the owner, not a second run.
 async fn start(
     store: Arc<SqliteStore>,
-    path: &std::path::Path,
     name: &str,
     id: &str,
     event: Value,
@@ -294,25 +329,6 @@ async fn start(
                 registered_handlers()
             )))
         })?;
-    let lock = ExecutionLock::try_acquire(path, id).map_err(|e| {
-        Failure(
-            ExitStatus::StoreFault,
-            format!(
-                "cannot lock execution {id:?} at {}: {e}",
-                ExecutionLock::path(path, id).display()
-            ),
-        )
-    })?;
-    let Some(_lock) = lock else {
-        return Err(Failure(
-            ExitStatus::Conflict,
-            format!(
-                "execution {id:?} is being run by another process (it holds {}); wait for it \
-                 to end, or look at it with `durable inspect {id}`",
-                ExecutionLock::path(path, id).display()
-            ),
-        ));
-    };
     let mut executor = DurableExecutor::new(store);
     if let Some(bars) = crate::progress::TerminalProgress::if_terminal() {
         executor = executor.with_progress(Arc::new(bars));

@@ -164,6 +164,13 @@ impl DurableContext {
         self.pending().forget_descendants(id);
     }
 
+    /// Why this execution's writes are refused (a store fault, a lost lease), if they are:
+    /// the run then stops in place instead of starting more work.
+    pub(crate) fn stopped(&self) -> Option<crate::durable::store::StoreError> {
+        let exec = &self.inner.exec;
+        exec.store.stopped(&exec.execution_id)
+    }
+
     /// Writes `record` to the store; await the [`Commit`] when the write must be durable
     /// before continuing.
     pub(crate) fn checkpoint(&self, record: &OperationRecord) -> Commit {

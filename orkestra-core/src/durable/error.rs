@@ -1,5 +1,6 @@
 //! The error every durable operation returns.
 
+use super::owner::LeaseHolder;
 use super::store::{ErrorObject, OperationType, StoreError};
 
 /// What a durable operation can fail with.
@@ -30,9 +31,21 @@ pub enum DurableError {
         /// The requested name.
         requested_name: Option<String>,
     },
-    /// The checkpoint store failed.
+    /// The checkpoint store failed (or this process lost the execution's lease): the run stops
+    /// in place, recording nothing more, and can be resumed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another live process owns the execution (holds its lease).
+    #[error(
+        "execution {execution:?} is being run by another process ({holder}); wait for it to \
+         end, or look at it with `durable inspect {execution}`"
+    )]
+    Owned {
+        /// The execution.
+        execution: String,
+        /// Who holds its lease.
+        holder: LeaseHolder,
+    },
     /// A value could not be (de)serialized.
     #[error("cannot (de)serialize {what}: {message}")]
     Serde {
@@ -74,6 +87,7 @@ impl DurableError {
                 ErrorObject::new("NonDeterministicExecution", self.to_string())
             }
             DurableError::Store(_) => ErrorObject::new("CheckpointStoreError", self.to_string()),
+            DurableError::Owned { .. } => ErrorObject::new("ExecutionOwned", self.to_string()),
             DurableError::Serde { .. } => ErrorObject::new("SerdeError", self.to_string()),
             DurableError::InvalidConfig { .. } => {
                 ErrorObject::new("InvalidConfiguration", self.to_string())

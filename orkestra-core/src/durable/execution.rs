@@ -3,6 +3,7 @@
 
 use super::context::{DurableContext, ExecutionState};
 use super::error::{capture_error, DurableError};
+use super::owner::Ownership;
 use super::step::BoxFuture;
 use super::store::{CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus};
 use serde::de::DeserializeOwned;
@@ -139,6 +140,11 @@ impl DurableExecutor {
     /// Runs execution `execution_id` of `handler` to its end: a new id starts with `event`; a
     /// running one resumes with its stored event, replaying its checkpoints; a finished one
     /// is returned as it is.
+    ///
+    /// The run holds the execution's lease ([`CheckpointStore::acquire_lease`]): while another
+    /// live process runs it, this fails with [`DurableError::Owned`]. A store fault (or a lost
+    /// lease) stops the run in place with [`DurableError::Store`], recording nothing more: the
+    /// execution stays RUNNING, resumable where it was.
     pub async fn run(
         &self,
         execution_id: &str,
@@ -146,6 +152,42 @@ impl DurableExecutor {
         handler: &dyn DurableHandler,
         event: Value,
     ) -> Result<ExecutionRecord, DurableError> {
+        if let Some(rec) = self.store.get_execution(execution_id)? {
+            if rec.status != InvocationStatus::Running {
+                return Ok(rec);
+            }
+        }
+        if let Ownership::HeldBy(holder) = self.store.acquire_lease(execution_id).await? {
+            return Err(DurableError::Owned {
+                execution: execution_id.to_string(),
+                holder,
+            });
+        }
+        let mut lease = LeaseGuard {
+            store: &self.store,
+            execution_id,
+            held: true,
+        };
+        let outcome = self
+            .run_owned(execution_id, handler_name, handler, event)
+            .await;
+        // A run stopped by a store fault leaves its lease; the next owner takes it over at
+        // once (this process will be gone) or after it expires.
+        lease.held = false;
+        if self.store.stopped(execution_id).is_none() {
+            let _ = self.store.release_lease(execution_id).await;
+        }
+        outcome
+    }
+
+    async fn run_owned(
+        &self,
+        execution_id: &str,
+        handler_name: &str,
+        handler: &dyn DurableHandler,
+        event: Value,
+    ) -> Result<ExecutionRecord, DurableError> {
+        // Read again under the lease: the previous owner may have finished it meanwhile.
         let existing = self.store.get_execution(execution_id)?;
         let input = match &existing {
             Some(rec) if rec.status != InvocationStatus::Running => return Ok(rec.clone()),
@@ -180,6 +222,11 @@ impl DurableExecutor {
         state.progress = self.progress.clone();
         let ctx = DurableContext::root(Arc::new(state));
         let outcome = handler.invoke(input, ctx).await;
+        // Whatever the handler made of a store fault (an error it returned, a failed item)
+        // is not its outcome: the run stops here, as if the process had died at the fault.
+        if let Some(stop) = self.store.stopped(execution_id) {
+            return Err(DurableError::Store(stop));
+        }
         record.ended_ms = Some(ExecutionRecord::now_ms());
         match outcome {
             Ok(v) => {
@@ -193,5 +240,21 @@ impl DurableExecutor {
         }
         self.store.put_execution(record.clone()).await?;
         Ok(record)
+    }
+}
+
+/// Gives a run's lease up if the run's future is dropped before it ends (a cancelled run must
+/// not keep the execution renewed and owned).
+struct LeaseGuard<'a> {
+    store: &'a Arc<dyn CheckpointStore>,
+    execution_id: &'a str,
+    held: bool,
+}
+
+impl Drop for LeaseGuard<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            drop(self.store.release_lease(self.execution_id));
+        }
     }
 }

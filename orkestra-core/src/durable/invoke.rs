@@ -102,11 +102,14 @@ impl DurableContext {
             result,
             error,
             attempt: 0,
+            started_ms: None,
+            ended_ms: None,
+            details: Default::default(),
         };
         if let Some(rec) = self.replay(&id, OperationType::ChainedInvoke, Some(handler))? {
             match rec.status {
                 OperationStatus::Succeeded => return decode(rec.result.as_deref()),
-                OperationStatus::Failed => {
+                status if status.is_failure() => {
                     return Err(fail(rec.error.unwrap_or_else(|| {
                         ErrorObject::new("InvokeFailed", "no recorded error")
                     })))

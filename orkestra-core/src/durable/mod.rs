@@ -57,8 +57,13 @@
 //!   [`DurableContext::wait_for_condition`], [`DurableContext::invoke`] of a handler
 //!   registered by `#[durable_execution]`, and [`DurableContext::logger`], silent while
 //!   replaying.
+//! - One owner at a time: [`DurableExecutor::run`] holds the execution's lease in the store
+//!   ([`LeaseHolder`]); every checkpoint write is fenced by it, a second process gets
+//!   [`DurableError::Owned`], and a lease whose process is provably gone is taken over at once.
+//! - A store fault is never recorded as a failure: busy is retried, anything else stops the
+//!   store's writes and the run ends with [`DurableError::Store`], resumable where it was.
 //! - The CLI (`orkestra::main()`) has `durable list | inspect ID | start HANDLER --id ID
-//!   --input JSON | resume ID | complete-callback ID --result JSON`.
+//!   --input JSON | resume ID | complete-callback ID --result JSON | check [ID]`.
 
 mod batch;
 mod callback;
@@ -94,7 +99,7 @@ pub use map::{
     ItemNamer, JsonSerdes, MapBuilder, MapConfig, MapFunction, Serdes, SummaryGenerator,
     MAX_CHECKPOINT_RESULT,
 };
-pub use owner::ExecutionLock;
+pub use owner::{LeaseHolder, Ownership, LEASE_RENEW_EVERY, LEASE_TTL};
 pub use registry::{
     check_durable_handlers, registered_handler, registered_handlers, DuplicateDurableHandler,
     DurableHandlerEntry,
@@ -106,6 +111,7 @@ pub use step::{
     StepSemantics,
 };
 pub use store::{
-    CheckpointStore, Commit, ErrorObject, ExecutionRecord, InvocationStatus, OperationRecord,
-    OperationStatus, OperationType, SqliteStore, StoreError, Synchronous,
+    CheckProblem, CheckReport, CheckpointStore, Commit, ErrorObject, ExecutionRecord,
+    InvocationStatus, OperationDetails, OperationRecord, OperationStatus, OperationType,
+    SqliteStore, StoreError, Synchronous,
 };

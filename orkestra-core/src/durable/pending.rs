@@ -154,6 +154,9 @@ mod tests {
             result: None,
             error: None,
             attempt: 0,
+            started_ms: None,
+            ended_ms: None,
+            details: Default::default(),
         }
     }
 

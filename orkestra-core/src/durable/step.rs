@@ -303,6 +303,9 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
             result,
             error,
             attempt,
+            started_ms: None,
+            ended_ms: None,
+            details: Default::default(),
         };
     let fail = |error: ErrorObject| DurableError::OperationFailed {
         name: label.to_string(),
@@ -315,14 +318,15 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
             OperationStatus::Succeeded => {
                 return decode(&format!("result of step {label:?}"), rec.result.as_deref())
             }
-            OperationStatus::Failed => {
+            status if status.is_failure() => {
                 return Err(fail(rec.error.unwrap_or_else(|| {
                     ErrorObject::new("StepFailed", "failed without a recorded error")
                 })))
             }
-            OperationStatus::Pending => attempt = rec.attempt + 1,
+            OperationStatus::Pending | OperationStatus::Ready => attempt = rec.attempt + 1,
             OperationStatus::Started if !at_most_once => attempt = rec.attempt.max(1),
-            OperationStatus::Started => {
+            _ => {
+                // STARTED under at-most-once (every other status is handled above).
                 let error = ErrorObject::new(
                     "StepInterrupted",
                     format!(
@@ -358,6 +362,10 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
     }
 
     loop {
+        // A stopped run starts no more step bodies.
+        if let Some(stop) = ctx.stopped() {
+            return Err(stop.into());
+        }
         // One record per attempt: START, then the same record with the outcome.
         let mut rec = record(OperationStatus::Started, attempt, None, None);
         if at_most_once {

@@ -297,7 +297,13 @@ where
                 Ok(text) => (OperationStatus::Succeeded, Some(text), None),
                 Err(e) => return (index, Err(serde_err(format!("result of {name:?}"), e))),
             },
-            Err(e) => (OperationStatus::Failed, None, Some(capture_error(e))),
+            Err(e) => {
+                // A store fault or lost lease is not the item's failure: the run stops.
+                if let Some(stop) = child.stopped() {
+                    return (index, Err(stop.into()));
+                }
+                (OperationStatus::Failed, None, Some(capture_error(e)))
+            }
         };
         let commit = child.checkpoint(&OperationRecord {
             id: child_id,
@@ -309,6 +315,9 @@ where
             result,
             error: error.clone(),
             attempt: 0,
+            started_ms: None,
+            ended_ms: None,
+            details: Default::default(),
         });
         if let Err(e) = commit.await {
             return (index, Err(e.into()));

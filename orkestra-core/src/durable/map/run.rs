@@ -61,6 +61,9 @@ where
         result,
         error: None,
         attempt: 0,
+        started_ms: None,
+        ended_ms: None,
+        details: Default::default(),
     };
     if let Some(rec) = ctx.replay(&id, OperationType::Context, name.as_deref())? {
         if rec.status == OperationStatus::Succeeded {
@@ -174,7 +177,7 @@ pub(super) fn finished_outcome<T, R: DeserializeOwned>(
                     .map_err(|e| serde_err(format!("result of {item_name:?}"), e)),
             )
         }
-        OperationStatus::Failed => Some(Ok(Err(rec
+        status if status.is_failure() => Some(Ok(Err(rec
             .error
             .unwrap_or_else(|| ErrorObject::new("Failed", "no recorded error"))))),
         _ => None,

@@ -5,8 +5,10 @@
 
 pub(crate) mod sqlite;
 
-pub use sqlite::{SqliteStore, Synchronous};
+pub use sqlite::{CheckProblem, CheckReport, SqliteStore, Synchronous};
 
+use super::owner::Ownership;
+use super::step::BoxFuture;
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
@@ -54,46 +56,116 @@ impl OperationType {
     }
 }
 
-/// The status of an operation record.
+/// The status of an operation record: the statuses of the Lambda durable checkpoint API's
+/// `Operation.Status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OperationStatus {
     /// Started, not finished (an at-most-once step found so on replay was interrupted).
     Started,
-    /// Failed an attempt and waits for its retry.
+    /// Failed an attempt and waits for its retry (until `next_attempt_ms`).
     Pending,
+    /// A retry that is due: the step may START its next attempt.
+    Ready,
     /// Finished with a result.
     Succeeded,
     /// Finished with an error.
     Failed,
+    /// Cancelled before it finished (e.g. a cancelled wait).
+    Cancelled,
+    /// Ended by its timeout (e.g. a callback nobody answered in time).
+    TimedOut,
+    /// Ended because its execution was stopped.
+    Stopped,
 }
 
 impl OperationStatus {
+    /// Every status, in the order above.
+    pub const ALL: [OperationStatus; 8] = [
+        OperationStatus::Started,
+        OperationStatus::Pending,
+        OperationStatus::Ready,
+        OperationStatus::Succeeded,
+        OperationStatus::Failed,
+        OperationStatus::Cancelled,
+        OperationStatus::TimedOut,
+        OperationStatus::Stopped,
+    ];
+
     /// The stored spelling, e.g. `SUCCEEDED`.
     pub fn as_str(self) -> &'static str {
         match self {
             OperationStatus::Started => "STARTED",
             OperationStatus::Pending => "PENDING",
+            OperationStatus::Ready => "READY",
             OperationStatus::Succeeded => "SUCCEEDED",
             OperationStatus::Failed => "FAILED",
+            OperationStatus::Cancelled => "CANCELLED",
+            OperationStatus::TimedOut => "TIMED_OUT",
+            OperationStatus::Stopped => "STOPPED",
         }
     }
 
     /// Parses the stored spelling.
+    ///
+    /// ```
+    /// use orkestra::durable::OperationStatus;
+    /// for status in OperationStatus::ALL {
+    ///     assert_eq!(OperationStatus::parse(status.as_str()), Some(status));
+    /// }
+    /// assert_eq!(OperationStatus::parse("DONE"), None);
+    /// ```
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "STARTED" => OperationStatus::Started,
-            "PENDING" => OperationStatus::Pending,
-            "SUCCEEDED" => OperationStatus::Succeeded,
-            "FAILED" => OperationStatus::Failed,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
     }
 
-    /// Whether the operation has finished (succeeded or failed).
+    /// Whether the operation has finished (succeeded, or ended without a result).
     pub fn is_finished(self) -> bool {
-        matches!(self, OperationStatus::Succeeded | OperationStatus::Failed)
+        self == OperationStatus::Succeeded || self.is_failure()
     }
+
+    /// Whether the operation ended without a result: failed, cancelled, timed out or stopped
+    /// (a replay raises its recorded error).
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            OperationStatus::Failed
+                | OperationStatus::Cancelled
+                | OperationStatus::TimedOut
+                | OperationStatus::Stopped
+        )
+    }
+}
+
+/// The type-specific fields of an operation record that the service side of the protocol
+/// owns (`WaitDetails`, `StepDetails`, `CallbackDetails`, `ContextDetails`); absent fields are
+/// left out of the JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationDetails {
+    /// A wait's wake-up time, in milliseconds since the Unix epoch (`ScheduledEndTimestamp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_end_ms: Option<u64>,
+    /// When a pending step retry is due, in milliseconds since the Unix epoch
+    /// (`NextAttemptTimestamp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_ms: Option<u64>,
+    /// A callback's id, as callers complete it (`CallbackId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_id: Option<String>,
+    /// A context whose result is a summary: a replay runs its children again to rebuild the
+    /// value (`ReplayChildren`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replay_children: bool,
+}
+
+/// Whether an operation's stored result is always JSON text: a map's or parallel's results
+/// (the batch and each item) may be encoded by a custom `Serdes`, which alone can read them.
+pub(crate) fn result_is_json(op_type: OperationType, sub_type: Option<&str>) -> bool {
+    op_type != OperationType::Context
+        || !matches!(
+            sub_type,
+            Some("Map" | "MapIteration" | "Parallel" | "ParallelBranch")
+        )
 }
 
 /// A recorded error: its type name and message (JSON `{"ErrorType", "ErrorMessage"}` as the SDK's).
@@ -151,9 +223,20 @@ pub struct OperationRecord {
     pub error: Option<ErrorObject>,
     /// Attempt number (1-based; 0 for operations without attempts).
     pub attempt: u32,
+    /// When its first record was committed, in milliseconds since the Unix epoch (the
+    /// protocol's `StartTimestamp`); set by [`CheckpointStore::load_operations`], `None`
+    /// when writing and for records older than schema version 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
+    /// When its finishing record was committed (`EndTimestamp`); `None` while unfinished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_ms: Option<u64>,
+    /// Type-specific fields (wake-up time, next attempt, callback id, replay-children).
+    #[serde(default, flatten)]
+    pub details: OperationDetails,
 }
 
-/// The status of a whole execution.
+/// The status of a whole execution (`GetDurableExecution`'s `Status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum InvocationStatus {
@@ -163,26 +246,43 @@ pub enum InvocationStatus {
     Succeeded,
     /// Finished with an error.
     Failed,
+    /// Ended by its execution timeout.
+    TimedOut,
+    /// Stopped from outside.
+    Stopped,
 }
 
 impl InvocationStatus {
+    /// Every status, in the order above.
+    pub const ALL: [InvocationStatus; 5] = [
+        InvocationStatus::Running,
+        InvocationStatus::Succeeded,
+        InvocationStatus::Failed,
+        InvocationStatus::TimedOut,
+        InvocationStatus::Stopped,
+    ];
+
     /// The stored spelling.
     pub fn as_str(self) -> &'static str {
         match self {
             InvocationStatus::Running => "RUNNING",
             InvocationStatus::Succeeded => "SUCCEEDED",
             InvocationStatus::Failed => "FAILED",
+            InvocationStatus::TimedOut => "TIMED_OUT",
+            InvocationStatus::Stopped => "STOPPED",
         }
     }
 
     /// Parses the stored spelling.
+    ///
+    /// ```
+    /// use orkestra::durable::InvocationStatus;
+    /// for status in InvocationStatus::ALL {
+    ///     assert_eq!(InvocationStatus::parse(status.as_str()), Some(status));
+    /// }
+    /// ```
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "RUNNING" => InvocationStatus::Running,
-            "SUCCEEDED" => InvocationStatus::Succeeded,
-            "FAILED" => InvocationStatus::Failed,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
     }
 }
 
@@ -239,9 +339,27 @@ pub enum StoreError {
     Corrupt {
         /// The table.
         table: &'static str,
-        /// What was wrong.
+        /// What was wrong, naming the execution and operation.
         message: String,
     },
+    /// Another process took this execution's lease over: this process's writes to it are
+    /// refused, and it stops without recording anything more.
+    #[error(
+        "execution {execution:?} is no longer owned by this process (its lease was taken \
+         over); its writes are refused and this run stops"
+    )]
+    LeaseLost {
+        /// The execution.
+        execution: String,
+    },
+}
+
+impl StoreError {
+    /// Whether the error is this process losing an execution's lease (a conflict, not a
+    /// fault of the store).
+    pub fn is_lease_lost(&self) -> bool {
+        matches!(self, StoreError::LeaseLost { .. })
+    }
 }
 
 /// A pending write: await it (or call [`Commit::wait`]) when the write must be durable
@@ -303,6 +421,8 @@ impl Future for Commit {
 /// | [`load_operations`](Self::load_operations), [`load_operation`](Self::load_operation) | the pages of `GetDurableExecutionState` (and `NewExecutionState` of each checkpoint, which brings completed callbacks) |
 /// | [`get_execution`](Self::get_execution), [`list_executions`](Self::list_executions) | `GetDurableExecution`, `ListDurableExecutionsByFunction` |
 /// | [`put_execution`](Self::put_execution) | nothing to send: the service starts an execution on `Invoke` and ends it with the handler's response |
+/// | [`acquire_lease`](Self::acquire_lease), [`release_lease`](Self::release_lease) | nothing to send: the service runs one invocation of an execution at a time, and a superseded invocation's checkpoint token is refused (the fence) |
+/// | [`stopped`](Self::stopped) | a checkpoint call that failed for good, or a revoked token (the invocation records nothing more and returns PENDING) |
 pub trait CheckpointStore: Send + Sync + 'static {
     /// Inserts or replaces an execution's record.
     fn put_execution(&self, record: ExecutionRecord) -> Commit;
@@ -327,4 +447,27 @@ pub trait CheckpointStore: Send + Sync + 'static {
         execution_id: &str,
         op_id: &str,
     ) -> Result<Option<OperationRecord>, StoreError>;
+    /// Takes the lease of `execution_id` for this process, unless another live holder has
+    /// it; from then on the store fences the execution's writes by it. A store without
+    /// leases (the default) always grants it: there one invocation at a time is the
+    /// service's job (the Lambda checkpoint-token chain).
+    fn acquire_lease(
+        &self,
+        execution_id: &str,
+    ) -> BoxFuture<'static, Result<Ownership, StoreError>> {
+        let _ = execution_id;
+        Box::pin(std::future::ready(Ok(Ownership::Acquired)))
+    }
+    /// Gives the lease of `execution_id` up (after every write issued before it).
+    fn release_lease(&self, execution_id: &str) -> Commit {
+        let _ = execution_id;
+        Commit::ready(Ok(()))
+    }
+    /// Why writes of `execution_id` are refused, if they are: the store failed (every
+    /// write after a fault is refused, so nothing derived from the fault is recorded), or
+    /// this process lost the execution's lease. The engine then stops the run in place.
+    fn stopped(&self, execution_id: &str) -> Option<StoreError> {
+        let _ = execution_id;
+        None
+    }
 }

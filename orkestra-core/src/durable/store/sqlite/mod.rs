@@ -1,18 +1,25 @@
 //! The embedded default store: one SQLite file (WAL), written by a writer thread that batches
 //! writes into one transaction each (group commit).
 
+mod check;
 pub(crate) mod fnv;
+mod lease;
 mod packed;
 mod read;
-mod schema;
+pub(crate) mod schema;
+mod stops;
 mod writer;
 
 use super::{CheckpointStore, Commit, ExecutionRecord, OperationRecord, StoreError};
+use crate::durable::owner::Ownership;
+use crate::durable::step::BoxFuture;
+pub use check::{CheckProblem, CheckReport};
 use packed::PackedOp;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use stops::Stops;
 use tokio::sync::oneshot;
 use writer::Msg;
 
@@ -32,6 +39,8 @@ pub struct SqliteStore {
     /// The writer thread's queue (`Sender` is `Sync`: callers send without a lock).
     tx: mpsc::Sender<Msg>,
     reader: Mutex<Connection>,
+    /// Why writes are refused (a store fault, lost leases), shared with the writer.
+    stops: Arc<Stops>,
     /// Dropping it stops the WAL checkpointer thread.
     _checkpointer: mpsc::Sender<()>,
 }
@@ -41,6 +50,26 @@ impl std::fmt::Debug for SqliteStore {
         f.debug_struct("SqliteStore")
             .field("path", &self.path)
             .finish()
+    }
+}
+
+/// Adds why the file cannot be written, when that is the cause (SQLite says only "unable to
+/// open database file" or "attempt to write a readonly database" on a read-only file system).
+pub(super) fn explain_fault(path: &Path, error: StoreError) -> StoreError {
+    let probe = if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+    } else {
+        Ok(())
+    };
+    match (error, probe) {
+        (StoreError::Database { path, message }, Err(why)) => StoreError::Database {
+            path,
+            message: format!("{message} (the file is not writable: {why})"),
+        },
+        (error, _) => error,
     }
 }
 
@@ -74,11 +103,9 @@ impl SqliteStore {
     /// Opens the store at `path` with the given durability.
     pub fn open_with(path: impl AsRef<Path>, sync: Synchronous) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| db_err(&path, e))?;
-        }
-        let writer = schema::open_connection(&path, sync)?;
-        schema::migrate(&writer, &path)?;
+        let writer = schema::open_connection(&path, sync)
+            .and_then(|mut writer| schema::migrate(&mut writer, &path).map(|()| writer))
+            .map_err(|e| explain_fault(&path, e))?;
         // A background thread runs passive checkpoints (their fsync stays out of commits); the
         // writer only checkpoints itself as a backstop once the WAL is large (10,000 pages),
         // which lets the WAL restart under sustained writes. The file is truncated to 64 MB.
@@ -100,14 +127,17 @@ impl SqliteStore {
             .map_err(|e| db_err(&path, e))?;
         let (tx, rx) = mpsc::channel();
         let writer_path = path.clone();
+        let stops = Arc::new(Stops::default());
+        let writer_stops = stops.clone();
         std::thread::Builder::new()
             .name("orkestra-checkpoint-writer".into())
-            .spawn(move || writer::writer_loop(writer, rx, writer_path))
+            .spawn(move || writer::writer_loop(writer, rx, writer_path, writer_stops))
             .map_err(|e| db_err(&path, e))?;
         Ok(SqliteStore {
             path,
             tx,
             reader: Mutex::new(reader),
+            stops,
             _checkpointer: stop,
         })
     }
@@ -115,6 +145,22 @@ impl SqliteStore {
     /// The file this store writes.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check` on the file and validates the durable records
+    /// (of `execution` only, if given): values that parse, known statuses and types, parent
+    /// links, allowed status transitions. What `durable check` prints.
+    ///
+    /// ```
+    /// use orkestra::durable::SqliteStore;
+    /// let dir = std::env::temp_dir().join(format!("orkestra-check-doc-{}", std::process::id()));
+    /// let store = SqliteStore::open(dir.join("doc.db")).unwrap();
+    /// let report = store.check(None).unwrap();
+    /// assert!(report.is_clean(), "{report:?}");
+    /// # let _ = std::fs::remove_dir_all(dir);
+    /// ```
+    pub fn check(&self, execution: Option<&str>) -> Result<CheckReport, StoreError> {
+        check::check(&self.reader(), &self.path, execution)
     }
 
     fn send(&self, make: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Msg) -> Commit {
@@ -127,6 +173,15 @@ impl SqliteStore {
 
     fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.reader.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A read's outcome; a failed read stops later writes too (what the engine would write
+    /// next may depend on what it could not read).
+    fn read<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(e) = &result {
+            self.stops.set_fault(e.clone());
+        }
+        result
     }
 }
 
@@ -157,11 +212,11 @@ impl CheckpointStore for SqliteStore {
     }
 
     fn get_execution(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-        read::execution(&self.reader(), &self.path, execution_id)
+        self.read(read::execution(&self.reader(), &self.path, execution_id))
     }
 
     fn list_executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
-        read::executions(&self.reader(), &self.path)
+        self.read(read::executions(&self.reader(), &self.path))
     }
 
     fn load_operation(
@@ -169,10 +224,42 @@ impl CheckpointStore for SqliteStore {
         execution_id: &str,
         op_id: &str,
     ) -> Result<Option<OperationRecord>, StoreError> {
-        read::operation(&self.reader(), &self.path, execution_id, op_id)
+        self.read(read::operation(
+            &self.reader(),
+            &self.path,
+            execution_id,
+            op_id,
+        ))
     }
 
     fn load_operations(&self, execution_id: &str) -> Result<Vec<OperationRecord>, StoreError> {
-        read::operations(&self.reader(), &self.path, execution_id)
+        self.read(read::operations(&self.reader(), &self.path, execution_id))
+    }
+
+    fn acquire_lease(
+        &self,
+        execution_id: &str,
+    ) -> BoxFuture<'static, Result<Ownership, StoreError>> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        let sent = self.tx.send(Msg::Acquire {
+            execution_id: execution_id.to_string(),
+            done,
+        });
+        Box::pin(async move {
+            sent.map_err(|_| StoreError::Closed)?;
+            rx.await.unwrap_or(Err(StoreError::Closed))
+        })
+    }
+
+    fn release_lease(&self, execution_id: &str) -> Commit {
+        let execution_id = execution_id.to_string();
+        self.send(|done| Msg::Release {
+            execution_id,
+            done: Some(done),
+        })
+    }
+
+    fn stopped(&self, execution_id: &str) -> Option<StoreError> {
+        self.stops.stopped(execution_id)
     }
 }

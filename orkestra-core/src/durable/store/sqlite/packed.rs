@@ -17,9 +17,10 @@ pub(super) enum Field {
     Name,
     Result,
     Error,
+    CallbackId,
 }
 
-const FIELDS: usize = 7;
+const FIELDS: usize = 8;
 
 /// One operation write, its text fields concatenated in one buffer.
 pub(super) struct PackedOp {
@@ -31,6 +32,9 @@ pub(super) struct PackedOp {
     pub(super) op_type: OperationType,
     pub(super) status: OperationStatus,
     pub(super) attempt: u32,
+    pub(super) scheduled_end_ms: Option<u64>,
+    pub(super) next_attempt_ms: Option<u64>,
+    pub(super) replay_children: bool,
 }
 
 impl PackedOp {
@@ -48,6 +52,7 @@ impl PackedOp {
             record.name.as_deref(),
             record.result.as_deref(),
             error.as_deref(),
+            record.details.callback_id.as_deref(),
         ];
         let len = fields.iter().flatten().map(|f| f.len()).sum();
         let mut packed = PackedOp {
@@ -57,6 +62,9 @@ impl PackedOp {
             op_type: record.op_type,
             status: record.status,
             attempt: record.attempt,
+            scheduled_end_ms: record.details.scheduled_end_ms,
+            next_attempt_ms: record.details.next_attempt_ms,
+            replay_children: record.details.replay_children,
         };
         for (i, field) in fields.iter().enumerate() {
             if let Some(text) = field {
@@ -106,6 +114,9 @@ mod tests {
             result: None,
             error: Some(ErrorObject::new("E", "m")),
             attempt: 3,
+            started_ms: None,
+            ended_ms: None,
+            details: Default::default(),
         };
         let p = PackedOp::pack("exec", &record);
         assert_eq!(p.execution_id(), "exec");

@@ -3,28 +3,64 @@
 use super::db_err;
 use super::fnv::{self, Fnv};
 use crate::durable::store::{
-    ErrorObject, ExecutionRecord, InvocationStatus, OperationRecord, OperationStatus,
-    OperationType, StoreError,
+    result_is_json, ErrorObject, ExecutionRecord, InvocationStatus, OperationDetails,
+    OperationRecord, OperationStatus, OperationType, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::collections::hash_map::{Entry, HashMap};
 use std::path::Path;
 
 const EXECUTION_COLUMNS: &str = "id, handler, status, input, result, error, started_ms, ended_ms";
-const OPERATION_COLUMNS: &str =
-    "op_id, parent_id, op_type, sub_type, name, status, result, error, attempt";
+const OPERATION_COLUMNS: &str = "op_id, parent_id, op_type, sub_type, name, status, result, \
+     error, attempt, at_ms, scheduled_end_ms, next_attempt_ms, callback_id, replay_children";
+
+/// A millisecond timestamp column.
+fn millis(r: &Row<'_>, i: usize, path: &Path) -> Result<Option<u64>, StoreError> {
+    let ms: Option<i64> = r.get(i).map_err(|e| db_err(path, e))?;
+    Ok(ms.map(|ms| ms as u64))
+}
+
+/// Where a stored value sits, for error messages: `execution "e"` or `execution "e"
+/// operation "id" ("name")`.
+fn place(execution_id: &str, op: Option<(&str, Option<&str>)>) -> String {
+    match op {
+        None => format!("execution {execution_id:?}"),
+        Some((id, Some(name))) => format!("execution {execution_id:?} operation {id} ({name:?})"),
+        Some((id, None)) => format!("execution {execution_id:?} operation {id}"),
+    }
+}
 
 fn parse_error(
     table: &'static str,
+    at: impl Fn() -> String,
     text: Option<String>,
 ) -> Result<Option<ErrorObject>, StoreError> {
     text.map(|t| {
         serde_json::from_str(&t).map_err(|e| StoreError::Corrupt {
             table,
-            message: format!("error column {t:?}: {e}"),
+            message: format!("{}: stored error {t:?} does not parse: {e}", at()),
         })
     })
     .transpose()
+}
+
+/// Checks that a stored JSON value (`column`: result or input) still parses.
+pub(super) fn check_json(
+    table: &'static str,
+    at: impl Fn() -> String,
+    column: &str,
+    text: Option<&str>,
+) -> Result<(), StoreError> {
+    let Some(text) = text else { return Ok(()) };
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map(drop)
+        .map_err(|e| {
+            let shown: String = text.chars().take(80).collect();
+            StoreError::Corrupt {
+                table,
+                message: format!("{}: stored {column} {shown:?} is not JSON: {e}", at()),
+            }
+        })
 }
 
 type ExecRow = (
@@ -53,17 +89,28 @@ fn exec_row(r: &Row<'_>) -> rusqlite::Result<ExecRow> {
 
 fn execution_from_row(row: ExecRow) -> Result<ExecutionRecord, StoreError> {
     let (id, handler, status, input, result, error, started_ms, ended_ms) = row;
+    const TABLE: &str = "durable_executions";
+    let at = || place(&id, None);
     let status = InvocationStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
-        table: "durable_executions",
-        message: format!("execution {id}: unknown status {status:?}"),
+        table: TABLE,
+        message: format!("{}: unknown status {status:?}", at()),
     })?;
+    check_json(TABLE, at, "input", Some(&input))?;
+    check_json(TABLE, at, "result", result.as_deref())?;
+    if status == InvocationStatus::Succeeded && result.is_none() {
+        return Err(StoreError::Corrupt {
+            table: TABLE,
+            message: format!("{}: SUCCEEDED without a stored result", at()),
+        });
+    }
+    let error = parse_error(TABLE, at, error)?;
     Ok(ExecutionRecord {
         id,
         handler,
         status,
         input,
         result,
-        error: parse_error("durable_executions", error)?,
+        error,
         started_ms: started_ms.map(|ms| ms as u64),
         ended_ms: ended_ms.map(|ms| ms as u64),
     })
@@ -109,13 +156,20 @@ fn exec_key(conn: &Connection, path: &Path, execution_id: &str) -> Result<Option
         .map_err(|e| db_err(path, e))
 }
 
-fn operation_from_row(path: &Path, r: &Row<'_>) -> Result<OperationRecord, StoreError> {
+fn operation_from_row(
+    path: &Path,
+    execution_id: &str,
+    r: &Row<'_>,
+) -> Result<OperationRecord, StoreError> {
+    const TABLE: &str = "durable_operation_log";
     let get =
         |i: usize| -> Result<Option<String>, StoreError> { r.get(i).map_err(|e| db_err(path, e)) };
     let id = get(0)?.unwrap_or_default();
+    let name = get(4)?;
+    let at = || place(execution_id, Some((&id, name.as_deref())));
     let corrupt = |what: &str| StoreError::Corrupt {
-        table: "durable_operation_log",
-        message: format!("operation {id}: {what}"),
+        table: TABLE,
+        message: format!("{}: {what}", at()),
     };
     // Type and status are parsed from the row's text in place (no copy).
     let text = |i: usize| -> Result<&str, StoreError> {
@@ -129,15 +183,31 @@ fn operation_from_row(path: &Path, r: &Row<'_>) -> Result<OperationRecord, Store
     let status = text(5)?;
     let status = OperationStatus::parse(status)
         .ok_or_else(|| corrupt(&format!("unknown status {status:?}")))?;
+    let result = get(6)?;
+    let sub_type = get(3)?;
+    if result_is_json(op_type, sub_type.as_deref()) {
+        check_json(TABLE, at, "result", result.as_deref())?;
+    }
+    let error = parse_error(TABLE, at, get(7)?)?;
+    let at_ms: Option<i64> = r.get(9).map_err(|e| db_err(path, e))?;
+    let at_ms = at_ms.map(|ms| ms as u64);
     Ok(OperationRecord {
         parent_id: get(1)?,
         op_type,
-        sub_type: get(3)?,
-        name: get(4)?,
+        sub_type,
+        name,
         status,
-        result: get(6)?,
-        error: parse_error("durable_operation_log", get(7)?)?,
+        result,
+        error,
         attempt: r.get(8).map_err(|e| db_err(path, e))?,
+        started_ms: at_ms,
+        ended_ms: at_ms.filter(|_| status.is_finished()),
+        details: OperationDetails {
+            scheduled_end_ms: millis(r, 10, path)?,
+            next_attempt_ms: millis(r, 11, path)?,
+            callback_id: r.get(12).map_err(|e| db_err(path, e))?,
+            replay_children: r.get::<_, i64>(13).map_err(|e| db_err(path, e))? != 0,
+        },
         id,
     })
 }
@@ -164,7 +234,7 @@ pub(super) fn operations(
     let mut position: HashMap<u64, usize, Fnv> = HashMap::default();
     let mut collided: HashMap<String, usize> = HashMap::new();
     while let Some(r) = rows.next().map_err(|e| db_err(path, e))? {
-        let record = operation_from_row(path, r)?;
+        let mut record = operation_from_row(path, execution_id, r)?;
         let next = out.len();
         let slot = match position.entry(fnv::hash(record.id.as_bytes())) {
             Entry::Vacant(v) => *v.insert(next),
@@ -174,6 +244,8 @@ pub(super) fn operations(
         if slot == next {
             out.push(record);
         } else {
+            // The first row's commit time is the operation's start.
+            record.started_ms = out[slot].started_ms.or(record.started_ms);
             out[slot] = record;
         }
     }
@@ -202,7 +274,13 @@ pub(super) fn operation(
             .query(params![key, op_id])
             .map_err(|e| db_err(path, e))?;
         if let Some(r) = rows.next().map_err(|e| db_err(path, e))? {
-            return operation_from_row(path, r).map(Some);
+            // One row tells no start time (that is the operation's first row).
+            return operation_from_row(path, execution_id, r).map(|record| {
+                Some(OperationRecord {
+                    started_ms: None,
+                    ..record
+                })
+            });
         }
     }
     Ok(None)

@@ -4,14 +4,17 @@
 
 use super::db_err;
 use super::fnv::Fnv;
+use super::lease;
 use super::packed::{Field, PackedOp};
+use super::stops::Stops;
+use crate::durable::owner::{abandon, LeaseHolder, Ownership, LEASE_RENEW_EVERY};
 use crate::durable::store::{ErrorObject, ExecutionRecord, StoreError};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// The most writes folded into one transaction.
@@ -24,34 +27,173 @@ pub(super) type Done = Option<oneshot::Sender<Result<(), StoreError>>>;
 
 /// One request to the writer.
 pub(super) enum Msg {
-    Op { op: PackedOp, done: Done },
-    Execution { record: ExecutionRecord, done: Done },
+    Op {
+        op: PackedOp,
+        done: Done,
+    },
+    Execution {
+        record: ExecutionRecord,
+        done: Done,
+    },
     Flush(oneshot::Sender<Result<(), StoreError>>),
+    /// Take an execution's lease for this process.
+    Acquire {
+        execution_id: String,
+        done: oneshot::Sender<Result<Ownership, StoreError>>,
+    },
+    /// Give an execution's lease up.
+    Release {
+        execution_id: String,
+        done: Done,
+    },
 }
 
-/// Runs until every sender is gone.
-pub(super) fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, path: PathBuf) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut state = WriterState::default();
-    while let Some(first) = next_message(&rx) {
-        batch.push(first);
-        collect_batch(&rx, &mut batch);
-        let result = write_batch(&mut conn, &batch, &mut state).map_err(|e| db_err(&path, e));
-        if let Err(e) = &result {
-            // The transaction rolled back: keys interned in it are gone too.
-            state.exec_keys.clear();
-            tracing::error!(error = %e, "checkpoint batch failed");
+impl Msg {
+    /// The execution a write belongs to (`None` for a flush).
+    fn execution_id(&self) -> Option<&str> {
+        match self {
+            Msg::Op { op, .. } => Some(op.execution_id()),
+            Msg::Execution { record, .. } => Some(&record.id),
+            Msg::Acquire { execution_id, .. } | Msg::Release { execution_id, .. } => {
+                Some(execution_id)
+            }
+            Msg::Flush(_) => None,
         }
-        for msg in batch.drain(..) {
-            let done = match msg {
-                Msg::Op { done, .. } | Msg::Execution { done, .. } => done,
-                Msg::Flush(done) => Some(done),
-            };
-            if let Some(done) = done {
-                let _ = done.send(result.clone());
+    }
+
+    /// Answers the message: `lease` for an acquisition, `result` for everything else.
+    fn answer(self, result: Result<(), StoreError>, lease: Option<Ownership>) {
+        match self {
+            Msg::Op { done, .. } | Msg::Execution { done, .. } | Msg::Release { done, .. } => {
+                if let Some(done) = done {
+                    let _ = done.send(result);
+                }
+            }
+            Msg::Flush(done) => {
+                let _ = done.send(result);
+            }
+            Msg::Acquire { done, .. } => {
+                let _ = done.send(result.map(|()| lease.unwrap_or(Ownership::Acquired)));
             }
         }
     }
+}
+
+/// How long busy/locked errors (another process holding the write lock past the connection's
+/// busy timeout) are retried before they count as a store fault.
+pub(super) const BUSY_GIVE_UP: Duration = Duration::from_secs(180);
+/// The longest pause between retries of a busy batch.
+const BUSY_BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// Whether SQLite reported another connection's lock (worth retrying).
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Runs until every sender is gone.
+pub(super) fn writer_loop(
+    mut conn: Connection,
+    rx: mpsc::Receiver<Msg>,
+    path: PathBuf,
+    stops: Arc<Stops>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut state = WriterState {
+        last_renew: Instant::now(),
+        ..WriterState::default()
+    };
+    loop {
+        let renew_in = (!state.leases.is_empty())
+            .then(|| LEASE_RENEW_EVERY.saturating_sub(state.last_renew.elapsed()));
+        match next_message(&rx, renew_in) {
+            Next::Closed => return,
+            Next::Idle => {}
+            Next::Msg(first) => {
+                batch.push(first);
+                collect_batch(&rx, &mut batch);
+            }
+        }
+        if let Some(fault) = stops.fault() {
+            for msg in batch.drain(..) {
+                msg.answer(Err(fault.clone()), None);
+            }
+            continue;
+        }
+        let result = write_with_retries(&mut conn, &batch, &mut state, &stops, &path);
+        let mut leases = state.granted.drain(..);
+        for (i, msg) in batch.drain(..).enumerate() {
+            let lost = msg
+                .execution_id()
+                .and_then(|id| stops.stopped(id))
+                .filter(|_| !matches!(msg, Msg::Acquire { .. }));
+            let lease = match &msg {
+                Msg::Acquire { .. } => leases.find(|(at, _)| *at == i).map(|(_, o)| o),
+                _ => None,
+            };
+            let result = match (&result, lost) {
+                (Err(e), _) => Err(e.clone()),
+                (Ok(()), Some(lost)) => Err(lost),
+                (Ok(()), None) => Ok(()),
+            };
+            msg.answer(result, lease);
+        }
+    }
+}
+
+/// Writes `batch`, retrying it while another connection holds the write lock (with backoff,
+/// up to [`BUSY_GIVE_UP`]); any other error, or a lock held longer, is a store fault that
+/// stops every later write.
+fn write_with_retries(
+    conn: &mut Connection,
+    batch: &[Msg],
+    state: &mut WriterState,
+    stops: &Stops,
+    path: &std::path::Path,
+) -> Result<(), StoreError> {
+    let started = Instant::now();
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match write_batch(conn, batch, state, stops) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                // The transaction rolled back: keys interned in it are gone too.
+                state.exec_keys.clear();
+                state.granted.clear();
+                if is_busy(&e) && started.elapsed() < BUSY_GIVE_UP {
+                    tracing::warn!(error = %e, "checkpoint store busy; retrying");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(BUSY_BACKOFF_MAX);
+                    continue;
+                }
+                let message = if is_busy(&e) {
+                    format!(
+                        "{e} (another connection held the write lock for over {} s)",
+                        started.elapsed().as_secs()
+                    )
+                } else {
+                    e.to_string()
+                };
+                let fault = super::explain_fault(path, db_err(path, message));
+                tracing::error!(error = %fault, "checkpoint store fault; writes stop");
+                stops.set_fault(fault.clone());
+                for owner in state.leases.values() {
+                    abandon(owner);
+                }
+                return Err(fault);
+            }
+        }
+    }
+}
+
+/// What the writer waits for next.
+enum Next {
+    Msg(Msg),
+    /// Nothing arrived before the held leases are due for renewal.
+    Idle,
+    Closed,
 }
 
 /// How long the writer polls for the next write before it sleeps: a step that waited for its
@@ -60,19 +202,27 @@ pub(super) fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, path: P
 const SPIN: Duration = Duration::from_micros(SPIN_MICROS);
 const SPIN_MICROS: u64 = 100;
 
-/// The next message, polling for [`SPIN`] before sleeping. `None` once every sender is gone.
-fn next_message(rx: &mpsc::Receiver<Msg>) -> Option<Msg> {
-    let start = std::time::Instant::now();
+/// The next message, polling for [`SPIN`] before sleeping; [`Next::Idle`] once `renew_in`
+/// passes without one.
+fn next_message(rx: &mpsc::Receiver<Msg>, renew_in: Option<Duration>) -> Next {
+    let start = Instant::now();
     loop {
         for _ in 0..64 {
             match rx.try_recv() {
-                Ok(m) => return Some(m),
-                Err(mpsc::TryRecvError::Disconnected) => return None,
+                Ok(m) => return Next::Msg(m),
+                Err(mpsc::TryRecvError::Disconnected) => return Next::Closed,
                 Err(mpsc::TryRecvError::Empty) => std::hint::spin_loop(),
             }
         }
         if start.elapsed() >= SPIN {
-            return rx.recv().ok();
+            return match renew_in {
+                None => rx.recv().map_or(Next::Closed, Next::Msg),
+                Some(wait) => match rx.recv_timeout(wait) {
+                    Ok(m) => Next::Msg(m),
+                    Err(mpsc::RecvTimeoutError::Timeout) => Next::Idle,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => Next::Closed,
+                },
+            };
         }
     }
 }
@@ -108,15 +258,14 @@ fn collect_batch(rx: &mpsc::Receiver<Msg>, batch: &mut Vec<Msg>) {
 /// is still held, or it is a flush).
 fn is_awaited(msg: &Msg) -> bool {
     match msg {
-        Msg::Op { done, .. } | Msg::Execution { done, .. } => {
+        Msg::Op { done, .. } | Msg::Execution { done, .. } | Msg::Release { done, .. } => {
             done.as_ref().is_some_and(|d| !d.is_closed())
         }
-        Msg::Flush(_) => true,
+        Msg::Flush(_) | Msg::Acquire { .. } => true,
     }
 }
 
 /// Bookkeeping kept across batches (cleared, never freed: no allocation churn).
-#[derive(Default)]
 struct WriterState {
     /// Execution id → its interned key (valid while no transaction has rolled back).
     exec_keys: HashMap<String, i64>,
@@ -126,6 +275,37 @@ struct WriterState {
     written: HashMap<u64, usize, Fnv>,
     /// Each batch message's (execution, operation) hash (0 for other messages).
     hashes: Vec<u64>,
+    /// Leases this store holds: execution id → owner id.
+    leases: HashMap<String, String>,
+    /// When the held leases were last renewed.
+    last_renew: Instant,
+    /// The batch's lease acquisitions: (message index, outcome), valid once it commits.
+    granted: Vec<(usize, Ownership)>,
+    /// Executions of the batch already checked against their lease, and the verdict.
+    fenced: Vec<(String, bool)>,
+    /// Leases found lost in the batch (applied once it commits).
+    lost: Vec<String>,
+    /// Leases taken (execution, owner) and given up in the batch, applied once it commits.
+    taken: Vec<(String, String)>,
+    released: Vec<String>,
+}
+
+impl Default for WriterState {
+    fn default() -> Self {
+        WriterState {
+            exec_keys: HashMap::new(),
+            last: HashMap::default(),
+            written: HashMap::default(),
+            hashes: Vec::new(),
+            leases: HashMap::new(),
+            last_renew: Instant::now(),
+            granted: Vec::new(),
+            fenced: Vec::new(),
+            lost: Vec::new(),
+            taken: Vec::new(),
+            released: Vec::new(),
+        }
+    }
 }
 
 fn error_json(e: &Option<ErrorObject>) -> Option<String> {
@@ -174,10 +354,38 @@ fn exec_key(
     Ok(key)
 }
 
+/// Whether the batch's writes of `execution_id` may go in: it is not leased by this store,
+/// or this store still holds its lease (checked once per execution per batch).
+fn fence(
+    tx: &Transaction<'_>,
+    state: &mut WriterState,
+    stops: &Stops,
+    execution_id: &str,
+) -> rusqlite::Result<bool> {
+    if let Some((_, ok)) = state.fenced.iter().find(|(id, _)| id == execution_id) {
+        return Ok(*ok);
+    }
+    let ok =
+        if stops.stopped(execution_id).is_some() || state.lost.iter().any(|l| l == execution_id) {
+            false
+        } else if let Some(owner) = state.leases.get(execution_id) {
+            let held = lease::holds(tx, execution_id, owner)?;
+            if !held {
+                state.lost.push(execution_id.to_string());
+            }
+            held
+        } else {
+            true
+        };
+    state.fenced.push((execution_id.to_string(), ok));
+    Ok(ok)
+}
+
 fn write_batch(
     conn: &mut Connection,
     batch: &[Msg],
     state: &mut WriterState,
+    stops: &Stops,
 ) -> rusqlite::Result<()> {
     // Several writes of one operation in a batch: append the last one's content at the first
     // one's position (keeping first-write order) and skip the rest. Keys are hashes; a hash
@@ -192,12 +400,28 @@ fn write_batch(
         }
         state.hashes.push(hash.unwrap_or(0));
     }
-    let tx = conn.transaction()?;
+    state.fenced.clear();
+    state.lost.clear();
+    state.taken.clear();
+    state.released.clear();
+    state.granted.clear();
+    let now_ms = ExecutionRecord::now_ms();
+    // IMMEDIATE: the write lock is held from the fence checks to the commit.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let renew = !state.leases.is_empty() && state.last_renew.elapsed() >= LEASE_RENEW_EVERY;
+    if renew {
+        for (execution_id, owner) in &state.leases {
+            if !lease::renew(&tx, execution_id, owner, now_ms)? {
+                state.lost.push(execution_id.clone());
+            }
+        }
+    }
     {
         let mut op = tx.prepare_cached(
             "INSERT INTO durable_operation_log
-                 (exec_key, op_id, parent_id, op_type, sub_type, name, status, result, error, attempt)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 (exec_key, op_id, parent_id, op_type, sub_type, name, status, result, error,
+                  attempt, at_ms, scheduled_end_ms, next_attempt_ms, callback_id, replay_children)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?;
         let mut ex = tx.prepare_cached(
             "INSERT INTO durable_executions
@@ -209,6 +433,13 @@ fn write_batch(
                  started_ms = excluded.started_ms, ended_ms = excluded.ended_ms",
         )?;
         for (i, msg) in batch.iter().enumerate() {
+            if let (Some(execution_id), false) =
+                (msg.execution_id(), matches!(msg, Msg::Acquire { .. }))
+            {
+                if !fence(&tx, state, stops, execution_id)? {
+                    continue;
+                }
+            }
             match msg {
                 Msg::Op { op: this, .. } => {
                     let (k, ids) = (state.hashes[i], op_ids(msg));
@@ -238,7 +469,12 @@ fn write_batch(
                         r.status.as_str(),
                         r.get(Field::Result),
                         r.get(Field::Error),
-                        r.attempt
+                        r.attempt,
+                        now_ms as i64,
+                        r.scheduled_end_ms.map(|ms| ms as i64),
+                        r.next_attempt_ms.map(|ms| ms as i64),
+                        r.get(Field::CallbackId),
+                        r.replay_children
                     ])?;
                 }
                 Msg::Execution { record: r, .. } => {
@@ -254,8 +490,40 @@ fn write_batch(
                     ])?;
                 }
                 Msg::Flush(_) => {}
+                Msg::Acquire { execution_id, .. } => {
+                    let me = LeaseHolder::this_process(now_ms);
+                    let outcome = lease::acquire(&tx, execution_id, &me, now_ms)?;
+                    if outcome == Ownership::Acquired {
+                        state.lost.retain(|l| l != execution_id);
+                        state.taken.push((execution_id.clone(), me.owner));
+                    }
+                    state.granted.push((i, outcome));
+                }
+                Msg::Release { execution_id, .. } => {
+                    if let Some(owner) = state.leases.get(execution_id) {
+                        lease::release(&tx, execution_id, owner)?;
+                        state.released.push(execution_id.clone());
+                    }
+                }
             }
         }
     }
-    tx.commit()
+    tx.commit()?;
+    if renew {
+        state.last_renew = Instant::now();
+    }
+    for execution_id in state.lost.drain(..) {
+        if let Some(owner) = state.leases.remove(&execution_id) {
+            abandon(&owner);
+        }
+        stops.lose(&execution_id);
+    }
+    for (execution_id, owner) in state.taken.drain(..) {
+        stops.regain(&execution_id);
+        state.leases.insert(execution_id, owner);
+    }
+    for execution_id in state.released.drain(..) {
+        state.leases.remove(&execution_id);
+    }
+    Ok(())
 }
