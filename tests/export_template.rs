@@ -8,6 +8,9 @@ mod map_job;
 #[allow(dead_code)]
 #[path = "../examples/parallel_job.rs"]
 mod parallel_job;
+#[allow(dead_code)]
+#[path = "../examples/state_data.rs"]
+mod state_data_example;
 
 /// A workflow whose first and last tasks use state data.
 mod state_tasks {
@@ -44,6 +47,7 @@ fn template() -> Value {
         .workflow(&parallel_job::swallowing_example())
         .workflow(&parallel_job::halting_example())
         .workflow(&state_tasks::state_example())
+        .workflow(&state_data_example::state_data_example())
         .function(
             map_job::sum_up::aws_lambda()
                 .environment("TABLE", "sums")
@@ -88,8 +92,9 @@ fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'
 fn one_function_per_task_all_running_one_binary() {
     let template = template();
     let functions = resources_of_type(&template, "AWS::Lambda::Function");
-    // 5 map_job tasks + start, double, explode, report, total + 3 state_tasks.
-    assert_eq!(functions.len(), 13);
+    // 5 map_job tasks + start, double, explode, report, total + 3 state_tasks + the
+    // state_data example's 3.
+    assert_eq!(functions.len(), 16);
     for (id, function) in &functions {
         let props = &function["Properties"];
         assert!(id.chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
@@ -337,7 +342,14 @@ fn only_state_data_functions_get_the_table_and_bucket() {
     let env = |function: &str| {
         template["Resources"][function]["Properties"]["Environment"]["Variables"].clone()
     };
-    for function in ["StoreRecordsFunction", "LoadRecordsFunction"] {
+    const STATE_DATA_FUNCTIONS: [&str; 5] = [
+        "StoreRecordsFunction",
+        "LoadRecordsFunction",
+        "ProduceRecordsFunction",
+        "ScoreRecordFunction",
+        "AggregateFunction",
+    ];
+    for function in STATE_DATA_FUNCTIONS {
         assert_eq!(
             env(function)["ORKESTRA_STATE_TABLE"],
             json!({"Ref": "OrkestraStateTable"})
@@ -368,7 +380,7 @@ fn only_state_data_functions_get_the_table_and_bucket() {
     }
     // Every other function: no state variables, no DynamoDB or S3 access to the state table.
     for (id, function) in resources_of_type(&template, "AWS::Lambda::Function") {
-        if id == "StoreRecordsFunction" || id == "LoadRecordsFunction" {
+        if STATE_DATA_FUNCTIONS.contains(&id.as_str()) {
             continue;
         }
         let vars = &function["Properties"]["Environment"]["Variables"];
@@ -415,6 +427,36 @@ fn stop_execution_is_granted_on_the_machines_own_executions_only() {
         let text = serde_json::to_string(&statements_of(&template, &format!("{id}Role"))).unwrap();
         assert!(!text.contains("states:"), "{id}: {text}");
     }
+}
+
+#[test]
+fn a_distributed_map_machine_may_start_and_stop_its_own_child_executions_only() {
+    let template = template();
+    let policy = &template["Resources"]["StateDataExampleStateMachineDistributedMapPolicy"];
+    assert_eq!(policy["Type"], "AWS::IAM::Policy");
+    assert_eq!(
+        policy["Properties"]["Roles"],
+        json!([{"Ref": "StateDataExampleStateMachineRole"}])
+    );
+    assert_eq!(
+        policy["Properties"]["PolicyDocument"]["Statement"],
+        json!([
+            {"Effect": "Allow", "Action": "states:StartExecution",
+             "Resource": {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:state_data_example"}},
+            {"Effect": "Allow", "Action": ["states:DescribeExecution", "states:StopExecution"],
+             "Resource": {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:state_data_example/*"}},
+        ])
+    );
+    // An inline Map needs no such grant.
+    let policies: Vec<&String> = resources_of_type(&template, "AWS::IAM::Policy")
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| id.ends_with("DistributedMapPolicy"))
+        .collect();
+    assert_eq!(
+        policies,
+        ["StateDataExampleStateMachineDistributedMapPolicy"]
+    );
 }
 
 /// The logical ids a resource refers to (`Ref`, `Fn::GetAtt`, `${Id}` / `${Id.Attr}` in

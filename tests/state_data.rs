@@ -236,6 +236,7 @@ async fn local_methods_only_reach_the_current_execution() {
 #[tokio::test]
 async fn global_writes_go_to_the_table_asked_for() {
     let store = store("global");
+    store.create_table("reports").await.unwrap();
     let ctx = ctx("exec-g", &store);
     let client = ctx.state_data();
     let pointer = client

@@ -13,6 +13,13 @@ mod aws_local;
 #[macro_use]
 #[path = "support/state_data_suite.rs"]
 mod state_data_suite;
+#[allow(dead_code)]
+#[path = "../examples/state_data.rs"]
+mod example;
+#[path = "support/examples.rs"]
+mod examples;
+#[path = "support/runtime_api.rs"]
+mod runtime_api;
 
 use std::process::Command;
 use std::sync::Arc;
@@ -478,4 +485,154 @@ async fn from_env_uses_the_standard_variables() {
         out.contains("CHILD ERROR: environment variable ORKESTRA_STATE_TABLE is not set"),
         "{out}"
     );
+}
+
+/// The environment a process needs to reach the fixture's table and bucket on the local server.
+fn aws_env(command: &mut Command, fixture: &Fixture, endpoint: &str) {
+    command
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("ORKESTRA_STATE_TABLE", &fixture.table)
+        .env("ORKESTRA_STATE_BUCKET", &fixture.bucket)
+        .env_remove("AWS_PROFILE");
+}
+
+/// The example workflow (2,000 records of 1 KB: 2 MB, eight times a state's payload limit)
+/// gives the same summary on DynamoDB + S3 as on the embedded store, and leaves no rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_workflow_gives_the_same_result_on_dynamodb_as_on_sqlite() {
+    use orkestra::engine::{Engine, ExecutionStatus};
+    let Some(fixture) = fixture().await else {
+        return;
+    };
+    let input = serde_json::json!({"records": 2_000, "record_bytes": 1_000});
+    let workflow = example::state_data_example();
+    let dynamo = Engine::default()
+        .with_state_store(Arc::new(fixture.store()))
+        .run(&workflow, input.clone())
+        .await;
+    assert_eq!(
+        dynamo.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        dynamo.error
+    );
+    let dir = std::env::temp_dir().join(aws_local::unique("orkestra-example-sqlite"));
+    let sqlite = Engine::default()
+        .with_state_store(Arc::new(
+            orkestra::state_data::SqliteStateStore::open(dir.join("orkestra.db")).unwrap(),
+        ))
+        .run(&workflow, input)
+        .await;
+    assert_eq!(sqlite.status, ExecutionStatus::Succeeded);
+    assert_eq!(dynamo.output, sqlite.output, "same summary on both stores");
+    let summary: example::Summary = serde_json::from_value(dynamo.output.unwrap()).unwrap();
+    assert_eq!(summary.records, 2_000);
+    assert_eq!(summary.bytes, 2_000 * 1_000);
+    assert_eq!(summary.deleted, 2_000);
+    let left = fixture
+        .store()
+        .get_all(&fixture.table, &format!("{}:records", dynamo.execution_id))
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "the last task deleted the records");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `run` of a binary built with `aws` keeps state data in the table `ORKESTRA_STATE_TABLE`
+/// names, not in the project's SQLite file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_uses_the_configured_dynamodb_table() {
+    let Some(fixture) = fixture().await else {
+        return;
+    };
+    let endpoint = aws_local::endpoint().unwrap();
+    let db = std::env::temp_dir()
+        .join(aws_local::unique("orkestra-run-dynamo"))
+        .join("orkestra.db");
+    let mut command = Command::new(examples::example_binary("state_data"));
+    command
+        .args(["run", "--input", r#"{"records": 300, "record_bytes": 100}"#])
+        .env("ORKESTRA_DB", &db);
+    aws_env(&mut command, &fixture, &endpoint);
+    let out = command.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["output"]["records"], 300);
+    assert_eq!(report["output"]["deleted"], 300);
+    assert!(!db.exists(), "nothing went to the SQLite file");
+}
+
+/// In Lambda mode the binary gives its tasks the DynamoDB store of `ORKESTRA_STATE_TABLE`:
+/// one function stores the records, another reads one back through a map iteration's input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_functions_share_state_data_through_the_configured_table() {
+    use runtime_api::{Kind, RuntimeApi};
+    let Some(fixture) = fixture().await else {
+        return;
+    };
+    let endpoint = aws_local::endpoint().unwrap();
+    let serve = |handler: &str| {
+        let api = RuntimeApi::start();
+        let mut command = Command::new(examples::example_binary("state_data"));
+        command
+            .env("AWS_LAMBDA_RUNTIME_API", api.address())
+            .env("_HANDLER", handler)
+            .env("AWS_LAMBDA_FUNCTION_NAME", format!("orkestra-{handler}"))
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .stdout(std::process::Stdio::null());
+        aws_env(&mut command, &fixture, &endpoint);
+        (api, KillOnDrop(command.spawn().unwrap()))
+    };
+    let execution = "arn:aws:states:us-east-1:123456789012:execution:state-data:lambda-1";
+    let meta = |state: &str| {
+        serde_json::json!({"execution_id": execution, "state_machine": "state-data",
+                           "state": state, "retry_count": 0})
+    };
+
+    let (api, _produce) = serve("produce_records");
+    let event = serde_json::json!({"input": {"records": 5, "record_bytes": 3},
+                                   "meta": meta("produce_records")});
+    let posted = api.invoke(event.to_string().as_bytes());
+    assert_eq!(posted.kind, Kind::Response, "{}", posted.text());
+    let pointer = posted.json();
+    assert_eq!(pointer["table_name"], fixture.table.as_str());
+    assert_eq!(pointer["partition_key"], format!("{execution}:records"));
+    let rows = fixture
+        .store()
+        .get_all(&fixture.table, &format!("{execution}:records"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 5, "the records are in DynamoDB");
+
+    let (api, _score) = serve("score_record");
+    let event = serde_json::json!({
+        "input": {"items_result_table_name": fixture.table, "items_result_partition_key":
+                  format!("{execution}:records"), "items_result_key": "records",
+                  "context_index": 3, "context_value": 3},
+        "meta": meta("score_record")});
+    let posted = api.invoke(event.to_string().as_bytes());
+    assert_eq!(posted.kind, Kind::Response, "{}", posted.text());
+    assert_eq!(
+        posted.json(),
+        serde_json::json!({"category": 3, "bytes": 3})
+    );
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -56,6 +56,24 @@ fn flaky(n: u32, ctx: &Context) -> Result<u32, Odd> {
 
 orkestra::workflow!(retried = numbers >> flaky);
 
+/// Item `n` takes `n` × 40 ms.
+#[compose(map)]
+async fn sleepy(n: u64, _ctx: &Context) -> u64 {
+    tokio::time::sleep(std::time::Duration::from_millis(n * 40)).await;
+    n
+}
+
+orkestra::workflow!(sleepy_map = sleepy);
+
+/// A sync map runs inline (no task per item); its items are timed too.
+#[compose(map)]
+fn spin(n: u64, _ctx: &Context) -> u64 {
+    std::thread::sleep(std::time::Duration::from_millis(n * 40));
+    n
+}
+
+orkestra::workflow!(spin_map = spin);
+
 #[tokio::test]
 async fn a_map_is_summarised_not_listed() {
     let execution = Engine::default()
@@ -99,6 +117,29 @@ async fn a_failing_map_names_its_failure_and_cause() {
         "{text}"
     );
     assert!(text.contains("    #7 failed: Odd: 7 is odd\n"), "{text}");
+}
+
+#[tokio::test]
+async fn a_map_names_its_slowest_iterations() {
+    for workflow in [sleepy_map(), spin_map()] {
+        let execution = Engine::default()
+            .run(&workflow, json!([1, 6, 2, 5, 0, 3]))
+            .await;
+        let text = view::history_tree(&workflow, execution.history.events());
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("slowest: "))
+            .unwrap_or_else(|| panic!("no slowest line: {text}"));
+        let indices: Vec<&str> = line
+            .trim_start()
+            .trim_start_matches("slowest: ")
+            .split(", ")
+            .map(|item| item.split(' ').next().unwrap())
+            .collect();
+        // Items 6, 5 and 3 (positions 1, 3, 5) took 240, 200 and 120 ms.
+        assert_eq!(indices, ["#1", "#3", "#5"], "{text}");
+        assert!(line.contains("#1 2"), "about 240 ms: {line}");
+    }
 }
 
 // Paused time: the one-second retry interval passes at once.

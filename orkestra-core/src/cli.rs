@@ -458,6 +458,32 @@ fn asl(registry: &Registry, name: Option<String>) -> Outcome {
     }
 }
 
+/// `run` keeps state data in the project's SQLite file, unless the binary has the `aws` feature
+/// and `ORKESTRA_STATE_TABLE` names a DynamoDB table (as in Lambda): then the local run reads
+/// and writes the same table (and `ORKESTRA_STATE_BUCKET`) the deployed workflow uses.
+#[cfg(feature = "aws")]
+async fn with_configured_state_store(engine: Engine) -> Engine {
+    if std::env::var_os(crate::aws::TABLE_VAR).is_none() {
+        return engine;
+    }
+    match crate::aws::DynamoStateStore::from_env().await {
+        Ok(store) => {
+            tracing::info!(table = %crate::state_data::StateDataStore::default_table(&store),
+                "state data on DynamoDB");
+            engine.with_state_store(std::sync::Arc::new(store))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "state data stays in the project's SQLite file");
+            engine
+        }
+    }
+}
+
+#[cfg(not(feature = "aws"))]
+async fn with_configured_state_store(engine: Engine) -> Engine {
+    engine
+}
+
 async fn run(
     registry: &Registry,
     workflow: Option<String>,
@@ -479,6 +505,7 @@ async fn run(
         Some(bars) => Engine::default().with_progress(std::sync::Arc::new(bars)),
         None => Engine::default(),
     };
+    let engine = with_configured_state_store(engine).await;
     let execution = engine.run(&workflow, input).await;
     if history && (pretty || std::io::stderr().is_terminal()) {
         eprint!(

@@ -65,7 +65,9 @@ pub struct HistoryEvent {
     pub map_index: Option<usize>,
     /// The error, for failures.
     pub error: Option<CapturedError>,
-    /// Extra facts as JSON text (an offloaded output's size and the limit).
+    /// Extra facts as JSON text: an offloaded output's size and the limit
+    /// (`StateOutputOffloaded`), a map's slowest items (`MapStateSucceeded` / `MapStateFailed`:
+    /// `{"slowest":[{"index":i,"micros":n},..]}`, slowest first, at most three).
     pub details: Option<String>,
 }
 
@@ -137,6 +139,7 @@ pub(crate) enum Record {
         at: Duration,
         items: Box<[ItemRecord]>,
         failures: Vec<ItemFailure>,
+        slowest: super::slowest::Slowest,
         succeeded: bool,
     },
     ParallelEntered {
@@ -356,6 +359,7 @@ fn expand(record: &Record, started: SystemTime, out: &mut Vec<HistoryEvent>) {
             state,
             at,
             succeeded,
+            slowest,
             ..
         } => {
             let kind = if *succeeded {
@@ -364,6 +368,9 @@ fn expand(record: &Record, started: SystemTime, out: &mut Vec<HistoryEvent>) {
                 MapStateFailed
             };
             emit.push(*at, kind, Some(state), None, None);
+            if let Some(event) = emit.out.last_mut() {
+                event.details = slowest.details();
+            }
             if *succeeded {
                 emit.push(*at, MapStateExited, Some(state), None, None);
             }
@@ -457,6 +464,7 @@ mod tests {
                 index: 0,
                 error: TaskError::new("Flaky", "once"),
             }],
+            slowest: Default::default(),
             succeeded: true,
         }];
         let history = History::new(SystemTime::UNIX_EPOCH, records);
@@ -511,6 +519,7 @@ mod tests {
                 failure(1, "FirstTry"),
                 failure(1, "FirstAgain"),
             ],
+            slowest: Default::default(),
             succeeded: true,
         }];
         let history = History::new(SystemTime::UNIX_EPOCH, records);

@@ -9,6 +9,8 @@ mod history;
 pub(crate) mod offload;
 pub(crate) mod payload;
 mod progress;
+mod slowest;
+use slowest::Slowest;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -456,6 +458,7 @@ impl<'a> Run<'a> {
             at: self.elapsed(),
             items: outcome.items.into_boxed_slice(),
             failures: outcome.failures,
+            slowest: outcome.slowest,
             succeeded: result.is_ok(),
         });
         if let Some(tracker) = tracker {
@@ -475,12 +478,15 @@ impl<'a> Run<'a> {
         let mut records = Vec::with_capacity(items.len());
         let mut outputs = Vec::with_capacity(items.len());
         let mut failures = Vec::new();
+        let mut slowest = Slowest::default();
         for (index, item) in items.into_iter().enumerate() {
             let item_ctx = ctx.with_map_index(index);
+            let began = Instant::now();
             let result = match self.stopped() {
                 Some(stopped) => Err(stopped),
                 None => call_sync(body, item, &item_ctx),
             };
+            slowest.note(index as u32, began.elapsed());
             let result = match (result, self.stopped()) {
                 (_, Some(stopped)) => Err(stopped),
                 (result, None) => result.and_then(|output| {
@@ -501,7 +507,7 @@ impl<'a> Run<'a> {
                 Some(value) => outputs.push(value),
                 None => {
                     let error = failures.last().map(|f| f.error.clone());
-                    return MapOutcome::failed(records, failures, error);
+                    return MapOutcome::failed(records, failures, slowest, error);
                 }
             }
         }
@@ -509,6 +515,7 @@ impl<'a> Run<'a> {
             result: Ok(Value::Array(outputs)),
             items: records,
             failures,
+            slowest,
         }
     }
 
@@ -529,6 +536,7 @@ impl<'a> Run<'a> {
         slots.resize_with(total, || None);
         let mut records: Vec<Option<ItemRecord>> = vec![None; total];
         let mut failures = Vec::new();
+        let mut slowest = Slowest::default();
         let mut failed: Option<TaskError> = None;
         {
             let mut running = stream::iter(items.into_iter().enumerate())
@@ -536,12 +544,14 @@ impl<'a> Run<'a> {
                     started.fetch_add(1, Ordering::Relaxed);
                     let item_ctx = ctx.with_map_index(index);
                     async move {
+                        let began = Instant::now();
                         let (result, attempts) = run_attempts(spec, item, item_ctx).await;
-                        (index, result, attempts)
+                        (index, result, attempts, began.elapsed())
                     }
                 })
                 .buffer_unordered(limit);
-            while let Some((index, result, retried)) = running.next().await {
+            while let Some((index, result, retried, took)) = running.next().await {
+                slowest.note(index as u32, took);
                 let result = result.and_then(|output| {
                     self.check_item_output(&output, ctx.state_name())?;
                     Ok(output)
@@ -584,7 +594,7 @@ impl<'a> Run<'a> {
             })
             .collect();
         if failed.is_some() {
-            return MapOutcome::failed(items, failures, failed);
+            return MapOutcome::failed(items, failures, slowest, failed);
         }
         let outputs = slots
             .into_iter()
@@ -594,6 +604,7 @@ impl<'a> Run<'a> {
             result: Ok(Value::Array(outputs)),
             items,
             failures,
+            slowest,
         }
     }
 
@@ -638,18 +649,21 @@ struct MapOutcome {
     result: Result<Value, TaskError>,
     items: Vec<ItemRecord>,
     failures: Vec<ItemFailure>,
+    slowest: Slowest,
 }
 
 impl MapOutcome {
     fn failed(
         items: Vec<ItemRecord>,
         failures: Vec<ItemFailure>,
+        slowest: Slowest,
         error: Option<TaskError>,
     ) -> MapOutcome {
         MapOutcome {
             result: Err(error.expect("a failed map has an error")),
             items,
             failures,
+            slowest,
         }
     }
 }

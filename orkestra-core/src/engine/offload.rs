@@ -57,7 +57,8 @@ pub(crate) async fn store(
     Ok((json!({ MARKER: pointer, "bytes": bytes }), bytes))
 }
 
-fn marker(value: &Value) -> Option<Pointer> {
+/// The pointer of an offload marker (`{"orkestra_offloaded": <pointer>, "bytes": N}`).
+pub(crate) fn marker(value: &Value) -> Option<Pointer> {
     let object = value.as_object()?;
     if object.len() != 2 || !object.contains_key("bytes") {
         return None;

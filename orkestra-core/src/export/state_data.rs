@@ -202,3 +202,42 @@ pub fn stop_execution_policy(
         },
     })
 }
+
+/// An `AWS::IAM::Policy` for the state machine role `role` (logical id) of a machine with a
+/// Distributed Map: start child executions of state machine `name` (the map's iterations), and
+/// describe and stop them (`execution:<name>/<map run>:<id>`). A resource of its own, built from
+/// the name, because the machine depends on its role.
+///
+/// ```
+/// let policy = orkestra::export::state_data::distributed_map_policy(
+///     "ReportDistributedMapPolicy", "report", "ReportStateMachineRole");
+/// let statements = policy["Properties"]["PolicyDocument"]["Statement"].as_array().unwrap();
+/// assert_eq!(statements[0]["Action"], "states:StartExecution");
+/// assert!(statements[0]["Resource"]["Fn::Sub"].as_str().unwrap().ends_with(":stateMachine:report"));
+/// assert!(statements[1]["Resource"]["Fn::Sub"].as_str().unwrap().ends_with(":execution:report/*"));
+/// ```
+pub fn distributed_map_policy(policy_name: &str, state_machine_name: &str, role: &str) -> Value {
+    json!({
+        "Type": "AWS::IAM::Policy",
+        "Properties": {
+            "PolicyName": policy_name,
+            "Roles": [{"Ref": role}],
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "states:StartExecution",
+                    "Resource": {"Fn::Sub": format!(
+                        "arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{state_machine_name}"
+                    )},
+                },
+                {
+                    "Effect": "Allow",
+                    "Action": ["states:DescribeExecution", "states:StopExecution"],
+                    "Resource": {"Fn::Sub": format!(
+                        "arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:{state_machine_name}/*"
+                    )},
+                },
+            ]},
+        },
+    })
+}

@@ -108,6 +108,23 @@ impl ScheduledStateMachine {
             ),
             (log_id, log_group()),
         ];
+        if self
+            .workflow
+            .root()
+            .tasks()
+            .iter()
+            .any(|t| t.task.options.items_pointer)
+        {
+            // A Distributed Map runs its iterations as child executions of this very machine.
+            resources.push((
+                format!("{id}DistributedMapPolicy"),
+                state_data::distributed_map_policy(
+                    &format!("{}DistributedMapPolicy", logical_id(self.workflow.name())),
+                    self.workflow.name(),
+                    &role_id,
+                ),
+            ));
+        }
         if settings.state_machine_type == StateMachineType::Standard {
             // Every task may call `ctx.stop_execution`; Express executions cannot be stopped.
             let roles: Vec<String> = tasks.iter().map(|task| function_role_id(task)).collect();

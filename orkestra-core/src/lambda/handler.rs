@@ -184,7 +184,10 @@ impl Handler {
                     }
                     match &self.state_store {
                         Some(store) => with_offload(store, spec, envelope.input, ctx).await,
-                        None => spec.call(envelope.input, ctx).await,
+                        None => match crate::engine::offload::marker(&envelope.input) {
+                            Some(pointer) => Err(offloaded_without_store(spec, &pointer)),
+                            None => spec.call(envelope.input, ctx).await,
+                        },
                     }
                 }
                 Err(ref error) => Err(error.clone()),
@@ -253,6 +256,19 @@ fn instant_at(deadline: SystemTime) -> Instant {
 /// Calls the task with state data offload, as the local engine does: an offloaded input
 /// (`{"orkestra_offloaded": ..}`) is loaded first, and an output over the payload limit is
 /// stored and replaced by its marker (key `orkestra.offload.<state>.<map index or "out">`).
+/// An offloaded input reached a function that has no state data table to load it from.
+fn offloaded_without_store(spec: &TaskSpec, pointer: &crate::state_data::Pointer) -> TaskError {
+    TaskError::new(
+        names::STATE_DATA,
+        format!(
+            "task `{}` received an input offloaded to state data (table \"{}\", partition \"{}\") \
+             but its function has no state data table: declare the task `#[compose(state_data)]` \
+             so the export gives its function the table",
+            spec.name, pointer.table_name, pointer.partition_key
+        ),
+    )
+}
+
 async fn with_offload(
     store: &Arc<dyn StateDataStore>,
     spec: &'static TaskSpec,
@@ -429,6 +445,20 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(len, json!(limit - 1));
+        // A function without a store cannot load it, and says what to declare.
+        let bare = Handler::resolve(Ok(&registry), Some("length"));
+        let error = run(&bare, json!({"input": out, "meta": meta}))
+            .await
+            .unwrap_err();
+        assert_eq!(error.name(), "Orkestra.StateData");
+        assert!(
+            error
+                .message()
+                .contains("task `length` received an input offloaded")
+                && error.message().contains("`#[compose(state_data)]`"),
+            "{}",
+            error.message()
+        );
     }
 
     #[tokio::test]

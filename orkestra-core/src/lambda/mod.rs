@@ -33,6 +33,39 @@ pub fn in_lambda() -> bool {
     std::env::var_os(RUNTIME_API_VAR).is_some()
 }
 
+/// Gives `handler` the AWS backends the deployment configured: DynamoDB (+ S3) state data when
+/// `ORKESTRA_STATE_TABLE` is set, and Step Functions' `StopExecution` for
+/// `ctx.stop_execution(..)`.
+#[cfg(feature = "aws")]
+pub async fn with_cloud_backends(handler: Handler) -> Handler {
+    use crate::aws::{AwsConfig, DynamoStateStore, SfnStopper, BUCKET_VAR, TABLE_VAR};
+    use std::sync::Arc;
+
+    let config = AwsConfig::from_env().await;
+    let handler = handler.with_stopper(Arc::new(SfnStopper::new(&config)));
+    match std::env::var(TABLE_VAR).ok().filter(|t| !t.is_empty()) {
+        Some(table) => {
+            let bucket = std::env::var(BUCKET_VAR).ok().filter(|b| !b.is_empty());
+            handler.with_state_store(Arc::new(DynamoStateStore::new(&config, table, bucket)))
+        }
+        None => handler,
+    }
+}
+
+/// Without the `aws` feature there are no cloud backends: a deployment that configured a
+/// state table gets a start-up error in its logs saying how to build the binary.
+#[cfg(not(feature = "aws"))]
+pub async fn with_cloud_backends(handler: Handler) -> Handler {
+    if std::env::var_os(crate::export::state_data::TABLE_VAR).is_some() {
+        tracing::error!(
+            variable = crate::export::state_data::TABLE_VAR,
+            "the function has a state data table but this binary was built without the `aws` \
+             feature: build it with `--features aws` so `ctx.state_data()` reaches DynamoDB"
+        );
+    }
+    handler
+}
+
 /// Serves the task named by `_HANDLER` until the Runtime API goes away; what `orkestra::main()`
 /// runs inside Lambda.
 ///
@@ -41,7 +74,6 @@ pub fn in_lambda() -> bool {
 pub fn main() -> ExitCode {
     logging::init();
     logging::install_panic_hook();
-    let handler = Handler::from_env();
     // Lambda sends one invocation at a time: a single-threaded runtime starts fastest.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -53,6 +85,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let handler = runtime.block_on(with_cloud_backends(Handler::from_env()));
     match runtime.block_on(handler.serve()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -1,9 +1,10 @@
 //! The embedded backend: state data rows in the project's SQLite file.
 //!
 //! Tables are a column, so several "tables" share one SQLite table. The default table
-//! ([`DEFAULT_TABLE`]) always exists; any other comes to exist with its first write (as a
-//! DynamoDB table would be created by the deployment before a task writes to it). Reading or
-//! deleting in a table nothing was ever written to is [`StateDataError::UnknownTable`].
+//! ([`DEFAULT_TABLE`]) always exists; any other is created with
+//! [`SqliteStateStore::create_table`], as a DynamoDB table is created by the deployment before
+//! a task writes to it. Reading, writing or deleting in a table that was never created is
+//! [`StateDataError::UnknownTable`], on both backends alike.
 //!
 //! Expired rows are invisible to reads, and deleted when the store opens and then at most
 //! once a minute, by the next write. Every SQLite call runs on tokio's blocking pool, never on
@@ -128,6 +129,36 @@ impl SqliteStateStore {
         &self.inner.path
     }
 
+    /// Creates the state data table `name` in this file (nothing happens if it exists): the
+    /// local counterpart of provisioning a DynamoDB table, for workflows that write global
+    /// items to a table of their own.
+    ///
+    /// ```
+    /// use orkestra::state_data::{SqliteStateStore, StateDataStore, StoredItem};
+    /// # let rt = tokio::runtime::Runtime::new().unwrap();
+    /// # rt.block_on(async {
+    /// let dir = std::env::temp_dir().join(format!("orkestra-create-doc-{}", std::process::id()));
+    /// let store = SqliteStateStore::open(dir.join("doc.db")).unwrap();
+    /// let item = StoredItem { index: 0, data: b"1".to_vec() };
+    /// assert!(store.put("reports", "exec-1:total", item.clone(), i64::MAX).await.is_err());
+    /// store.create_table("reports").await.unwrap();
+    /// store.put("reports", "exec-1:total", item, i64::MAX).await.unwrap();
+    /// # let _ = std::fs::remove_dir_all(dir);
+    /// # });
+    /// ```
+    pub async fn create_table(&self, name: &str) -> Result<(), StateDataError> {
+        let table = name.to_string();
+        self.blocking("create_table", name, move |conn| {
+            conn.execute(
+                "INSERT OR IGNORE INTO state_data_tables (name) VALUES (?1)",
+                [&table],
+            )
+            .map(drop)
+            .map_err(|e| backend("create_table", &table, e))
+        })
+        .await
+    }
+
     /// Deletes every expired row now; returns how many were deleted.
     pub async fn delete_expired(&self) -> Result<u64, StateDataError> {
         self.blocking("delete_expired", DEFAULT_TABLE, |conn| {
@@ -211,11 +242,7 @@ fn write_rows(
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(err)?;
-    tx.execute(
-        "INSERT OR IGNORE INTO state_data_tables (name) VALUES (?1)",
-        [table],
-    )
-    .map_err(err)?;
+    ensure_known(&tx, table, operation)?;
     {
         let mut insert = tx
             .prepare_cached(
@@ -406,13 +433,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn tables_exist_once_written_and_are_versioned_as_a_component() {
+    async fn tables_exist_once_created_and_are_versioned_as_a_component() {
         let (store, path) = temp_store("tables");
         let err = store.get("other", "e:k", 0).await.unwrap_err();
         assert!(
             matches!(&err, StateDataError::UnknownTable { table } if table == "other"),
             "{err}"
         );
+        let err = store
+            .put("other", "e:k", item(0, "1"), i64::MAX)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StateDataError::UnknownTable { table } if table == "other"),
+            "a write does not create a table: {err}"
+        );
+        store.create_table("other").await.unwrap();
         store
             .put("other", "e:k", item(0, "1"), i64::MAX)
             .await

@@ -12,9 +12,8 @@ use crate::graph::{Node, Workflow};
 
 /// An indented tree of `workflow`'s states with what its history says about each: status,
 /// duration, attempts, error and cause; a group's branches indented under it; a map with its
-/// iterations counted by outcome and its first failures listed (the local history keeps no
-/// per-item durations: items share their map's timestamps). States never reached say
-/// `not run`.
+/// iterations counted by outcome, its slowest iterations (from the map event's details) and
+/// its first failures listed. States never reached say `not run`.
 pub fn history_tree(workflow: &Workflow, events: impl IntoIterator<Item = HistoryEvent>) -> String {
     let mut facts = Facts::default();
     for event in events {
@@ -38,6 +37,8 @@ struct MapItems {
     pending: BTreeMap<usize, CapturedError>,
     /// Settled failures: (index, error, whether it failed the map rather than being captured).
     failures: Vec<(usize, CapturedError, bool)>,
+    /// The slowest items, slowest first: (index, time taken).
+    slowest: Vec<(u64, Duration)>,
 }
 
 #[derive(Default)]
@@ -92,10 +93,12 @@ impl Facts {
             (MapStateSucceeded | ParallelStateSucceeded, None) => {
                 state.ended = Some(at);
                 state.succeeded = Some(true);
+                state.items.slowest = slowest_items(event.details.as_deref());
             }
             (MapStateFailed | ParallelStateFailed, None) => {
                 state.ended = Some(at);
                 state.succeeded = Some(false);
+                state.items.slowest = slowest_items(event.details.as_deref());
             }
             (MapIterationStarted, Some(_)) => state.items.started += 1,
             (LambdaFunctionFailed | LambdaFunctionTimedOut, Some(index)) => {
@@ -148,6 +151,27 @@ impl Facts {
         out.push_str("states:\n");
         out
     }
+}
+
+/// The `slowest` list of a map event's details (`{"slowest":[{"index":i,"micros":n},..]}`).
+fn slowest_items(details: Option<&str>) -> Vec<(u64, Duration)> {
+    let Some(details) = details.and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+    else {
+        return Vec::new();
+    };
+    details["slowest"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| {
+                    let index = item["index"].as_u64()?;
+                    let micros = item["micros"].as_u64()?;
+                    Some((index, Duration::from_micros(micros)))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn indent(depth: usize) -> String {
@@ -244,6 +268,14 @@ fn map_lines(items: &MapItems, depth: usize, out: &mut String) {
         items.started,
         counts.join(", ")
     );
+    if !items.slowest.is_empty() {
+        let slowest: Vec<String> = items
+            .slowest
+            .iter()
+            .map(|(index, took)| format!("#{index} {}", duration(*took)))
+            .collect();
+        let _ = writeln!(out, "{pad}slowest: {}", slowest.join(", "));
+    }
     let mut failures: Vec<&(usize, CapturedError, bool)> = items.failures.iter().collect();
     failures.sort_by_key(|(index, _, _)| *index);
     for (index, error, failed) in failures.iter().take(LISTED_ITEMS) {
