@@ -18,6 +18,12 @@ mod parallel_job;
 
 #[path = "support/examples.rs"]
 mod examples;
+#[allow(dead_code)]
+#[path = "../examples/state_data.rs"]
+mod state_data;
+#[allow(dead_code)]
+#[path = "../examples/stop_execution.rs"]
+mod stop_execution;
 use examples::example_binary;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +54,8 @@ fn workflows() -> Vec<Workflow> {
         parallel_job::swallowing_example(),
         parallel_job::halting_example(),
         nested_job::nested_example(),
+        state_data::state_data_example(),
+        stop_execution::feature_flag(),
     ]
 }
 

@@ -87,7 +87,12 @@ fn task_notes(spec: &TaskSpec) -> Vec<String> {
         } else {
             "an item error fails the map"
         };
-        notes.push(format!("map · {concurrency}"));
+        if options.items_pointer {
+            // Exported as a Distributed Map: one child execution per stored item.
+            notes.push(format!("distributed map over stored items · {concurrency}"));
+        } else {
+            notes.push(format!("map · {concurrency}"));
+        }
         notes.push(errors.to_string());
     }
     if let Some(secs) = options.timeout_secs {
