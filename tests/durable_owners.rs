@@ -1,7 +1,8 @@
 //! Racing owners with real processes: 2, 4 and 8 processes (this test binary re-executed with
 //! `ORKESTRA_RACE_CHILD` set, running the CLI's `durable start` / `durable resume`) go for one
 //! execution at the same moment, 20 rounds each. Exactly one runs it; its at-most-once steps
-//! run once; every other process exits 4 with the error naming the owner.
+//! run once; every other process exits 4 with the error naming the owner (or, on a loaded
+//! machine where it asks only after the winner has finished, prints that run's record).
 
 use orkestra::cli::{execute, Command as CliCommand, ExitStatus};
 use orkestra::durable::cli::DurableCommand;
@@ -175,11 +176,14 @@ fn racing_processes_run_an_execution_exactly_once() {
                     .unwrap();
             }
             let round = run_round(&dir, &db, &log, &id, mode, racers);
+            // A racer that asks only after the winner finished gets the stored result (exit 0,
+            // the same record: `durable start` of a finished execution with the same input is
+            // idempotent); every other loser exits 4. The step log below proves that one process
+            // ran the round.
             let winners: Vec<usize> = (0..racers).filter(|&i| round.codes[i] == 0).collect();
-            assert_eq!(
-                winners.len(),
-                1,
-                "round {id}: exactly one process runs it: {:?} {:?}",
+            assert!(
+                !winners.is_empty(),
+                "round {id}: one process runs it: {:?} {:?}",
                 round.codes,
                 round.outputs
             );
@@ -190,7 +194,12 @@ fn racing_processes_run_an_execution_exactly_once() {
                 "{id}"
             );
             for (i, (code, out)) in round.codes.iter().zip(&round.outputs).enumerate() {
-                if i == winners[0] {
+                let out: serde_json::Value = serde_json::from_str(out).unwrap();
+                if winners.contains(&i) {
+                    assert_eq!(
+                        out, won,
+                        "round {id}: every exit 0 prints the one run's record"
+                    );
                     continue;
                 }
                 assert_eq!(
@@ -198,7 +207,6 @@ fn racing_processes_run_an_execution_exactly_once() {
                     i32::from(ExitStatus::Conflict.code()),
                     "round {id}: {out}"
                 );
-                let out: serde_json::Value = serde_json::from_str(out).unwrap();
                 let message = out["error"].as_str().unwrap();
                 assert!(
                     message.contains(&format!("{id:?} is being run by another process (process "))
@@ -222,8 +230,13 @@ fn racing_processes_run_an_execution_exactly_once() {
         60 * ITEMS as usize,
         "every item of every round ran"
     );
+    let mut runners: HashMap<&str, std::collections::BTreeSet<u32>> = HashMap::new();
     for (key, pids) in &runs {
         assert_eq!(pids.len(), 1, "{key:?} ran {} times: {pids:?}", pids.len());
+        runners.entry(key.0.as_str()).or_default().extend(pids);
+    }
+    for (round, pids) in &runners {
+        assert_eq!(pids.len(), 1, "round {round} ran in processes {pids:?}");
     }
     eprintln!(
         "60 rounds of 2/4/8 racing processes in {:.1} s",
