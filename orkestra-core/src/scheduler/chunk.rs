@@ -172,7 +172,11 @@ pub fn chunk_job_value(
         None => chunks,
         Some(dates) if isolate_days => dates
             .iter()
-            .flat_map(|date| chunks.iter().map(move |c| with_dates(c, &[date.clone()])))
+            .flat_map(|date| {
+                chunks
+                    .iter()
+                    .map(move |c| with_dates(c, std::slice::from_ref(date)))
+            })
             .collect(),
         Some(dates) => chunks.iter().map(|c| with_dates(c, &dates)).collect(),
     };

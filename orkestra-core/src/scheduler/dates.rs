@@ -66,7 +66,7 @@ pub fn period_dates(pattern: &str, today: Date) -> Result<Vec<String>, BadPeriod
     let n = |prefix: &str, suffix: &str| -> Option<i64> {
         let middle = pattern.strip_prefix(prefix)?.strip_suffix(suffix)?;
         let n: i64 = middle.parse().ok()?;
-        (middle.bytes().all(|b| b.is_ascii_digit()) && n >= 1 && n <= 36_600).then_some(n)
+        (middle.bytes().all(|b| b.is_ascii_digit()) && (1..=36_600).contains(&n)).then_some(n)
     };
     let dates = match pattern {
         "today" => days(0, 1),
