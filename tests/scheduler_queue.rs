@@ -12,9 +12,12 @@ use orkestra::scheduler::chunk::ChunkedJob;
 use orkestra::scheduler::config::SchedulerConfig;
 use orkestra::scheduler::dispatch::{Backoff, DispatchOptions, Dispatcher};
 use orkestra::scheduler::sqlite::SqliteQueue;
-use orkestra::scheduler::store::{FailOutcome, NewTask, QueueStore, RetryPlan};
+use orkestra::scheduler::store::{NewTask, QueueStore};
 use orkestra::scheduler::submit;
 use orkestra::{compose, Context, ErrorName, Registry};
+
+#[path = "support/scheduler_suite.rs"]
+mod scheduler_suite;
 use serde_json::{json, Value};
 
 fn temp_db(name: &str) -> PathBuf {
@@ -59,130 +62,18 @@ fn registry() -> &'static Registry {
     Registry::global().unwrap()
 }
 
-// ---- the store ----
+// ---- the store contract, shared with the DynamoDB backend ----
 
-#[test]
-fn submission_is_idempotent_and_closed_tasks_need_rerun() {
-    let path = temp_db("idempotent");
-    let queue = SqliteQueue::open(&path).unwrap();
-    let first = submit(&queue, &job("w", 2500), |_| {}).unwrap();
-    assert_eq!(first.queued, 2500);
-    // A second submission (e.g. after a crash part-way) adds nothing.
-    let again = submit(&queue, &job("w", 3000), |_| {}).unwrap();
-    assert_eq!((again.queued, again.already_queued), (500, 2500));
-    assert_eq!(queue.counts().unwrap()["w"].queued, 3000);
-
-    // Complete one task: it is not queued again, unless the job asks for a re-run.
-    let claim = queue.claim("w", 10, 1, 60_000, "me", 1).unwrap().remove(0);
-    assert_eq!(claim.payload, json!({"n": 0}), "oldest first");
-    assert!(queue.complete(&claim, 2).unwrap());
-    let one = ChunkedJob {
-        payloads: vec![json!({"n": 0})],
-        ..job("w", 0)
-    };
-    assert_eq!(submit(&queue, &one, |_| {}).unwrap().already_closed, 1);
-    let rerun = ChunkedJob {
-        rerun: true,
-        ..one.clone()
-    };
-    assert_eq!(submit(&queue, &rerun, |_| {}).unwrap().queued, 1);
-    // A second handle on the same file sees the same queue.
-    let other = SqliteQueue::open(&path).unwrap();
-    assert_eq!(other.counts().unwrap()["w"].queued, 3000);
+/// Two handles on one fresh SQLite queue.
+fn sqlite_pair() -> Option<(Arc<dyn QueueStore>, Arc<dyn QueueStore>)> {
+    let path = temp_db("suite");
+    Some((
+        Arc::new(SqliteQueue::open(&path).unwrap()),
+        Arc::new(SqliteQueue::open(&path).unwrap()),
+    ))
 }
 
-#[test]
-fn claims_respect_the_limit_and_are_conditional() {
-    let path = temp_db("claims");
-    let a = SqliteQueue::open(&path).unwrap();
-    let b = SqliteQueue::open(&path).unwrap();
-    submit(&a, &job("w", 10), |_| {}).unwrap();
-    let got_a = a.claim("w", 4, 10, 60_000, "a", 0).unwrap();
-    let got_b = b.claim("w", 4, 10, 60_000, "b", 0).unwrap();
-    assert_eq!(got_a.len(), 4);
-    assert!(
-        got_b.is_empty(),
-        "the limit counts the other dispatcher's claims"
-    );
-    // A completion under the wrong lease changes nothing.
-    let mut stolen = got_a[0].clone();
-    stolen.lease = "b#1".into();
-    assert!(!b.complete(&stolen, 1).unwrap());
-    assert!(a.complete(&got_a[0], 1).unwrap());
-    assert!(!a.complete(&got_a[0], 1).unwrap(), "archived once only");
-    let next = b.claim("w", 4, 10, 60_000, "b", 2).unwrap();
-    assert_eq!(next.len(), 1);
-    assert_eq!(next[0].payload, json!({"n": 4}));
-}
-
-#[test]
-fn failures_retry_then_dead_letter_with_errors_and_an_audit_trail() {
-    let queue = SqliteQueue::open(temp_db("dead")).unwrap();
-    submit(&queue, &job("w", 1), |_| {}).unwrap();
-    let plan = |at| RetryPlan {
-        max_attempts: 2,
-        launch_at_ms: at,
-    };
-    let c1 = queue.claim("w", 1, 1, 1000, "me", 10).unwrap().remove(0);
-    assert_eq!(
-        queue.fail(&c1, ("Boom", "first"), plan(100), 11).unwrap(),
-        FailOutcome::Retrying
-    );
-    assert_eq!(queue.counts().unwrap()["w"].retrying, 1);
-    assert_eq!(queue.next_retry_at().unwrap(), Some(100));
-    assert_eq!(queue.requeue_due(99).unwrap(), 0, "not yet due");
-    assert_eq!(queue.requeue_due(100).unwrap(), 1);
-    let c2 = queue.claim("w", 1, 1, 1000, "me", 101).unwrap().remove(0);
-    assert_eq!(c2.attempts, 2);
-    assert_eq!(
-        queue.fail(&c2, ("Boom", "second"), plan(200), 102).unwrap(),
-        FailOutcome::Dead
-    );
-    let dead = queue.dead_letters().unwrap();
-    assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].attempts, 2);
-    let messages: Vec<&str> = dead[0]
-        .errors
-        .iter()
-        .map(|e| e["message"].as_str().unwrap())
-        .collect();
-    assert_eq!(messages, ["first", "second"]);
-    let events: Vec<String> = queue
-        .audit(&c1.task_id)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event)
-        .collect();
-    assert_eq!(
-        events,
-        ["created", "invoked", "failed", "retried", "invoked", "failed", "dead"]
-    );
-    let counts = queue.counts().unwrap()["w"];
-    assert_eq!((counts.dead, counts.pending()), (1, 0));
-}
-
-#[test]
-fn the_scavenger_expires_leases_past_their_end() {
-    let queue = SqliteQueue::open(temp_db("expire")).unwrap();
-    submit(&queue, &job("w", 2), |_| {}).unwrap();
-    let claims = queue.claim("w", 5, 5, 1000, "gone", 0).unwrap();
-    assert_eq!(claims.len(), 2);
-    let plan = |_: &str, _: u32| RetryPlan {
-        max_attempts: 3,
-        launch_at_ms: 0,
-    };
-    assert!(
-        queue.expire(1500, 1000, &plan).unwrap().is_empty(),
-        "within grace"
-    );
-    let expired = queue.expire(2001, 1000, &plan).unwrap();
-    assert_eq!(expired.len(), 2);
-    assert!(expired.iter().all(|(_, o)| *o == FailOutcome::Retrying));
-    // The dead dispatcher's late report changes nothing.
-    assert!(!queue.complete(&claims[0], 2002).unwrap());
-    let trail = queue.audit(&claims[0].task_id).unwrap();
-    assert!(trail.iter().any(|e| e.event == "expired"));
-}
+scheduler_suite::suite_tests!(sqlite_pair);
 
 #[test]
 fn new_task_ids_are_stable() {

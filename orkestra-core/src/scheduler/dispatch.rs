@@ -101,6 +101,9 @@ pub struct DrainReport {
     pub dead: u64,
 }
 
+/// How often the progress bar is refreshed from the store's counts.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
 /// Told how a drain progresses (the CLI draws a bar).
 pub trait DrainProgress: Send + Sync {
     /// `archived` of `total` tasks known to this run are archived.
@@ -166,6 +169,7 @@ impl Dispatcher {
         let mut report = DrainReport::default();
         let mut in_flight: u64 = 0;
         let start: u64 = self.archived_total()?;
+        let mut last_shown = std::time::Instant::now() - PROGRESS_EVERY;
         loop {
             let now = now_ms();
             let grace = self.options.grace.as_millis() as i64;
@@ -176,6 +180,7 @@ impl Dispatcher {
                 }
             }
             self.store.requeue_due(now)?;
+            let mut claimed = 0usize;
             for labourer in self.store.labourers_with_queued()? {
                 let spec = self.registry.task(&labourer);
                 let limits = self.config.limits(&labourer, spec);
@@ -187,6 +192,7 @@ impl Dispatcher {
                     &self.options.owner,
                     now,
                 )?;
+                claimed += claims.len();
                 for claim in claims {
                     report.invoked += 1;
                     in_flight += 1;
@@ -200,16 +206,21 @@ impl Dispatcher {
                     });
                 }
             }
-            let counts = self.store.counts()?;
-            if let Some(progress) = progress {
+            // Counting is a scan: only for the bar (a few times a second) and to decide the end.
+            let idle = in_flight == 0 && claimed == 0;
+            let show = progress.is_some() && last_shown.elapsed() >= PROGRESS_EVERY;
+            if idle || show {
+                let counts = self.store.counts()?;
                 let archived: u64 = counts.values().map(|c| c.completed + c.dead).sum();
                 let pending: u64 = counts.values().map(|c| c.pending()).sum();
-                let done = archived.saturating_sub(start);
-                progress.update(done, done + pending);
-            }
-            let pending: u64 = counts.values().map(|c| c.pending()).sum();
-            if pending == 0 && in_flight == 0 && !self.options.watch {
-                return Ok(report);
+                if let Some(progress) = progress {
+                    let done = archived.saturating_sub(start);
+                    progress.update(done, done + pending);
+                    last_shown = std::time::Instant::now();
+                }
+                if idle && pending == 0 && !self.options.watch {
+                    return Ok(report);
+                }
             }
             // Sleep until an invocation ends, a retry falls due, or the poll interval passes.
             let mut wait = self.options.poll;

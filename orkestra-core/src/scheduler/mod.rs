@@ -11,6 +11,8 @@ pub mod cli;
 pub mod config;
 pub mod dates;
 pub mod dispatch;
+#[cfg(feature = "aws")]
+pub mod dynamo;
 pub mod job;
 pub mod sqlite;
 pub mod store;

@@ -6,6 +6,7 @@
 //! `lease_owner`, `lease_until`, and the `errors` so far), `sched_retry_tasks`,
 //! `sched_closed_tasks` (with `outcome`: completed or dead) and `sched_audit`. `greenfield` is
 //! the queue order (a submission sequence; retried tasks keep theirs, so the oldest run first);
+//! `sched_labourers` lists the labourers that ever had tasks;
 //! a task is running while it holds a lease. Times are epoch milliseconds.
 
 use std::collections::BTreeMap;
@@ -73,6 +74,7 @@ CREATE TABLE sched_audit (
     detail TEXT
 );
 CREATE INDEX sched_audit_task ON sched_audit (task_id, seq);
+CREATE TABLE sched_labourers (labourer_id TEXT PRIMARY KEY);
 CREATE TABLE sched_sequence (id INTEGER PRIMARY KEY CHECK (id = 0), next INTEGER NOT NULL);
 INSERT INTO sched_sequence (id, next) VALUES (0, 1);
 "];
@@ -291,6 +293,8 @@ impl QueueStore for SqliteQueue {
                 )?
                 .execute(params![task.task_id, task.labourer_id, now_ms, next, task.payload.to_string()])?;
                 next += 1;
+                tx.prepare_cached("INSERT OR IGNORE INTO sched_labourers (labourer_id) VALUES (?1)")?
+                    .execute([&task.labourer_id])?;
                 audit(tx, &task.task_id, now_ms, "created", None)?;
                 report.queued += 1;
             }
