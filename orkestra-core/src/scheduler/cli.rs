@@ -32,9 +32,9 @@ pub enum ScheduleCommand {
         /// (or `$ORKESTRA_SCHEDULER_CONFIG`) by default, if it exists.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// The SQLite file; `$ORKESTRA_DB` or `.orkestra/orkestra.db` by default.
-        #[arg(long)]
-        db: Option<PathBuf>,
+        /// Where the queue is.
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// The dry run: prints every task payload of a job (JSON lines), queueing nothing.
     Plan {
@@ -55,23 +55,23 @@ pub enum ScheduleCommand {
         /// The scheduler config.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// The SQLite file.
-        #[arg(long)]
-        db: Option<PathBuf>,
+        /// Where the queue is.
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Per labourer: queued, running, completed, retrying, dead; and the dead letters.
     Status {
-        /// The SQLite file.
-        #[arg(long)]
-        db: Option<PathBuf>,
+        /// Where the queue is.
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// One task's audit trail.
     Audit {
         /// The task id.
         task_id: String,
-        /// The SQLite file.
-        #[arg(long)]
-        db: Option<PathBuf>,
+        /// Where the queue is.
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -83,12 +83,44 @@ fn store_fault(e: StoreError) -> Outcome {
     Outcome::error(e.to_string(), ExitStatus::StoreFault)
 }
 
-fn open(db: Option<PathBuf>) -> Result<SqliteQueue, Outcome> {
-    match db {
+/// Where the queue is: the SQLite file (default), or DynamoDB tables (feature `aws`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// The SQLite file; `$ORKESTRA_DB` or `.orkestra/orkestra.db` by default.
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Use the DynamoDB tables `<PREFIX>_tasks`, ... (region, credentials and endpoint from
+    /// the environment) instead of the SQLite file.
+    #[cfg(feature = "aws")]
+    #[arg(long, value_name = "PREFIX", conflicts_with = "db")]
+    pub dynamodb: Option<String>,
+}
+
+impl StoreArgs {
+    fn describe(&self) -> String {
+        #[cfg(feature = "aws")]
+        if let Some(prefix) = &self.dynamodb {
+            return format!("the DynamoDB tables {prefix}_*");
+        }
+        match &self.db {
+            Some(path) => path.display().to_string(),
+            None => crate::sqlite_file::default_path().display().to_string(),
+        }
+    }
+}
+
+async fn open(args: &StoreArgs) -> Result<Arc<dyn QueueStore>, Outcome> {
+    #[cfg(feature = "aws")]
+    if let Some(prefix) = &args.dynamodb {
+        let config = crate::aws::AwsConfig::from_env().await;
+        return Ok(Arc::new(super::dynamo::DynamoQueue::new(&config, prefix)));
+    }
+    let queue = match &args.db {
         Some(path) => SqliteQueue::open(path),
         None => SqliteQueue::open_default(),
     }
-    .map_err(store_fault)
+    .map_err(store_fault)?;
+    Ok(Arc::new(queue))
 }
 
 fn chunk(
@@ -132,7 +164,7 @@ async fn run(registry: &'static Registry, command: ScheduleCommand) -> Result<Ou
             job,
             today,
             config,
-            db,
+            store,
         } => {
             let config = SchedulerConfig::load(config.as_deref()).map_err(usage)?;
             let chunked = chunk(&job, today, &config)?;
@@ -142,10 +174,10 @@ async fn run(registry: &'static Registry, command: ScheduleCommand) -> Result<Ou
                     chunked.labourer
                 ))));
             }
-            let queue = open(db)?;
+            let queue = open(&store).await?;
             let bar = Bar::new("queueing", chunked.payloads.len() as u64);
             let mut done = 0u64;
-            let report = super::submit(&queue, &chunked, |r| {
+            let report = super::submit(&*queue, &chunked, |r| {
                 done = r.queued + r.already_queued + r.already_closed;
                 bar.update(done, chunked.payloads.len() as u64);
             })
@@ -158,9 +190,13 @@ async fn run(registry: &'static Registry, command: ScheduleCommand) -> Result<Ou
                 code: ExitStatus::Succeeded,
             })
         }
-        ScheduleCommand::Work { watch, config, db } => {
+        ScheduleCommand::Work {
+            watch,
+            config,
+            store,
+        } => {
             let config = SchedulerConfig::load(config.as_deref()).map_err(usage)?;
-            let queue = Arc::new(open(db)?);
+            let queue = open(&store).await?;
             let options = DispatchOptions {
                 watch,
                 ..DispatchOptions::default()
@@ -183,8 +219,8 @@ async fn run(registry: &'static Registry, command: ScheduleCommand) -> Result<Ou
                 code,
             })
         }
-        ScheduleCommand::Status { db } => {
-            let queue = open(db)?;
+        ScheduleCommand::Status { store } => {
+            let queue = open(&store).await?;
             let counts = queue.counts().map_err(store_fault)?;
             let dead = queue.dead_letters().map_err(store_fault)?;
             let out = json!({"labourers": counts, "dead_letters": dead});
@@ -193,14 +229,11 @@ async fn run(registry: &'static Registry, command: ScheduleCommand) -> Result<Ou
                 code: ExitStatus::Succeeded,
             })
         }
-        ScheduleCommand::Audit { task_id: id, db } => {
-            let queue = open(db)?;
+        ScheduleCommand::Audit { task_id: id, store } => {
+            let queue = open(&store).await?;
             let events = queue.audit(&id).map_err(store_fault)?;
             if events.is_empty() {
-                return Err(usage(format!(
-                    "no task `{id}` in {}",
-                    queue.path().display()
-                )));
+                return Err(usage(format!("no task `{id}` in {}", store.describe())));
             }
             Ok(Outcome {
                 stdout: json!({"task_id": id, "events": events}).to_string(),

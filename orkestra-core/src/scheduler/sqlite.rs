@@ -407,6 +407,17 @@ impl QueueStore for SqliteQueue {
         grace_ms: i64,
         plan: &dyn Fn(&str, u32) -> RetryPlan,
     ) -> Result<Vec<(String, FailOutcome)>, StoreError> {
+        // A read first: the write lock only when a lease has ended (rarely).
+        let any: bool = self.read(|c| {
+            c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM sched_tasks
+                 WHERE lease_owner IS NOT NULL AND lease_until < ?1)",
+            )?
+            .query_row([now_ms - grace_ms], |r| r.get(0))
+        })?;
+        if !any {
+            return Ok(Vec::new());
+        }
         self.with_tx(|tx| {
             let rows: Vec<Row> = tx
                 .prepare_cached(
@@ -428,6 +439,15 @@ impl QueueStore for SqliteQueue {
     }
 
     fn requeue_due(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let any: bool = self.read(|c| {
+            c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM sched_retry_tasks WHERE desired_launch_time <= ?1)",
+            )?
+            .query_row([now_ms], |r| r.get(0))
+        })?;
+        if !any {
+            return Ok(0);
+        }
         self.with_tx(|tx| {
             let moved = tx.execute(
                 "INSERT INTO sched_tasks (task_id, labourer_id, created_at, greenfield, attempts,
