@@ -466,8 +466,10 @@ impl QueueStore for SqliteQueue {
 
     fn labourers_with_queued(&self) -> Result<Vec<String>, StoreError> {
         self.read(|c| {
+            // One index probe per known labourer, not a scan of the queue.
             c.prepare_cached(
-                "SELECT DISTINCT labourer_id FROM sched_tasks WHERE lease_owner IS NULL",
+                "SELECT labourer_id FROM sched_labourers AS l WHERE EXISTS (SELECT 1 FROM sched_tasks
+                 WHERE labourer_id = l.labourer_id AND lease_owner IS NULL)",
             )?
             .query_map([], |r| r.get(0))?
             .collect()
