@@ -270,9 +270,9 @@ impl Chunker<'_> {
         self.attrs.iter().position(|a| a == singular)
     }
 
-    /// Reads `key` as a control key (`isolate_<attr>s`, `max_<attr>s_per_batch`); `None` if it
-    /// is not shaped like one.
-    fn control(&self, key: &str, path: &str) -> Result<Option<(usize, ())>, JobError> {
+    /// The level a control key (`isolate_<attr>s`, `max_<attr>s_per_batch`) applies to;
+    /// `None` if `key` is not shaped like one, an error if it names no chunkable attribute.
+    fn control(&self, key: &str, path: &str) -> Result<Option<usize>, JobError> {
         let target = key.strip_prefix("isolate_").or_else(|| {
             key.strip_prefix("max_")
                 .and_then(|k| k.strip_suffix("_per_batch"))
@@ -281,7 +281,7 @@ impl Chunker<'_> {
             return Ok(None);
         };
         match self.level_of(target) {
-            Some(level) => Ok(Some((level, ()))),
+            Some(level) => Ok(Some(level)),
             None => err(
                 path,
                 format!(
@@ -357,7 +357,7 @@ impl Chunker<'_> {
                 continue;
             }
             match self.control(key, &join(key))? {
-                Some((target, ())) => {
+                Some(target) => {
                     if level.map(|(l, _, _)| l) != Some(target) {
                         return err(
                             join(key),
