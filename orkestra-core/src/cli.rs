@@ -2,8 +2,9 @@
 //!
 //! # Output contract
 //!
-//! Every command that answers once (`run`, `invoke`, `list`, `synth`, the `durable` subcommands)
-//! prints exactly one JSON object on stdout; `asl` prints the ASL definition. Logs, `--history`
+//! Every command that answers once (`run`, `invoke`, `list`, `synth`, the `durable` and
+//! `schedule` subcommands) prints exactly one JSON object on stdout (`schedule plan` prints
+//! JSON lines, one task payload each); `asl` prints the ASL definition. Logs, `--history`
 //! (JSON lines, see [`write_history_json_lines`]) and clap's error text go to stderr; `--help`
 //! prints its text on stdout, exit code 0. An error is `{"status":"ERROR","error":".."}`,
 //! except for `invoke`, which prints Lambda's error shape
@@ -148,6 +149,12 @@ pub enum Command {
         /// The durable subcommand.
         #[command(subcommand)]
         command: crate::durable::cli::DurableCommand,
+    },
+    /// The scheduler: chunk a job into labourer tasks, queue them, drain the queue.
+    Schedule {
+        /// The schedule subcommand.
+        #[command(subcommand)]
+        command: crate::scheduler::cli::ScheduleCommand,
     },
     /// Runs one task on one event, as Lambda would (its `timeout_secs`, the 256 KiB payload
     /// limit), and prints its JSON output, or Lambda's error JSON.
@@ -328,6 +335,7 @@ pub async fn execute(command: Option<Command>) -> Outcome {
             arch,
         } => synth(registry, workflows, output, arch),
         Command::Invoke { task, event } => invoke(registry, &task, &event).await,
+        Command::Schedule { command } => crate::scheduler::cli::execute(registry, command).await,
         Command::Diagram {
             workflow,
             format,

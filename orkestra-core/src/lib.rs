@@ -20,6 +20,7 @@ pub mod graph;
 pub mod lambda;
 pub mod progress;
 pub mod registry;
+pub mod scheduler;
 pub mod sqlite_file;
 pub mod state_data;
 pub mod task;

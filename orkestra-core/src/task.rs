@@ -94,6 +94,12 @@ pub struct TaskOptions {
     pub timeout_secs: Option<u32>,
     /// The Lambda function's memory.
     pub memory_mb: Option<u32>,
+    /// The scheduler runs at most this many invocations of the task at once (it is a
+    /// labourer); `None` is the scheduler's default. A labourers config may override it.
+    pub max_simultaneous_invocations: Option<u32>,
+    /// The scheduler's attempts per task before it is dead-lettered; `None` is the
+    /// scheduler's default. A labourers config may override it.
+    pub max_attempts: Option<u32>,
     /// Retry rules, tried in order.
     pub retry: &'static [RetryPolicy],
 }
@@ -108,6 +114,8 @@ impl TaskOptions {
         max_concurrency: None,
         timeout_secs: None,
         memory_mb: None,
+        max_simultaneous_invocations: None,
+        max_attempts: None,
         retry: &[],
     };
 }

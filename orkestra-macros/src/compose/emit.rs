@@ -159,6 +159,8 @@ fn task_options(options: &Options, items_pointer: bool) -> TokenStream {
     let max_concurrency = optional(options.max_concurrency.map(|(value, _)| value));
     let timeout_secs = optional(options.timeout_secs);
     let memory_mb = optional(options.memory_mb);
+    let max_simultaneous_invocations = optional(options.max_simultaneous_invocations);
+    let max_attempts = optional(options.max_attempts);
     let retry = options.retry.iter().map(retry_policy);
     quote! {
         ::orkestra::TaskOptions {
@@ -169,6 +171,8 @@ fn task_options(options: &Options, items_pointer: bool) -> TokenStream {
             max_concurrency: #max_concurrency,
             timeout_secs: #timeout_secs,
             memory_mb: #memory_mb,
+            max_simultaneous_invocations: #max_simultaneous_invocations,
+            max_attempts: #max_attempts,
             retry: &[#(#retry),*],
         }
     }

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{LitFloat, LitInt, LitStr, Meta, Token};
 
 const SUPPORTED: &str =
-    "map, capture_errors, state_data, name = \"..\", max_concurrency = N, timeout_secs = N, memory_mb = N, retry(..)";
+    "map, capture_errors, state_data, name = \"..\", max_concurrency = N, timeout_secs = N, memory_mb = N, max_simultaneous_invocations = N, max_attempts = N, retry(..)";
 const RETRY_SUPPORTED: &str =
     "max_attempts = N, interval_secs = N, backoff_rate = F, max_delay_secs = N, errors = [\"..\"]";
 
@@ -21,6 +21,8 @@ pub struct Options {
     pub max_concurrency: Option<(u32, Span)>,
     pub timeout_secs: Option<u32>,
     pub memory_mb: Option<u32>,
+    pub max_simultaneous_invocations: Option<u32>,
+    pub max_attempts: Option<u32>,
     pub retry: Vec<Retry>,
 }
 
@@ -156,6 +158,15 @@ impl Options {
             "memory_mb" => {
                 once(&self.memory_mb, meta)?;
                 self.memory_mb = Some(int_value(value(meta, "memory_mb", "N")?, 128)?);
+            }
+            "max_simultaneous_invocations" => {
+                once(&self.max_simultaneous_invocations, meta)?;
+                let expr = value(meta, "max_simultaneous_invocations", "N")?;
+                self.max_simultaneous_invocations = Some(int_value(expr, 1)?);
+            }
+            "max_attempts" => {
+                once(&self.max_attempts, meta)?;
+                self.max_attempts = Some(int_value(value(meta, "max_attempts", "N")?, 1)?);
             }
             "retry" => match meta {
                 Meta::List(list) => self.retry.push(parse_retry(list)?),
