@@ -202,14 +202,23 @@ fn sigkill_during_queueing_and_dispatch_loses_and_doubles_nothing() {
     let work_ms = timed(child("work", &reference));
 
     let dir = root.join("crash");
-    fresh_dir(&dir);
-    let during_submit = kill_repeatedly(
-        "submit",
-        &dir,
-        SUBMIT_KILLS,
-        ((submit_ms / 10).max(1), (submit_ms * 9 / 10).max(2)),
-        &mut rng,
-    );
+    let part_way = |seen: &[(u64, u64)]| seen.iter().any(|(p, _)| *p > 0 && (*p as usize) < TASKS);
+    let mut window = ((submit_ms / 10).max(1), (submit_ms * 9 / 10).max(2));
+    let mut during_submit = Vec::new();
+    for _ in 0..8 {
+        fresh_dir(&dir);
+        during_submit = kill_repeatedly("submit", &dir, SUBMIT_KILLS, window, &mut rng);
+        if part_way(&during_submit) {
+            break;
+        }
+        // Every kill came before the first commit (a loaded machine starts processes slowly)
+        // or after the last: move the window and start again on a fresh file.
+        window = if during_submit.iter().all(|(p, _)| *p == 0) {
+            (window.1, window.1 * 2)
+        } else {
+            ((window.0 / 2).max(1), window.0.max(2))
+        };
+    }
     assert!(child("submit", &dir).status().unwrap().success());
     let queue = SqliteQueue::open(dir.join("q.db")).unwrap();
     let counts = queue.counts().unwrap()["crash_labourer"];
@@ -231,9 +240,7 @@ fn sigkill_during_queueing_and_dispatch_loses_and_doubles_nothing() {
     );
     eprintln!("seed {seed}: (pending, archived) after submit kills {during_submit:?}, after work kills {during_work:?}");
     assert!(
-        during_submit
-            .iter()
-            .any(|(p, _)| *p > 0 && (*p as usize) < TASKS),
+        part_way(&during_submit),
         "no kill landed part-way through queueing: {during_submit:?}"
     );
     assert!(
