@@ -24,6 +24,12 @@ mod state_data;
 #[allow(dead_code)]
 #[path = "../examples/stop_execution.rs"]
 mod stop_execution;
+#[allow(dead_code)]
+#[path = "../examples/cli_contract.rs"]
+mod cli_contract;
+#[allow(dead_code)]
+#[path = "../examples/layout/src/lib.rs"]
+mod order_service;
 use examples::example_binary;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +62,8 @@ fn workflows() -> Vec<Workflow> {
         nested_job::nested_example(),
         state_data::state_data_example(),
         stop_execution::feature_flag(),
+        cli_contract::negation(),
+        order_service::process_order(),
     ]
 }
 
