@@ -305,7 +305,9 @@ where
                 (OperationStatus::Failed, None, Some(capture_error(e)))
             }
         };
-        let commit = child.checkpoint(&OperationRecord {
+        // An item may run again anyway: its completion need not be durable before the map
+        // goes on (the map's own result, written after it, is awaited).
+        let record = OperationRecord {
             id: child_id,
             parent_id: Some(self.map_id.clone()),
             op_type: OperationType::Context,
@@ -318,9 +320,9 @@ where
             started_ms: None,
             ended_ms: None,
             details: Default::default(),
-        });
-        if let Err(e) = commit.await {
-            return (index, Err(e.into()));
+        };
+        if let Err(e) = child.checkpoint_ordered(&record).await {
+            return (index, Err(e));
         }
         (
             index,

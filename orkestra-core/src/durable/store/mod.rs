@@ -433,6 +433,17 @@ pub trait CheckpointStore: Send + Sync + 'static {
     fn checkpoint_nowait(&self, execution_id: &str, record: &OperationRecord) {
         drop(self.checkpoint(execution_id, record));
     }
+    /// Writes like [`checkpoint_nowait`](Self::checkpoint_nowait), for a write the execution
+    /// need not wait for (work that may run again anyway: an at-least-once step's result, a
+    /// map item's completion). The returned [`Commit`] is not this write's: it completes at
+    /// once while the store keeps up, and only holds the caller back (until earlier writes
+    /// are durable) when too many writes are queued. Writes are ordered, so awaiting any later
+    /// write (a barrier) also waits for this one; a fault or a lost lease on it refuses every
+    /// later write of the execution.
+    fn checkpoint_ordered(&self, execution_id: &str, record: &OperationRecord) -> Commit {
+        self.checkpoint_nowait(execution_id, record);
+        Commit::ready(Ok(()))
+    }
     /// Completes once every write issued before it is durable.
     fn flush(&self) -> Commit;
     /// An execution's record, if it exists.

@@ -18,12 +18,17 @@ use packed::PackedOp;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use stops::Stops;
 use tokio::sync::oneshot;
 use writer::Msg;
 
 pub use crate::sqlite_file::Synchronous;
+
+/// How many unanswered writer messages make [`CheckpointStore::checkpoint_ordered`] wait for
+/// its write: a few full batches, so the writer always has the next batch ready.
+const QUEUE_HIGH_WATER: usize = 4 * writer::MAX_BATCH;
 
 /// A [`CheckpointStore`] on one SQLite file.
 ///
@@ -41,6 +46,9 @@ pub struct SqliteStore {
     reader: Mutex<Connection>,
     /// Why writes are refused (a store fault, lost leases), shared with the writer.
     stops: Arc<Stops>,
+    /// How many messages the writer has not answered yet (backpressure for writes nobody
+    /// awaits).
+    queued: Arc<AtomicUsize>,
     /// Dropping it stops the WAL checkpointer thread.
     _checkpointer: mpsc::Sender<()>,
 }
@@ -129,15 +137,20 @@ impl SqliteStore {
         let writer_path = path.clone();
         let stops = Arc::new(Stops::default());
         let writer_stops = stops.clone();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let writer_queued = queued.clone();
         std::thread::Builder::new()
             .name("orkestra-checkpoint-writer".into())
-            .spawn(move || writer::writer_loop(writer, rx, writer_path, writer_stops))
+            .spawn(move || {
+                writer::writer_loop(writer, rx, writer_path, writer_stops, &writer_queued)
+            })
             .map_err(|e| db_err(&path, e))?;
         Ok(SqliteStore {
             path,
             tx,
             reader: Mutex::new(reader),
             stops,
+            queued,
             _checkpointer: stop,
         })
     }
@@ -165,10 +178,19 @@ impl SqliteStore {
 
     fn send(&self, make: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Msg) -> Commit {
         let (done, rx) = oneshot::channel();
-        match self.tx.send(make(done)) {
+        match self.post(make(done)) {
             Ok(()) => Commit::pending(rx),
             Err(_) => Commit::ready(Err(StoreError::Closed)),
         }
+    }
+
+    /// Queues `msg` for the writer, counting it until the writer answers it.
+    fn post(&self, msg: Msg) -> Result<(), StoreError> {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(msg).map_err(|_| {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            StoreError::Closed
+        })
     }
 
     fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -204,7 +226,17 @@ impl CheckpointStore for SqliteStore {
     fn checkpoint_nowait(&self, execution_id: &str, record: &OperationRecord) {
         let op = PackedOp::pack(execution_id, record);
         // A closed writer surfaces on the next awaited write.
-        let _ = self.tx.send(Msg::Op { op, done: None });
+        let _ = self.post(Msg::Op { op, done: None });
+    }
+
+    fn checkpoint_ordered(&self, execution_id: &str, record: &OperationRecord) -> Commit {
+        if self.queued.load(Ordering::Relaxed) < QUEUE_HIGH_WATER {
+            self.checkpoint_nowait(execution_id, record);
+            return Commit::ready(Ok(()));
+        }
+        // The writer falls behind: this caller waits for its write (and so for every write
+        // queued before it), which bounds the queue by the callers' concurrency.
+        self.checkpoint(execution_id, record)
     }
 
     fn flush(&self) -> Commit {
@@ -241,12 +273,12 @@ impl CheckpointStore for SqliteStore {
         execution_id: &str,
     ) -> BoxFuture<'static, Result<Ownership, StoreError>> {
         let (done, rx) = tokio::sync::oneshot::channel();
-        let sent = self.tx.send(Msg::Acquire {
+        let sent = self.post(Msg::Acquire {
             execution_id: execution_id.to_string(),
             done,
         });
         Box::pin(async move {
-            sent.map_err(|_| StoreError::Closed)?;
+            sent?;
             rx.await.unwrap_or(Err(StoreError::Closed))
         })
     }

@@ -13,12 +13,13 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// The most writes folded into one transaction.
-const MAX_BATCH: usize = 8192;
+pub(super) const MAX_BATCH: usize = 8192;
 /// How long a batch of writes nobody waits for may linger to collect more writes.
 const LINGER: Duration = Duration::from_millis(2);
 
@@ -99,6 +100,7 @@ pub(super) fn writer_loop(
     rx: mpsc::Receiver<Msg>,
     path: PathBuf,
     stops: Arc<Stops>,
+    queued: &AtomicUsize,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut state = WriterState {
@@ -116,10 +118,12 @@ pub(super) fn writer_loop(
                 collect_batch(&rx, &mut batch);
             }
         }
+        let answered = batch.len();
         if let Some(fault) = stops.fault() {
             for msg in batch.drain(..) {
                 msg.answer(Err(fault.clone()), None);
             }
+            queued.fetch_sub(answered, Ordering::Relaxed);
             continue;
         }
         let result = write_with_retries(&mut conn, &batch, &mut state, &stops, &path);
@@ -140,6 +144,7 @@ pub(super) fn writer_loop(
             };
             msg.answer(result, lease);
         }
+        queued.fetch_sub(answered, Ordering::Relaxed);
     }
 }
 
