@@ -125,15 +125,70 @@ fn file_system(path: &Path) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// Median, min and max of five rates.
-fn summary(mut rates: Vec<f64>) -> String {
-    rates.sort_by(f64::total_cmp);
+/// CPU seconds (user + system) the process and its checkpoint writer thread have used, from
+/// `/proc/self/task/*/stat` (zero where that is not available).
+fn cpu_seconds() -> (f64, f64) {
+    let tick = 100.0; // USER_HZ on Linux
+    let (mut all, mut writer) = (0.0, 0.0);
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let secs = (f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+            + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
+            / tick;
+        all += secs;
+        if head.contains("orkestra-checkp") {
+            writer += secs;
+        }
+    }
+    (all, writer)
+}
+
+/// One measured execution: its rate, and the CPU time it took (whole process, writer thread).
+struct Run {
+    rate: f64,
+    cpu: f64,
+    writer_cpu: f64,
+}
+
+/// Runs `f` (one execution of `n` steps) and measures it.
+async fn measure<Fut: std::future::Future<Output = ()>>(n: u64, f: impl FnOnce() -> Fut) -> Run {
+    let (cpu0, writer0) = cpu_seconds();
+    let t = Instant::now();
+    f().await;
+    let secs = t.elapsed().as_secs_f64();
+    let (cpu1, writer1) = cpu_seconds();
+    Run {
+        rate: n as f64 / secs,
+        cpu: cpu1 - cpu0,
+        writer_cpu: writer1 - writer0,
+    }
+}
+
+/// Median, min and max of the runs' rates, the median CPU time per run and what the writer
+/// thread's CPU time alone would allow (the bound on an idle machine), and the load average.
+fn summary(n: u64, mut runs: Vec<Run>) -> String {
+    runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let rates: Vec<f64> = runs.iter().map(|r| r.rate).collect();
+    let mut cpu: Vec<f64> = runs.iter().map(|r| r.cpu).collect();
+    let mut writer: Vec<f64> = runs.iter().map(|r| r.writer_cpu).collect();
+    cpu.sort_by(f64::total_cmp);
+    writer.sort_by(f64::total_cmp);
+    let m = runs.len() / 2;
     format!(
-        "median {:.0} steps/s over {} runs (min {:.0}, max {:.0}); load average {}",
-        rates[rates.len() / 2],
-        rates.len(),
+        "median {:.0} steps/s over {} runs (min {:.0}, max {:.0}); CPU per run {:.2} s, \
+         writer thread {:.2} s (= {:.0} steps per writer CPU second); load average {}",
+        rates[m],
+        runs.len(),
         rates[0],
         rates[rates.len() - 1],
+        cpu[m],
+        writer[m],
+        n as f64 / writer[m].max(1e-9),
         load_average()
     )
 }
@@ -169,24 +224,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Five fresh executions of the map per concurrency; the figure is their median.
     for concurrency in [10usize, 4096] {
-        let mut rates = Vec::new();
+        let mut runs = Vec::new();
         for run in 1..=RUNS {
-            let t = Instant::now();
-            let rec = exec
-                .run(
-                    &format!("map-{concurrency}-{run}"),
-                    "big_map",
-                    &handler_fn(big_map),
-                    json!([n, concurrency]),
-                )
-                .await?;
-            let secs = t.elapsed().as_secs_f64();
-            assert_eq!(rec.status, InvocationStatus::Succeeded, "{:?}", rec.error);
-            rates.push(n as f64 / secs);
+            let exec = &exec;
+            runs.push(
+                measure(n, || async move {
+                    let rec = exec
+                        .run(
+                            &format!("map-{concurrency}-{run}"),
+                            "big_map",
+                            &handler_fn(big_map),
+                            json!([n, concurrency]),
+                        )
+                        .await
+                        .expect("map execution");
+                    assert_eq!(rec.status, InvocationStatus::Succeeded, "{:?}", rec.error);
+                })
+                .await,
+            );
         }
         println!(
             "map of {n} items, one step each, max_concurrency {concurrency}: {}",
-            summary(rates)
+            summary(n, runs)
         );
     }
 
@@ -197,25 +256,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let seq = n;
-    let mut rates = Vec::new();
-    let mut rec = None;
+    let mut runs = Vec::new();
     for run in 1..=RUNS {
-        let t = Instant::now();
-        let r = exec
-            .run(
-                &format!("seq-{run}"),
-                "sequential",
-                &handler_fn(sequential),
-                json!(seq),
-            )
-            .await?;
-        let secs = t.elapsed().as_secs_f64();
-        assert_eq!(r.status, InvocationStatus::Succeeded, "{:?}", r.error);
-        rates.push(seq as f64 / secs);
-        rec = Some(r);
+        let exec = &exec;
+        runs.push(
+            measure(seq, || async move {
+                let r = exec
+                    .run(
+                        &format!("seq-{run}"),
+                        "sequential",
+                        &handler_fn(sequential),
+                        json!(seq),
+                    )
+                    .await
+                    .expect("sequential execution");
+                assert_eq!(r.status, InvocationStatus::Succeeded, "{:?}", r.error);
+            })
+            .await,
+        );
     }
-    let rec = rec.expect("five runs");
-    println!("{seq} sequential steps: {}", summary(rates));
+    let rec = store
+        .get_execution(&format!("seq-{RUNS}"))?
+        .expect("sequential execution");
+    println!("{seq} sequential steps: {}", summary(seq, runs));
 
     // Replay: an execution with n finished steps (the map above: n steps + n items).
     reset(&store, &rec).await;
