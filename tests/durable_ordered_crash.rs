@@ -5,7 +5,8 @@
 //! (a barrier) after every 500th, then a 5,000-item map of at-least-once steps and one more
 //! at-most-once step. The at-most-once steps append a line to a log file when their body runs.
 //!
-//! Checked at every kill: each barrier whose body ran found every write before it durable.
+//! Kills are drawn over the whole execution by the number of rows the log holds. Checked at
+//! every kill: each barrier whose body ran found every write before it durable.
 //! Checked at the end: the result equals an uninterrupted run's, every at-most-once step ran
 //! at most once per attempt, and every map item has exactly one completion row in the log
 //! table.
@@ -168,6 +169,24 @@ fn check_barriers(lines: &[(String, u64, u32)], steps: &HashSet<String>, items: 
     }
 }
 
+/// How many rows the store's operation log holds (0 before the file exists).
+fn log_rows(db: &Path) -> u64 {
+    if !db.exists() {
+        return 0;
+    }
+    let Ok(conn) = rusqlite::Connection::open_with_flags(
+        db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    ) else {
+        return 0;
+    };
+    conn.busy_timeout(Duration::from_secs(10)).unwrap();
+    conn.query_row("SELECT count(*) FROM durable_operation_log", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_or(0, |n| n as u64)
+}
+
 fn result_of(db: &Path) -> u64 {
     let store = SqliteStore::open(db).unwrap();
     let rec = store.get_execution("burst").unwrap().expect("execution");
@@ -190,20 +209,25 @@ fn sigkill_during_unawaited_writes_keeps_barriers_and_exactly_once_items() {
     std::fs::create_dir_all(&dir).unwrap();
 
     let (ref_db, ref_log) = (dir.join("ref.db"), dir.join("ref.log"));
-    let started = std::time::Instant::now();
     assert!(child(&ref_db, &ref_log).status().unwrap().success());
-    let full_ms = started.elapsed().as_millis() as u64;
-    let (lo, hi) = ((full_ms / 80).max(2), (full_ms / 8).max(4));
     let reference = result_of(&ref_db);
     let expected: u64 = (0..SEQUENTIAL).sum::<u64>() + (0..ITEMS).map(|x| x * 3).sum::<u64>();
     assert_eq!(reference, expected);
 
+    // Kill moments are drawn over the whole execution by progress, not time: a kill comes as
+    // soon as the durable log holds a drawn number of rows, while the writes after them are
+    // still in flight.
+    let total = log_rows(&ref_db);
+    let mut targets: Vec<u64> = (0..KILLS).map(|_| rng.random_range(1..total)).collect();
+    targets.sort_unstable();
     let (db, log) = (dir.join("crash.db"), dir.join("crash.log"));
     let mut kills = 0;
     let mut durable_at_kill = Vec::new();
-    while kills < KILLS {
+    for target in targets {
         let mut proc = child(&db, &log).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(lo..hi)));
+        while proc.try_wait().unwrap().is_none() && log_rows(&db) < target {
+            std::thread::sleep(Duration::from_micros(200));
+        }
         if proc.try_wait().unwrap().is_some() {
             break; // finished before we could kill it
         }
@@ -214,14 +238,22 @@ fn sigkill_during_unawaited_writes_keeps_barriers_and_exactly_once_items() {
         check_barriers(&log_lines(&log), &steps, items);
         durable_at_kill.push((steps.len(), items));
     }
-    eprintln!("seed {seed}: {kills} kills; durable (steps, items) at each kill: {durable_at_kill:?}");
+    eprintln!(
+        "seed {seed}: {kills} kills; durable (steps, items) at each kill: {durable_at_kill:?}"
+    );
     assert!(child(&db, &log).status().unwrap().success(), "the final run completes");
     assert!(kills >= KILLS, "only {kills} kills before the execution finished");
     assert!(
         durable_at_kill
             .iter()
-            .any(|&(steps, _)| steps > 0 && (steps as u64) < SEQUENTIAL + ITEMS),
-        "the kills interrupted the execution mid-way"
+            .any(|&(steps, items)| steps > 0 && items == 0),
+        "some kill interrupted the sequential steps"
+    );
+    assert!(
+        durable_at_kill
+            .iter()
+            .any(|&(_, items)| items > 0 && (items as u64) < ITEMS),
+        "some kill interrupted the map"
     );
 
     // 1. The uninterrupted result.
