@@ -235,7 +235,8 @@ where
 
     /// Item `index`, with a panic turned into the map's failure.
     fn guarded_item(self: Arc<Self>, index: usize) -> BoxFuture<'static, Joined<F::Output>> {
-        let label = self.label.clone();
+        // The label is only needed after a panic: keep the job, not a copy per item.
+        let job = self.clone();
         Box::pin(
             AssertUnwindSafe(self.run_item(index))
                 .catch_unwind()
@@ -252,7 +253,10 @@ where
                         );
                         (
                             index,
-                            Err(DurableError::OperationFailed { name: label, error }),
+                            Err(DurableError::OperationFailed {
+                                name: job.label.clone(),
+                                error,
+                            }),
                         )
                     })
                 }),
