@@ -130,7 +130,11 @@ fn file_system(path: &Path) -> String {
 fn cpu_seconds() -> (f64, f64) {
     let tick = 100.0; // USER_HZ on Linux
     let (mut all, mut writer) = (0.0, 0.0);
-    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
         // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
         let Some((head, rest)) = stat.rsplit_once(')') else {
@@ -282,7 +286,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Replay: an execution with n finished steps (the map above: n steps + n items).
     reset(&store, &rec).await;
-    let map_rec = store.get_execution(&format!("map-4096-{RUNS}"))?.expect("map execution");
+    let map_rec = store
+        .get_execution(&format!("map-4096-{RUNS}"))?
+        .expect("map execution");
     reset(&store, &map_rec).await;
     let t = Instant::now();
     let loaded = store.load_operations(&map_rec.id)?.len();

@@ -94,7 +94,12 @@ fn ordered_child_entry() {
     rt.block_on(async {
         let store = Arc::new(SqliteStore::open_default().expect("store"));
         let rec = DurableExecutor::new(store)
-            .run("burst", "burst", &handler_fn(burst), serde_json::json!(null))
+            .run(
+                "burst",
+                "burst",
+                &handler_fn(burst),
+                serde_json::json!(null),
+            )
             .await
             .expect("execution");
         assert_eq!(rec.status, InvocationStatus::Succeeded, "{:?}", rec.error);
@@ -125,7 +130,11 @@ fn log_lines(log: &Path) -> Vec<(String, u64, u32)> {
         .map(|l| {
             let f: Vec<&str> = l.split(' ').collect();
             assert_eq!(f.len(), 3, "line {l:?}");
-            (f[0].to_string(), f[1].parse().unwrap(), f[2].parse().unwrap())
+            (
+                f[0].to_string(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
         })
         .collect()
 }
@@ -174,10 +183,9 @@ fn log_rows(db: &Path) -> u64 {
     if !db.exists() {
         return 0;
     }
-    let Ok(conn) = rusqlite::Connection::open_with_flags(
-        db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    ) else {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
         return 0;
     };
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
@@ -241,8 +249,14 @@ fn sigkill_during_unawaited_writes_keeps_barriers_and_exactly_once_items() {
     eprintln!(
         "seed {seed}: {kills} kills; durable (steps, items) at each kill: {durable_at_kill:?}"
     );
-    assert!(child(&db, &log).status().unwrap().success(), "the final run completes");
-    assert!(kills >= KILLS, "only {kills} kills before the execution finished");
+    assert!(
+        child(&db, &log).status().unwrap().success(),
+        "the final run completes"
+    );
+    assert!(
+        kills >= KILLS,
+        "only {kills} kills before the execution finished"
+    );
     assert!(
         durable_at_kill
             .iter()
@@ -290,7 +304,10 @@ fn sigkill_during_unawaited_writes_keeps_barriers_and_exactly_once_items() {
         .unwrap();
     assert_eq!(counts.len() as u64, ITEMS, "every item completed");
     let twice: Vec<_> = counts.iter().filter(|(_, n)| *n != 1).collect();
-    assert!(twice.is_empty(), "items completed more than once: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "items completed more than once: {twice:?}"
+    );
     let report = SqliteStore::open(&db).unwrap().check(None).unwrap();
     assert!(report.is_clean(), "{report:?}");
     let _ = std::fs::remove_dir_all(&dir);

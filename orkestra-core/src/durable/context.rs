@@ -190,7 +190,10 @@ impl DurableContext {
     /// (a barrier: an at-most-once START, a callback, the execution's result). Waits only
     /// while the store's queue is long (backpressure), and fails when the execution's writes
     /// are refused (a store fault, a lost lease), so the run stops in place.
-    pub(crate) async fn checkpoint_ordered(&self, record: &OperationRecord) -> Result<(), DurableError> {
+    pub(crate) async fn checkpoint_ordered(
+        &self,
+        record: &OperationRecord,
+    ) -> Result<(), DurableError> {
         let exec = &self.inner.exec;
         exec.store
             .checkpoint_ordered(&exec.execution_id, record)
