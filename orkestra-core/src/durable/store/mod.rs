@@ -370,6 +370,7 @@ pub struct Commit(CommitInner);
 enum CommitInner {
     Pending(oneshot::Receiver<Result<(), StoreError>>),
     Ready(Option<Result<(), StoreError>>),
+    Later(BoxFuture<'static, Result<(), StoreError>>),
 }
 
 impl Commit {
@@ -383,13 +384,40 @@ impl Commit {
         Commit(CommitInner::Pending(rx))
     }
 
+    /// A commit that completes with `future` (e.g. once a store's queue has drained).
+    pub fn later(future: impl Future<Output = Result<(), StoreError>> + Send + 'static) -> Self {
+        Commit(CommitInner::Later(Box::pin(future)))
+    }
+
     /// Blocks the thread until the write is durable (for non-async callers; not inside a
     /// runtime worker).
     pub fn wait(self) -> Result<(), StoreError> {
         match self.0 {
             CommitInner::Ready(r) => r.unwrap_or(Ok(())),
             CommitInner::Pending(rx) => rx.blocking_recv().unwrap_or(Err(StoreError::Closed)),
+            CommitInner::Later(future) => block_on(future),
         }
+    }
+}
+
+/// Wakes a parked thread.
+struct ThreadWaker(std::thread::Thread);
+
+impl std::task::Wake for ThreadWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs `future` on this thread, parking it while the future waits.
+fn block_on<T>(mut future: BoxFuture<'static, T>) -> T {
+    let waker = std::sync::Arc::new(ThreadWaker(std::thread::current())).into();
+    let mut cx = TaskCx::from_waker(&waker);
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        std::thread::park();
     }
 }
 
@@ -402,6 +430,7 @@ impl Future for Commit {
             CommitInner::Pending(rx) => Pin::new(rx)
                 .poll(cx)
                 .map(|r| r.unwrap_or(Err(StoreError::Closed))),
+            CommitInner::Later(future) => future.as_mut().poll(cx),
         }
     }
 }

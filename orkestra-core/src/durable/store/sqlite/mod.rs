@@ -17,7 +17,7 @@ pub use check::{CheckProblem, CheckReport};
 use packed::PackedOp;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use stops::Stops;
@@ -25,10 +25,6 @@ use tokio::sync::oneshot;
 use writer::Msg;
 
 pub use crate::sqlite_file::Synchronous;
-
-/// How many unanswered writer messages make [`CheckpointStore::checkpoint_ordered`] wait for
-/// its write: a few full batches, so the writer always has the next batch ready.
-const QUEUE_HIGH_WATER: usize = 4 * writer::MAX_BATCH;
 
 /// A [`CheckpointStore`] on one SQLite file.
 ///
@@ -46,9 +42,9 @@ pub struct SqliteStore {
     reader: Mutex<Connection>,
     /// Why writes are refused (a store fault, lost leases), shared with the writer.
     stops: Arc<Stops>,
-    /// How many messages the writer has not answered yet (backpressure for writes nobody
-    /// awaits).
-    queued: Arc<AtomicUsize>,
+    /// How many messages the writer has not answered yet, and the writer's signal that it
+    /// answered some (backpressure for writes nobody awaits).
+    queue: Arc<writer::Queue>,
     /// Dropping it stops the WAL checkpointer thread.
     _checkpointer: mpsc::Sender<()>,
 }
@@ -137,12 +133,15 @@ impl SqliteStore {
         let writer_path = path.clone();
         let stops = Arc::new(Stops::default());
         let writer_stops = stops.clone();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let writer_queued = queued.clone();
+        let queue = Arc::new(writer::Queue::default());
+        let writer_queue = queue.clone();
         std::thread::Builder::new()
             .name("orkestra-checkpoint-writer".into())
             .spawn(move || {
-                writer::writer_loop(writer, rx, writer_path, writer_stops, &writer_queued)
+                // However the writer ends, callers held back by the queue go on (their next
+                // awaited write reports the closed writer).
+                let _open = writer::QueueOpen(&writer_queue);
+                writer::writer_loop(writer, rx, writer_path, writer_stops, &writer_queue)
             })
             .map_err(|e| db_err(&path, e))?;
         Ok(SqliteStore {
@@ -150,7 +149,7 @@ impl SqliteStore {
             tx,
             reader: Mutex::new(reader),
             stops,
-            queued,
+            queue,
             _checkpointer: stop,
         })
     }
@@ -186,9 +185,9 @@ impl SqliteStore {
 
     /// Queues `msg` for the writer, counting it until the writer answers it.
     fn post(&self, msg: Msg) -> Result<(), StoreError> {
-        self.queued.fetch_add(1, Ordering::Relaxed);
+        self.queue.len.fetch_add(1, Ordering::Relaxed);
         self.tx.send(msg).map_err(|_| {
-            self.queued.fetch_sub(1, Ordering::Relaxed);
+            self.queue.len.fetch_sub(1, Ordering::Relaxed);
             StoreError::Closed
         })
     }
@@ -230,13 +229,17 @@ impl CheckpointStore for SqliteStore {
     }
 
     fn checkpoint_ordered(&self, execution_id: &str, record: &OperationRecord) -> Commit {
-        if self.queued.load(Ordering::Relaxed) < QUEUE_HIGH_WATER {
-            self.checkpoint_nowait(execution_id, record);
+        self.checkpoint_nowait(execution_id, record);
+        if !self.queue.is_long() {
             return Commit::ready(Ok(()));
         }
-        // The writer falls behind: this caller waits for its write (and so for every write
-        // queued before it), which bounds the queue by the callers' concurrency.
-        self.checkpoint(execution_id, record)
+        // The writer falls behind: the caller waits until the queue is short again, which
+        // bounds it by the callers' concurrency (cheaper than awaiting each write's commit).
+        let queue = self.queue.clone();
+        Commit::later(async move {
+            queue.drained().await;
+            Ok(())
+        })
     }
 
     fn flush(&self) -> Commit {

@@ -13,10 +13,10 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 /// The most writes folded into one transaction.
 pub(super) const MAX_BATCH: usize = 8192;
@@ -80,6 +80,61 @@ impl Msg {
     }
 }
 
+/// The writer's queue length: messages sent and not answered yet.
+#[derive(Default)]
+pub(super) struct Queue {
+    pub(super) len: AtomicUsize,
+    /// Signalled when an answered batch left the queue shorter than [`Queue::LOW`].
+    answered: Notify,
+    /// Set once the writer has ended.
+    closed: AtomicBool,
+}
+
+impl Queue {
+    /// From this many queued messages on, writes nobody awaits hold their caller back.
+    pub(super) const HIGH: usize = 4 * MAX_BATCH;
+    /// Held-back callers go on once the queue is shorter than this (woken once, together,
+    /// rather than after every batch).
+    const LOW: usize = Self::HIGH / 2;
+
+    /// Whether the queue is long enough to hold callers back.
+    pub(super) fn is_long(&self) -> bool {
+        self.len.load(Ordering::Relaxed) >= Self::HIGH
+    }
+
+    /// Counts `n` messages answered and wakes the held-back callers once the queue is short.
+    fn answered(&self, n: usize) {
+        let before = self.len.fetch_sub(n, Ordering::AcqRel);
+        if before - n < Self::LOW {
+            self.answered.notify_waiters();
+        }
+    }
+
+    /// Completes once the queue is not long (or the writer has ended).
+    pub(super) async fn drained(&self) {
+        loop {
+            let answered = self.answered.notified();
+            tokio::pin!(answered);
+            // Registered before the check, so an answer between the two is not missed.
+            answered.as_mut().enable();
+            if !self.is_long() || self.closed.load(Ordering::Acquire) {
+                return;
+            }
+            answered.await;
+        }
+    }
+}
+
+/// Marks the queue closed when dropped (the writer thread ended, or unwound).
+pub(super) struct QueueOpen<'a>(pub(super) &'a Queue);
+
+impl Drop for QueueOpen<'_> {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.answered.notify_waiters();
+    }
+}
+
 /// How long busy/locked errors (another process holding the write lock past the connection's
 /// busy timeout) are retried before they count as a store fault.
 pub(super) const BUSY_GIVE_UP: Duration = Duration::from_secs(180);
@@ -100,7 +155,7 @@ pub(super) fn writer_loop(
     rx: mpsc::Receiver<Msg>,
     path: PathBuf,
     stops: Arc<Stops>,
-    queued: &AtomicUsize,
+    queue: &Queue,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut state = WriterState {
@@ -123,7 +178,7 @@ pub(super) fn writer_loop(
             for msg in batch.drain(..) {
                 msg.answer(Err(fault.clone()), None);
             }
-            queued.fetch_sub(answered, Ordering::Relaxed);
+            queue.answered(answered);
             continue;
         }
         let result = write_with_retries(&mut conn, &batch, &mut state, &stops, &path);
@@ -144,7 +199,7 @@ pub(super) fn writer_loop(
             };
             msg.answer(result, lease);
         }
-        queued.fetch_sub(answered, Ordering::Relaxed);
+        queue.answered(answered);
     }
 }
 
