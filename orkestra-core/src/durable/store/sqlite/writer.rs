@@ -20,6 +20,8 @@ use tokio::sync::{oneshot, Notify};
 
 /// The most writes folded into one transaction.
 pub(super) const MAX_BATCH: usize = 8192;
+/// The most text (results, errors, ids) folded into one transaction.
+const MAX_BATCH_BYTES: usize = 4 << 20;
 /// How long a batch of writes nobody waits for may linger to collect more writes.
 const LINGER: Duration = Duration::from_millis(2);
 
@@ -59,6 +61,17 @@ impl Msg {
                 Some(execution_id)
             }
             Msg::Flush(_) => None,
+        }
+    }
+
+    /// How much text the message carries (its share of a batch's size).
+    fn text_len(&self) -> usize {
+        match self {
+            Msg::Op { op, .. } => op.text_len(),
+            Msg::Execution { record, .. } => {
+                record.input.len() + record.result.as_ref().map_or(0, String::len)
+            }
+            _ => 0,
         }
     }
 
@@ -287,26 +300,38 @@ fn next_message(rx: &mpsc::Receiver<Msg>, renew_in: Option<Duration>) -> Next {
     }
 }
 
-/// Adds whatever is queued to `batch`; a batch nobody waits for lingers a moment for the write
-/// that must be durable (e.g. a step's START for its SUCCEED), so both share one transaction.
+/// Adds whatever is queued to `batch`; a batch nobody waits for lingers a moment (at most
+/// [`LINGER`] from its start) for the write that must be durable (e.g. a step's START for its
+/// SUCCEED), so both share one transaction. A steady stream of unawaited writes thus commits
+/// every [`LINGER`] (or every [`MAX_BATCH`] writes, or [`MAX_BATCH_BYTES`] of text), keeping
+/// what is done durable as it goes.
 fn collect_batch(rx: &mpsc::Receiver<Msg>, batch: &mut Vec<Msg>) {
+    let deadline = Instant::now() + LINGER;
     let mut someone_waits = batch.iter().any(is_awaited);
+    let mut bytes: usize = batch.iter().map(Msg::text_len).sum();
+    let full = |len: usize, bytes: usize| len >= MAX_BATCH || bytes >= MAX_BATCH_BYTES;
     loop {
-        while batch.len() < MAX_BATCH {
+        while !full(batch.len(), bytes) {
             match rx.try_recv() {
                 Ok(m) => {
                     someone_waits |= is_awaited(&m);
+                    bytes += m.text_len();
                     batch.push(m);
                 }
                 Err(_) => break,
             }
         }
-        if batch.len() >= MAX_BATCH || someone_waits {
+        if full(batch.len(), bytes) || someone_waits {
             return;
         }
-        match rx.recv_timeout(LINGER) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        match rx.recv_timeout(left) {
             Ok(m) => {
                 someone_waits |= is_awaited(&m);
+                bytes += m.text_len();
                 batch.push(m);
             }
             Err(_) => return,
