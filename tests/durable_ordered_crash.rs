@@ -178,8 +178,9 @@ fn check_barriers(lines: &[(String, u64, u32)], steps: &HashSet<String>, items: 
     }
 }
 
-/// How many rows the store's operation log holds (0 before the file exists).
-fn log_rows(db: &Path) -> u64 {
+/// How many rows the store's operation log holds (its last sequence number; 0 before the
+/// file exists).
+fn rows(db: &Path) -> u64 {
     if !db.exists() {
         return 0;
     }
@@ -189,10 +190,10 @@ fn log_rows(db: &Path) -> u64 {
         return 0;
     };
     conn.busy_timeout(Duration::from_secs(10)).unwrap();
-    conn.query_row("SELECT count(*) FROM durable_operation_log", [], |r| {
-        r.get::<_, i64>(0)
+    conn.query_row("SELECT max(seq) FROM durable_operation_log", [], |r| {
+        r.get::<_, Option<i64>>(0)
     })
-    .map_or(0, |n| n as u64)
+    .map_or(0, |n| n.unwrap_or(0) as u64)
 }
 
 fn result_of(db: &Path) -> u64 {
@@ -222,18 +223,26 @@ fn sigkill_during_unawaited_writes_keeps_barriers_and_exactly_once_items() {
     let expected: u64 = (0..SEQUENTIAL).sum::<u64>() + (0..ITEMS).map(|x| x * 3).sum::<u64>();
     assert_eq!(reference, expected);
 
-    // Kill moments are drawn over the whole execution by progress, not time: a kill comes as
-    // soon as the durable log holds a drawn number of rows, while the writes after them are
-    // still in flight.
-    let total = log_rows(&ref_db);
-    let mut targets: Vec<u64> = (0..KILLS).map(|_| rng.random_range(1..total)).collect();
+    // Kill moments are drawn by progress, not time: a kill comes as soon as the log holds a
+    // drawn number of rows, while the writes after them are still in flight. Every operation
+    // has a row, so a target below the operation count is reached before the end; half the
+    // targets lie in the sequential steps, half in the map (rows of interrupted runs move a
+    // kill a little earlier, never later).
+    let sequential_ops = SEQUENTIAL + SEQUENTIAL / BARRIER_EVERY;
+    let map_ops = 2 * ITEMS; // each item's completion and its step
+    let mut targets: Vec<u64> = (0..KILLS)
+        .map(|k| match k % 2 {
+            0 => rng.random_range(1..sequential_ops),
+            _ => rng.random_range(sequential_ops + map_ops / 4..sequential_ops + map_ops * 3 / 4),
+        })
+        .collect();
     targets.sort_unstable();
     let (db, log) = (dir.join("crash.db"), dir.join("crash.log"));
     let mut kills = 0;
     let mut durable_at_kill = Vec::new();
     for target in targets {
         let mut proc = child(&db, &log).spawn().unwrap();
-        while proc.try_wait().unwrap().is_none() && log_rows(&db) < target {
+        while proc.try_wait().unwrap().is_none() && rows(&db) < target {
             std::thread::sleep(Duration::from_micros(200));
         }
         if proc.try_wait().unwrap().is_some() {
