@@ -1,13 +1,19 @@
 //! Durable execution benchmark on the SQLite store. Run with
 //! `cargo run --release --example bench_durable [-- N [map]]` (N defaults to 100000; `map`
-//! runs the map figure alone, e.g. under a profiler).
+//! runs the map figures alone, e.g. under a profiler). The store goes to a fresh directory under
+//! `$ORKESTRA_BENCH_DIR` (default: the system temp directory); `ORKESTRA_BENCH_SYNC=full` opens
+//! it with `synchronous=FULL` instead of `NORMAL`.
 //!
-//! Prints: checkpointed steps/s for an N-item map with one step per item (concurrent, group
-//! commit), sequential steps/s, replay time of an execution with N finished steps, and end-to-end
-//! times of the seed's `process_numbers` map (100 items) and a 10,000-item trivial map.
+//! Prints the conditions first (the store's path and file system, the synchronous mode, the
+//! cores and the load average), then: checkpointed steps/s for an N-item map with one step per
+//! item at `max_concurrency` 10 and 4096, and N sequential steps (each the median of five fresh
+//! executions, with the load average after them), replay time of an execution with N finished
+//! steps, and end-to-end times of the seed's `process_numbers` map (100 items) and a
+//! 10,000-item trivial map.
 
 use orkestra::durable::*;
 use serde_json::json;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,11 +28,14 @@ async fn one_step(
         .await
 }
 
-async fn big_map(n: u64, ctx: DurableContext) -> Result<usize, DurableError> {
+async fn big_map(
+    (n, concurrency): (u64, usize),
+    ctx: DurableContext,
+) -> Result<usize, DurableError> {
     let batch = ctx
         .map((0..n).collect::<Vec<u64>>(), one_step)
         .config(MapConfig {
-            max_concurrency: Some(4096),
+            max_concurrency: Some(concurrency),
             ..Default::default()
         })
         .await?;
@@ -93,6 +102,103 @@ async fn reset(store: &SqliteStore, rec: &ExecutionRecord) {
         .expect("reset");
 }
 
+/// The system's load averages (1, 5, 15 minutes), as `/proc/loadavg` gives them.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The file system `path` is on: the type and device of its longest mount point in
+/// `/proc/mounts`.
+fn file_system(path: &Path) -> String {
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 3 && path.starts_with(f[1])).then(|| (f[1].len(), f[2], f[0], f[1]))
+        })
+        .max_by_key(|m| m.0)
+        .map(|(_, fs, dev, at)| format!("{fs} ({dev} on {at})"))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// CPU seconds (user + system) the process and its checkpoint writer thread have used, from
+/// `/proc/self/task/*/stat` (zero where that is not available).
+fn cpu_seconds() -> (f64, f64) {
+    let tick = 100.0; // USER_HZ on Linux
+    let (mut all, mut writer) = (0.0, 0.0);
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let secs = (f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+            + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
+            / tick;
+        all += secs;
+        if head.contains("orkestra-checkp") {
+            writer += secs;
+        }
+    }
+    (all, writer)
+}
+
+/// One measured execution: its rate, and the CPU time it took (whole process, writer thread).
+struct Run {
+    rate: f64,
+    cpu: f64,
+    writer_cpu: f64,
+}
+
+/// Runs `f` (one execution of `n` steps) and measures it.
+async fn measure<Fut: std::future::Future<Output = ()>>(n: u64, f: impl FnOnce() -> Fut) -> Run {
+    let (cpu0, writer0) = cpu_seconds();
+    let t = Instant::now();
+    f().await;
+    let secs = t.elapsed().as_secs_f64();
+    let (cpu1, writer1) = cpu_seconds();
+    Run {
+        rate: n as f64 / secs,
+        cpu: cpu1 - cpu0,
+        writer_cpu: writer1 - writer0,
+    }
+}
+
+/// Median, min and max of the runs' rates, the median CPU time per run and what the writer
+/// thread's CPU time alone would allow (the bound on an idle machine), and the load average.
+fn summary(n: u64, mut runs: Vec<Run>) -> String {
+    runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+    let rates: Vec<f64> = runs.iter().map(|r| r.rate).collect();
+    let mut cpu: Vec<f64> = runs.iter().map(|r| r.cpu).collect();
+    let mut writer: Vec<f64> = runs.iter().map(|r| r.writer_cpu).collect();
+    cpu.sort_by(f64::total_cmp);
+    writer.sort_by(f64::total_cmp);
+    let m = runs.len() / 2;
+    format!(
+        "median {:.0} steps/s over {} runs (min {:.0}, max {:.0}); CPU per run {:.2} s, \
+         writer thread {:.2} s (= {:.0} steps per writer CPU second); load average {}",
+        rates[m],
+        runs.len(),
+        rates[0],
+        rates[rates.len() - 1],
+        cpu[m],
+        writer[m],
+        n as f64 / writer[m].max(1e-9),
+        load_average()
+    )
+}
+
+const RUNS: usize = 5;
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: u64 = std::env::args()
@@ -100,31 +206,52 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(100_000);
-    let dir = std::env::temp_dir().join(format!("orkestra-bench-{}", std::process::id()));
-    let store = Arc::new(SqliteStore::open(dir.join("bench.db"))?);
+    let base = std::env::var_os("ORKESTRA_BENCH_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("orkestra-bench-{}", std::process::id()));
+    let sync = match std::env::var("ORKESTRA_BENCH_SYNC").as_deref() {
+        Ok("full" | "FULL") => Synchronous::Full,
+        _ => Synchronous::Normal,
+    };
+    let db = dir.join("bench.db");
+    let store = Arc::new(SqliteStore::open_with(&db, sync)?);
+    println!("store: {}", db.display());
+    println!("file system: {}", file_system(&dir));
+    println!("synchronous={} (journal_mode=WAL)", sync.as_str());
+    println!(
+        "cores: {}; load average at start: {}",
+        std::thread::available_parallelism().map_or(0, |c| c.get()),
+        load_average()
+    );
     let exec = DurableExecutor::new(store.clone());
 
-    // Five fresh executions of the map; the figure is their median.
-    let mut rates = Vec::new();
-    for run in 1..=5 {
-        let t = Instant::now();
-        let rec = exec
-            .run(
-                &format!("map-{run}"),
-                "big_map",
-                &handler_fn(big_map),
-                json!(n),
-            )
-            .await?;
-        let secs = t.elapsed().as_secs_f64();
-        assert_eq!(rec.status, InvocationStatus::Succeeded, "{:?}", rec.error);
-        rates.push(n as f64 / secs);
+    // Five fresh executions of the map per concurrency; the figure is their median.
+    for concurrency in [10usize, 4096] {
+        let mut runs = Vec::new();
+        for run in 1..=RUNS {
+            let exec = &exec;
+            runs.push(
+                measure(n, || async move {
+                    let rec = exec
+                        .run(
+                            &format!("map-{concurrency}-{run}"),
+                            "big_map",
+                            &handler_fn(big_map),
+                            json!([n, concurrency]),
+                        )
+                        .await
+                        .expect("map execution");
+                    assert_eq!(rec.status, InvocationStatus::Succeeded, "{:?}", rec.error);
+                })
+                .await,
+            );
+        }
+        println!(
+            "map of {n} items, one step each, max_concurrency {concurrency}: {}",
+            summary(n, runs)
+        );
     }
-    rates.sort_by(f64::total_cmp);
-    println!(
-        "map of {n} items, one step each: median {:.0} checkpointed steps/s over 5 runs (min {:.0}, max {:.0})",
-        rates[2], rates[0], rates[4]
-    );
 
     if std::env::args().nth(2).as_deref() == Some("map") {
         drop(exec);
@@ -133,30 +260,50 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let seq = n;
-    let t = Instant::now();
-    let rec = exec
-        .run("seq", "sequential", &handler_fn(sequential), json!(seq))
-        .await?;
-    let secs = t.elapsed().as_secs_f64();
-    assert_eq!(rec.status, InvocationStatus::Succeeded);
-    println!(
-        "{seq} sequential steps: {secs:.3} s = {:.0} steps/s",
-        seq as f64 / secs
-    );
+    let mut runs = Vec::new();
+    for run in 1..=RUNS {
+        let exec = &exec;
+        runs.push(
+            measure(seq, || async move {
+                let r = exec
+                    .run(
+                        &format!("seq-{run}"),
+                        "sequential",
+                        &handler_fn(sequential),
+                        json!(seq),
+                    )
+                    .await
+                    .expect("sequential execution");
+                assert_eq!(r.status, InvocationStatus::Succeeded, "{:?}", r.error);
+            })
+            .await,
+        );
+    }
+    let rec = store
+        .get_execution(&format!("seq-{RUNS}"))?
+        .expect("sequential execution");
+    println!("{seq} sequential steps: {}", summary(seq, runs));
 
     // Replay: an execution with n finished steps (the map above: n steps + n items).
     reset(&store, &rec).await;
-    let map_rec = store.get_execution("map-5")?.expect("map execution");
+    let map_rec = store
+        .get_execution(&format!("map-4096-{RUNS}"))?
+        .expect("map execution");
     reset(&store, &map_rec).await;
     let t = Instant::now();
-    let loaded = store.load_operations("map-5")?.len();
+    let loaded = store.load_operations(&map_rec.id)?.len();
     println!(
         "  (loading its {loaded} operation records alone: {:.3} s)",
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
     let again = exec
-        .run("map-5", "big_map", &handler_fn(big_map), json!(n))
+        .run(
+            &map_rec.id,
+            "big_map",
+            &handler_fn(big_map),
+            json!([n, 4096]),
+        )
         .await?;
     println!(
         "replay of the {n}-step map execution (result over 256 KB: rebuilt from item records): {:.3} s",
@@ -166,7 +313,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let t = Instant::now();
     let again = exec
-        .run("seq", "sequential", &handler_fn(sequential), json!(seq))
+        .run(&rec.id, "sequential", &handler_fn(sequential), json!(seq))
         .await?;
     println!(
         "replay of {seq} finished sequential steps: {:.3} s",

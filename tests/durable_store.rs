@@ -451,3 +451,61 @@ async fn every_status_and_the_protocol_details_round_trip() {
     assert!(json.get("next_attempt_ms").is_none() && json.get("replay_children").is_none());
     cleanup(&path);
 }
+
+/// Unawaited (ordered) writes do not wait while the writer keeps up, and hold their caller
+/// back once too many are queued: here the writer is stuck behind another connection's write
+/// lock, so the queue only grows until the caller is made to wait; once the lock goes, every
+/// write lands, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_writes_wait_only_when_the_queue_is_long() {
+    let path = temp_db("ordered");
+    let store = SqliteStore::open(&path).unwrap();
+    store
+        .put_execution(ExecutionRecord {
+            id: "o".into(),
+            handler: "h".into(),
+            status: InvocationStatus::Running,
+            input: "null".into(),
+            result: None,
+            error: None,
+            started_ms: None,
+            ended_ms: None,
+        })
+        .await
+        .unwrap();
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // The writer takes the first write and waits for the lock; the rest queue up.
+    let mut waited_at = None;
+    for i in 0..40_000 {
+        let commit = store.checkpoint_ordered(
+            "o",
+            &op(&format!("op-{i}"), OperationStatus::Succeeded, Some("1")),
+        );
+        let waits = tokio::time::timeout(std::time::Duration::from_millis(20), commit)
+            .await
+            .is_err();
+        if waits {
+            waited_at = Some(i);
+            break;
+        }
+    }
+    let waited_at = waited_at.expect("a write was held back while the writer was stuck");
+    assert!(
+        waited_at >= 10_000,
+        "writes were held back while only {waited_at} were queued"
+    );
+    blocker.execute_batch("ROLLBACK").unwrap();
+    let last = format!("op-{waited_at}");
+    store
+        .checkpoint_ordered("o", &op(&last, OperationStatus::Succeeded, Some("2")))
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    let ops = store.load_operations("o").unwrap();
+    assert_eq!(ops.len(), waited_at + 1);
+    assert_eq!(ops[0].id, "op-0");
+    assert_eq!(ops[waited_at].id, last);
+    assert_eq!(ops[waited_at].result.as_deref(), Some("2"));
+    cleanup(&path);
+}

@@ -194,11 +194,12 @@ async fn a_map_summary_names_its_slowest_iterations_from_the_commit_times() {
         .map(|s| s.split(' ').next().unwrap())
         .collect();
     assert_eq!(&names[..2], ["map-item-5", "map-item-2"], "{text}");
-    // The slow item took its 600 ms (measured between commits, so at least that).
+    // The slow item took its 600 ms (measured between commits: its START and result are not
+    // awaited, so each commit time may trail its write by up to a batch's 2 ms linger).
     let first: Vec<&str> = slowest.split(", ").next().unwrap().split(' ').collect();
     let ms: f64 = first[1].parse().unwrap();
     let ms = if first[2] == "s" { ms * 1000.0 } else { ms };
-    assert!((600.0..3_000.0).contains(&ms), "{text}");
+    assert!((595.0..3_000.0).contains(&ms), "{text}");
     // The map's own line carries its duration, at least its slowest item's.
     let map_line = text
         .lines()

@@ -164,7 +164,9 @@ fn durable_resume_draws_the_bar_from_the_items_already_done() {
             "--id",
             "cut",
             "--input",
-            "100000",
+            // Long enough that the polling below catches it part-way (item completions
+            // are not awaited, so 100,000 items finished before the first poll).
+            "400000",
         ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -210,6 +212,6 @@ fn durable_resume_draws_the_bar_from_the_items_already_done() {
         &[("ORKESTRA_DB", &db)],
     );
     let bar = last_drawing(&screen, "process_numbers");
-    assert!(bar.contains("100000/100000 (100%) · 0 failed"), "{bar}");
+    assert!(bar.contains("400000/400000 (100%) · 0 failed"), "{bar}");
     assert!(screen.contains(r#""status":"SUCCEEDED""#));
 }

@@ -184,6 +184,26 @@ impl DurableContext {
         exec.store.checkpoint_nowait(&exec.execution_id, record);
     }
 
+    /// Writes `record` without waiting for it to be durable, for work that may run again
+    /// anyway (an at-least-once step's result, a map item's completion). The log is ordered:
+    /// whatever must not become visible before this write is durable awaits a later write
+    /// (a barrier: an at-most-once START, a callback, the execution's result). Waits only
+    /// while the store's queue is long (backpressure), and fails when the execution's writes
+    /// are refused (a store fault, a lost lease), so the run stops in place.
+    pub(crate) async fn checkpoint_ordered(
+        &self,
+        record: &OperationRecord,
+    ) -> Result<(), DurableError> {
+        let exec = &self.inner.exec;
+        exec.store
+            .checkpoint_ordered(&exec.execution_id, record)
+            .await?;
+        match self.stopped() {
+            Some(stop) => Err(stop.into()),
+            None => Ok(()),
+        }
+    }
+
     /// Sleeps for `d` unless the execution skips waits.
     pub(crate) async fn sleep(&self, d: Duration) {
         if !self.inner.exec.skip_waits && !d.is_zero() {

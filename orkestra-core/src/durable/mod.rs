@@ -35,8 +35,12 @@
 //!   directory, or `$ORKESTRA_DB`), WAL, `synchronous=NORMAL` (survives a killed process;
 //!   [`Synchronous::Full`] also survives power loss). One writer thread folds queued writes
 //!   into one transaction (group commit); each write returns a [`Commit`] that the caller awaits
-//!   only when the write must be durable before continuing (a step's result, an at-most-once
-//!   step's START) and drops otherwise (an at-least-once step's START).
+//!   only when the write must be durable before continuing. The log is ordered, so work that
+//!   may run again anyway (an at-least-once step's START and result, a map item's completion)
+//!   does not wait for its own commit; whatever becomes visible outside (an at-most-once step's
+//!   START, a callback, an invoke, the execution's result) awaits its write, a barrier that
+//!   waits for every write before it. A fault or lost lease on an unawaited write refuses every
+//!   later write, so the run stops before anything after it becomes visible.
 //! - Steps: [`DurableContext::step`] takes a closure `Fn(StepContext) -> impl Future<Output =
 //!   Result<T, E>>` or a [`NamedStep`] made by `#[durable_step]`; the builder takes `.name(..)`,
 //!   `.retry(RetryStrategy::..)`, `.semantics(StepSemantics::AtMostOncePerRetry)`. A

@@ -391,7 +391,13 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
                 })?;
                 rec.status = OperationStatus::Succeeded;
                 rec.result = Some(text);
-                ctx.checkpoint(&rec).await?;
+                if at_most_once {
+                    ctx.checkpoint(&rec).await?;
+                } else {
+                    // The body may run again anyway: its result need not be durable before
+                    // the execution goes on (a later barrier write covers it).
+                    ctx.checkpoint_ordered(&rec).await?;
+                }
                 return Ok(value);
             }
             Err(e) => {

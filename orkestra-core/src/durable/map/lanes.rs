@@ -235,7 +235,8 @@ where
 
     /// Item `index`, with a panic turned into the map's failure.
     fn guarded_item(self: Arc<Self>, index: usize) -> BoxFuture<'static, Joined<F::Output>> {
-        let label = self.label.clone();
+        // The label is only needed after a panic: keep the job, not a copy per item.
+        let job = self.clone();
         Box::pin(
             AssertUnwindSafe(self.run_item(index))
                 .catch_unwind()
@@ -252,7 +253,10 @@ where
                         );
                         (
                             index,
-                            Err(DurableError::OperationFailed { name: label, error }),
+                            Err(DurableError::OperationFailed {
+                                name: job.label.clone(),
+                                error,
+                            }),
                         )
                     })
                 }),
@@ -305,7 +309,9 @@ where
                 (OperationStatus::Failed, None, Some(capture_error(e)))
             }
         };
-        let commit = child.checkpoint(&OperationRecord {
+        // An item may run again anyway: its completion need not be durable before the map
+        // goes on (the map's own result, written after it, is awaited).
+        let record = OperationRecord {
             id: child_id,
             parent_id: Some(self.map_id.clone()),
             op_type: OperationType::Context,
@@ -318,9 +324,9 @@ where
             started_ms: None,
             ended_ms: None,
             details: Default::default(),
-        });
-        if let Err(e) = commit.await {
-            return (index, Err(e.into()));
+        };
+        if let Err(e) = child.checkpoint_ordered(&record).await {
+            return (index, Err(e));
         }
         (
             index,

@@ -370,6 +370,7 @@ pub struct Commit(CommitInner);
 enum CommitInner {
     Pending(oneshot::Receiver<Result<(), StoreError>>),
     Ready(Option<Result<(), StoreError>>),
+    Later(BoxFuture<'static, Result<(), StoreError>>),
 }
 
 impl Commit {
@@ -383,13 +384,40 @@ impl Commit {
         Commit(CommitInner::Pending(rx))
     }
 
+    /// A commit that completes with `future` (e.g. once a store's queue has drained).
+    pub fn later(future: impl Future<Output = Result<(), StoreError>> + Send + 'static) -> Self {
+        Commit(CommitInner::Later(Box::pin(future)))
+    }
+
     /// Blocks the thread until the write is durable (for non-async callers; not inside a
     /// runtime worker).
     pub fn wait(self) -> Result<(), StoreError> {
         match self.0 {
             CommitInner::Ready(r) => r.unwrap_or(Ok(())),
             CommitInner::Pending(rx) => rx.blocking_recv().unwrap_or(Err(StoreError::Closed)),
+            CommitInner::Later(future) => block_on(future),
         }
+    }
+}
+
+/// Wakes a parked thread.
+struct ThreadWaker(std::thread::Thread);
+
+impl std::task::Wake for ThreadWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs `future` on this thread, parking it while the future waits.
+fn block_on<T>(mut future: BoxFuture<'static, T>) -> T {
+    let waker = std::sync::Arc::new(ThreadWaker(std::thread::current())).into();
+    let mut cx = TaskCx::from_waker(&waker);
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        std::thread::park();
     }
 }
 
@@ -402,6 +430,7 @@ impl Future for Commit {
             CommitInner::Pending(rx) => Pin::new(rx)
                 .poll(cx)
                 .map(|r| r.unwrap_or(Err(StoreError::Closed))),
+            CommitInner::Later(future) => future.as_mut().poll(cx),
         }
     }
 }
@@ -432,6 +461,17 @@ pub trait CheckpointStore: Send + Sync + 'static {
     /// durable (it still happens, in order); a store may skip the bookkeeping of a [`Commit`].
     fn checkpoint_nowait(&self, execution_id: &str, record: &OperationRecord) {
         drop(self.checkpoint(execution_id, record));
+    }
+    /// Writes like [`checkpoint_nowait`](Self::checkpoint_nowait), for a write the execution
+    /// need not wait for (work that may run again anyway: an at-least-once step's result, a
+    /// map item's completion). The returned [`Commit`] is not this write's: it completes at
+    /// once while the store keeps up, and only holds the caller back (until earlier writes
+    /// are durable) when too many writes are queued. Writes are ordered, so awaiting any later
+    /// write (a barrier) also waits for this one; a fault or a lost lease on it refuses every
+    /// later write of the execution.
+    fn checkpoint_ordered(&self, execution_id: &str, record: &OperationRecord) -> Commit {
+        self.checkpoint_nowait(execution_id, record);
+        Commit::ready(Ok(()))
     }
     /// Completes once every write issued before it is durable.
     fn flush(&self) -> Commit;

@@ -17,6 +17,7 @@ pub use check::{CheckProblem, CheckReport};
 use packed::PackedOp;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use stops::Stops;
@@ -41,6 +42,9 @@ pub struct SqliteStore {
     reader: Mutex<Connection>,
     /// Why writes are refused (a store fault, lost leases), shared with the writer.
     stops: Arc<Stops>,
+    /// How many messages the writer has not answered yet, and the writer's signal that it
+    /// answered some (backpressure for writes nobody awaits).
+    queue: Arc<writer::Queue>,
     /// Dropping it stops the WAL checkpointer thread.
     _checkpointer: mpsc::Sender<()>,
 }
@@ -129,15 +133,23 @@ impl SqliteStore {
         let writer_path = path.clone();
         let stops = Arc::new(Stops::default());
         let writer_stops = stops.clone();
+        let queue = Arc::new(writer::Queue::default());
+        let writer_queue = queue.clone();
         std::thread::Builder::new()
             .name("orkestra-checkpoint-writer".into())
-            .spawn(move || writer::writer_loop(writer, rx, writer_path, writer_stops))
+            .spawn(move || {
+                // However the writer ends, callers held back by the queue go on (their next
+                // awaited write reports the closed writer).
+                let _open = writer::QueueOpen(&writer_queue);
+                writer::writer_loop(writer, rx, writer_path, writer_stops, &writer_queue)
+            })
             .map_err(|e| db_err(&path, e))?;
         Ok(SqliteStore {
             path,
             tx,
             reader: Mutex::new(reader),
             stops,
+            queue,
             _checkpointer: stop,
         })
     }
@@ -165,10 +177,19 @@ impl SqliteStore {
 
     fn send(&self, make: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> Msg) -> Commit {
         let (done, rx) = oneshot::channel();
-        match self.tx.send(make(done)) {
+        match self.post(make(done)) {
             Ok(()) => Commit::pending(rx),
             Err(_) => Commit::ready(Err(StoreError::Closed)),
         }
+    }
+
+    /// Queues `msg` for the writer, counting it until the writer answers it.
+    fn post(&self, msg: Msg) -> Result<(), StoreError> {
+        self.queue.len.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(msg).map_err(|_| {
+            self.queue.len.fetch_sub(1, Ordering::Relaxed);
+            StoreError::Closed
+        })
     }
 
     fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -204,7 +225,21 @@ impl CheckpointStore for SqliteStore {
     fn checkpoint_nowait(&self, execution_id: &str, record: &OperationRecord) {
         let op = PackedOp::pack(execution_id, record);
         // A closed writer surfaces on the next awaited write.
-        let _ = self.tx.send(Msg::Op { op, done: None });
+        let _ = self.post(Msg::Op { op, done: None });
+    }
+
+    fn checkpoint_ordered(&self, execution_id: &str, record: &OperationRecord) -> Commit {
+        self.checkpoint_nowait(execution_id, record);
+        if !self.queue.is_long() {
+            return Commit::ready(Ok(()));
+        }
+        // The writer falls behind: the caller waits until the queue is short again, which
+        // bounds it by the callers' concurrency (cheaper than awaiting each write's commit).
+        let queue = self.queue.clone();
+        Commit::later(async move {
+            queue.drained().await;
+            Ok(())
+        })
     }
 
     fn flush(&self) -> Commit {
@@ -241,12 +276,12 @@ impl CheckpointStore for SqliteStore {
         execution_id: &str,
     ) -> BoxFuture<'static, Result<Ownership, StoreError>> {
         let (done, rx) = tokio::sync::oneshot::channel();
-        let sent = self.tx.send(Msg::Acquire {
+        let sent = self.post(Msg::Acquire {
             execution_id: execution_id.to_string(),
             done,
         });
         Box::pin(async move {
-            sent.map_err(|_| StoreError::Closed)?;
+            sent?;
             rx.await.unwrap_or(Err(StoreError::Closed))
         })
     }

@@ -86,6 +86,11 @@ impl PackedOp {
         Some(&self.buf[start..self.ends[i] as usize])
     }
 
+    /// The length of all its text.
+    pub(super) fn text_len(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The execution id.
     pub(super) fn execution_id(&self) -> &str {
         self.get(Field::ExecutionId).unwrap_or_default()

@@ -13,12 +13,15 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Notify};
 
 /// The most writes folded into one transaction.
-const MAX_BATCH: usize = 8192;
+pub(super) const MAX_BATCH: usize = 8192;
+/// The most text (results, errors, ids) folded into one transaction.
+const MAX_BATCH_BYTES: usize = 4 << 20;
 /// How long a batch of writes nobody waits for may linger to collect more writes.
 const LINGER: Duration = Duration::from_millis(2);
 
@@ -61,6 +64,17 @@ impl Msg {
         }
     }
 
+    /// How much text the message carries (its share of a batch's size).
+    fn text_len(&self) -> usize {
+        match self {
+            Msg::Op { op, .. } => op.text_len(),
+            Msg::Execution { record, .. } => {
+                record.input.len() + record.result.as_ref().map_or(0, String::len)
+            }
+            _ => 0,
+        }
+    }
+
     /// Answers the message: `lease` for an acquisition, `result` for everything else.
     fn answer(self, result: Result<(), StoreError>, lease: Option<Ownership>) {
         match self {
@@ -76,6 +90,61 @@ impl Msg {
                 let _ = done.send(result.map(|()| lease.unwrap_or(Ownership::Acquired)));
             }
         }
+    }
+}
+
+/// The writer's queue length: messages sent and not answered yet.
+#[derive(Default)]
+pub(super) struct Queue {
+    pub(super) len: AtomicUsize,
+    /// Signalled when an answered batch left the queue shorter than [`Queue::LOW`].
+    answered: Notify,
+    /// Set once the writer has ended.
+    closed: AtomicBool,
+}
+
+impl Queue {
+    /// From this many queued messages on, writes nobody awaits hold their caller back.
+    pub(super) const HIGH: usize = 4 * MAX_BATCH;
+    /// Held-back callers go on once the queue is shorter than this (woken once, together,
+    /// rather than after every batch).
+    const LOW: usize = Self::HIGH / 2;
+
+    /// Whether the queue is long enough to hold callers back.
+    pub(super) fn is_long(&self) -> bool {
+        self.len.load(Ordering::Relaxed) >= Self::HIGH
+    }
+
+    /// Counts `n` messages answered and wakes the held-back callers once the queue is short.
+    fn answered(&self, n: usize) {
+        let before = self.len.fetch_sub(n, Ordering::AcqRel);
+        if before - n < Self::LOW {
+            self.answered.notify_waiters();
+        }
+    }
+
+    /// Completes once the queue is not long (or the writer has ended).
+    pub(super) async fn drained(&self) {
+        loop {
+            let answered = self.answered.notified();
+            tokio::pin!(answered);
+            // Registered before the check, so an answer between the two is not missed.
+            answered.as_mut().enable();
+            if !self.is_long() || self.closed.load(Ordering::Acquire) {
+                return;
+            }
+            answered.await;
+        }
+    }
+}
+
+/// Marks the queue closed when dropped (the writer thread ended, or unwound).
+pub(super) struct QueueOpen<'a>(pub(super) &'a Queue);
+
+impl Drop for QueueOpen<'_> {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.answered.notify_waiters();
     }
 }
 
@@ -99,6 +168,7 @@ pub(super) fn writer_loop(
     rx: mpsc::Receiver<Msg>,
     path: PathBuf,
     stops: Arc<Stops>,
+    queue: &Queue,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut state = WriterState {
@@ -116,10 +186,12 @@ pub(super) fn writer_loop(
                 collect_batch(&rx, &mut batch);
             }
         }
+        let answered = batch.len();
         if let Some(fault) = stops.fault() {
             for msg in batch.drain(..) {
                 msg.answer(Err(fault.clone()), None);
             }
+            queue.answered(answered);
             continue;
         }
         let result = write_with_retries(&mut conn, &batch, &mut state, &stops, &path);
@@ -140,6 +212,7 @@ pub(super) fn writer_loop(
             };
             msg.answer(result, lease);
         }
+        queue.answered(answered);
     }
 }
 
@@ -227,26 +300,38 @@ fn next_message(rx: &mpsc::Receiver<Msg>, renew_in: Option<Duration>) -> Next {
     }
 }
 
-/// Adds whatever is queued to `batch`; a batch nobody waits for lingers a moment for the write
-/// that must be durable (e.g. a step's START for its SUCCEED), so both share one transaction.
+/// Adds whatever is queued to `batch`; a batch nobody waits for lingers a moment (at most
+/// [`LINGER`] from its start) for the write that must be durable (e.g. a step's START for its
+/// SUCCEED), so both share one transaction. A steady stream of unawaited writes thus commits
+/// every [`LINGER`] (or every [`MAX_BATCH`] writes, or [`MAX_BATCH_BYTES`] of text), keeping
+/// what is done durable as it goes.
 fn collect_batch(rx: &mpsc::Receiver<Msg>, batch: &mut Vec<Msg>) {
+    let deadline = Instant::now() + LINGER;
     let mut someone_waits = batch.iter().any(is_awaited);
+    let mut bytes: usize = batch.iter().map(Msg::text_len).sum();
+    let full = |len: usize, bytes: usize| len >= MAX_BATCH || bytes >= MAX_BATCH_BYTES;
     loop {
-        while batch.len() < MAX_BATCH {
+        while !full(batch.len(), bytes) {
             match rx.try_recv() {
                 Ok(m) => {
                     someone_waits |= is_awaited(&m);
+                    bytes += m.text_len();
                     batch.push(m);
                 }
                 Err(_) => break,
             }
         }
-        if batch.len() >= MAX_BATCH || someone_waits {
+        if full(batch.len(), bytes) || someone_waits {
             return;
         }
-        match rx.recv_timeout(LINGER) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        match rx.recv_timeout(left) {
             Ok(m) => {
                 someone_waits |= is_awaited(&m);
+                bytes += m.text_len();
                 batch.push(m);
             }
             Err(_) => return,
