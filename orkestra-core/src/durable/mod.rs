@@ -68,6 +68,7 @@
 mod batch;
 mod callback;
 mod child;
+mod clock;
 pub mod cli;
 mod completion;
 mod context;
@@ -84,11 +85,13 @@ mod retry;
 mod runner;
 mod step;
 mod step_scope;
+mod suspend;
 pub mod store;
 
 pub use batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
 pub use callback::{complete_callback, Callback, CallbackConfig};
 pub use child::{branch, Branch, ParallelConfig};
+pub use clock::Clock;
 pub use completion::CompletionConfig;
 pub use context::{DurableContext, ReplayLogger};
 pub use error::DurableError;
@@ -110,8 +113,10 @@ pub use step::{
     BoxFuture, NamedStep, StepBuilder, StepConfig, StepContext, StepFunction, StepLogger,
     StepSemantics,
 };
+pub use suspend::DEFAULT_HOLD;
 pub use store::{
-    CheckProblem, CheckReport, CheckpointStore, Commit, ErrorObject, ExecutionRecord,
+    CheckProblem, CheckReport, CheckpointStore, Commit, DueChange, DueExecution, DueState,
+    ErrorObject, ExecutionRecord, WakeTicket,
     InvocationStatus, OperationDetails, OperationRecord, OperationStatus, OperationType,
     SqliteStore, StoreError, Synchronous,
 };
