@@ -86,6 +86,7 @@ mod runner;
 mod step;
 mod step_scope;
 mod suspend;
+mod worker;
 pub mod store;
 
 pub use batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
@@ -114,6 +115,7 @@ pub use step::{
     StepSemantics,
 };
 pub use suspend::DEFAULT_HOLD;
+pub use worker::{Worker, WorkerReport};
 pub use store::{
     CheckProblem, CheckReport, CheckpointStore, Commit, DueChange, DueExecution, DueState,
     ErrorObject, ExecutionRecord, WakeTicket,

@@ -30,6 +30,9 @@ pub(crate) struct Suspension {
     steps_running: AtomicUsize,
     /// Checkpoints written by the run (a run ends only once they stop).
     writes: AtomicU64,
+    /// Paths that may still make progress: the handler, plus each running map or parallel
+    /// item, minus each path waiting for its items, minus each parked path.
+    active: std::sync::atomic::AtomicIsize,
     notify: Notify,
 }
 
@@ -42,6 +45,7 @@ fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 
 impl Suspension {
     fn park(&self, due: Option<u64>) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
         let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
         *parked = Some(match *parked {
             None => due,
@@ -61,6 +65,18 @@ impl Suspension {
         self.writes.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a map or parallel item as a path of its own until the guard drops.
+    pub(crate) fn item_path(&self) -> PathCount<'_> {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        PathCount(self, 1)
+    }
+
+    /// Counts a path as waiting for its items (not a path of its own) until the guard drops.
+    pub(crate) fn waiting_for_items(&self) -> PathCount<'_> {
+        self.active.fetch_sub(1, Ordering::SeqCst);
+        PathCount(self, -1)
+    }
+
     /// Counts a step body as running until the guard drops.
     pub(crate) fn step_running(&self) -> StepRunning<'_> {
         self.steps_running.fetch_add(1, Ordering::SeqCst);
@@ -74,6 +90,17 @@ pub(crate) struct StepRunning<'a>(&'a Suspension);
 impl Drop for StepRunning<'_> {
     fn drop(&mut self) {
         if self.0.steps_running.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.notify.notify_one();
+        }
+    }
+}
+
+/// See [`Suspension::item_path`], [`Suspension::waiting_for_items`].
+pub(crate) struct PathCount<'a>(&'a Suspension, isize);
+
+impl Drop for PathCount<'_> {
+    fn drop(&mut self) {
+        if self.0.active.fetch_sub(self.1, Ordering::SeqCst) == self.1 {
             self.0.notify.notify_one();
         }
     }
@@ -96,6 +123,7 @@ where
     F: Future<Output = Result<Value, ErrorObject>>,
 {
     let suspension = ctx.suspension();
+    suspension.active.store(1, Ordering::SeqCst);
     let timeout = async {
         match deadline_ms {
             Some(d) if !ctx.clock().is_virtual() => {
@@ -118,7 +146,9 @@ where
         let Some(due) = suspension.parked() else {
             continue;
         };
-        if suspension.steps_running.load(Ordering::SeqCst) > 0 {
+        if suspension.steps_running.load(Ordering::SeqCst) > 0
+            || suspension.active.load(Ordering::SeqCst) > 0
+        {
             continue;
         }
         // Let every path reach its next operation: writes become durable, paths waiting for

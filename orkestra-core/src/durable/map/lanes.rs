@@ -236,8 +236,14 @@ where
     /// Item `index`, with a panic turned into the map's failure.
     fn guarded_item(self: Arc<Self>, index: usize) -> BoxFuture<'static, Joined<F::Output>> {
         let label = self.label.clone();
+        // The item is a path of its own for suspension (see `suspend.rs`).
+        let job = self.clone();
         Box::pin(
-            AssertUnwindSafe(self.run_item(index))
+            AssertUnwindSafe(async move {
+                let ctx = job.ctx.clone();
+                let _path = ctx.suspension().item_path();
+                job.run_item(index).await
+            })
                 .catch_unwind()
                 .map(move |caught| {
                     caught.unwrap_or_else(|panic| {
