@@ -265,3 +265,95 @@ async fn a_branch_that_waits_does_not_hold_back_one_that_works() {
     assert_eq!(B_STEPS.load(Ordering::SeqCst), 5, "the working branch finished first");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+async fn busy(_e: (), ctx: DurableContext) -> Result<u32, DurableError> {
+    for i in 0..500u32 {
+        ctx.step(move |_s: StepContext| async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            Ok::<_, String>(i)
+        })
+        .name(format!("s{i}"))
+        .await?;
+    }
+    Ok(500)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_running_execution_stops_its_owner_at_the_next_checkpoint() {
+    let (dir, store) = temp_store("stop");
+    let owner = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            DurableExecutor::new(store)
+                .run("s", "busy", &handler_fn(busy), ().into())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Another connection, as `durable stop` in another process.
+    let other = SqliteStore::open(dir.join("s.db")).unwrap();
+    other
+        .change_due(
+            "s",
+            DueChange::End {
+                status: InvocationStatus::Stopped,
+                error: ErrorObject::new("ExecutionStopped", "stopped by the test"),
+                now_ms: ExecutionRecord::now_ms(),
+            },
+        )
+        .await
+        .unwrap();
+    let rec = tokio::time::timeout(Duration::from_secs(10), owner)
+        .await
+        .expect("the owner noticed")
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.status, InvocationStatus::Stopped);
+    let ops = store.load_operations("s").unwrap();
+    let done = ops.iter().filter(|o| o.status == OperationStatus::Succeeded).count();
+    assert!(done > 0 && done < 500, "{done} steps finished before the stop");
+    assert!(ops.iter().all(|o| o.status.is_finished()), "no operation left open");
+    assert!(store.due_state("s").unwrap().is_none());
+    let report = store.check(Some("s")).unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn sleepy(_e: (), ctx: DurableContext) -> Result<(), DurableError> {
+    ctx.wait(Duration::from_secs(3600)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_timeout_ends_it_timed_out_suspended_or_running() {
+    let (dir, store) = temp_store("timeout");
+    let dyn_store: Arc<dyn CheckpointStore> = store.clone();
+    // Suspended in its wait: due at its deadline, a worker times it out.
+    let rec = DurableExecutor::new(dyn_store.clone())
+        .hold(Duration::ZERO)
+        .timeout(Duration::from_millis(200))
+        .run("t1", "sleepy", &handler_fn(sleepy), ().into())
+        .await
+        .unwrap();
+    assert_eq!(rec.status, InvocationStatus::Running);
+    let due = store.due_state("t1").unwrap().unwrap();
+    assert_eq!(due.due_ms, due.deadline_ms, "due at its deadline, not in an hour");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let worker = Worker::new(dyn_store.clone()).handler("sleepy", Arc::new(handler_fn(sleepy)));
+    assert_eq!(worker.run_once().await.unwrap().finished, 1);
+    let rec = store.get_execution("t1").unwrap().unwrap();
+    assert_eq!(rec.status, InvocationStatus::TimedOut);
+    assert_eq!(rec.error.unwrap().error_type, "ExecutionTimedOut");
+    // Waiting in process: the run itself ends at the deadline.
+    let t = Instant::now();
+    let rec = DurableExecutor::new(dyn_store.clone())
+        .hold(Duration::from_secs(7200))
+        .timeout(Duration::from_millis(200))
+        .run("t2", "sleepy", &handler_fn(sleepy), ().into())
+        .await
+        .unwrap();
+    assert_eq!(rec.status, InvocationStatus::TimedOut);
+    assert!(t.elapsed() < Duration::from_secs(5));
+    let wait = &store.load_operations("t2").unwrap()[0];
+    assert_eq!(wait.status, OperationStatus::Stopped);
+    let _ = std::fs::remove_dir_all(dir);
+}
