@@ -241,12 +241,16 @@ impl DurableExecutor {
         let existing = self.store.get_execution(execution_id)?;
         let input = match &existing {
             Some(rec) if rec.status != InvocationStatus::Running => {
-                // A worker found the entry of an execution that ended: drop it.
+                // A worker found the entry of an execution that ended (the run that ended it
+                // died before dropping the entry): drop it, logging the wake-up that run
+                // served.
                 let now_ms = self.clock.now_ms();
-                let finish = DueChange::Finish {
-                    woke_for: None,
-                    now_ms,
-                };
+                let woke_for = self
+                    .store
+                    .due_state(execution_id)?
+                    .and_then(|d| d.due_ms)
+                    .filter(|&d| d <= now_ms);
+                let finish = DueChange::Finish { woke_for, now_ms };
                 self.store.change_due(execution_id, finish).await?;
                 return Ok(rec.clone());
             }
@@ -371,6 +375,8 @@ impl DurableExecutor {
         };
         self.store.change_due(execution_id, claim).await?;
         let after = self.store.due_state(execution_id)?.unwrap_or_default();
+        // Read after `before`: a wake-up that made it due just now counts as one.
+        let now_ms = self.clock.now_ms();
         Ok(WakeTicket {
             woke_for: before.and_then(|b| b.due_ms).filter(|&d| d <= now_ms),
             wakes: after.wakes,

@@ -33,18 +33,17 @@ pub(super) fn apply(
             woke_for,
             now_ms,
         } => {
-            // A completion that arrived while the run went on keeps it due at once.
+            // A completion that arrived while the run went on makes it due again now (a new
+            // due time: the wake-up the run served was for the one before).
             tx.prepare_cached(
-                "UPDATE durable_due SET due_ms = CASE
-                     WHEN wakes = ?2 THEN ?3
-                     WHEN ?3 IS NULL THEN due_ms
-                     ELSE min(coalesce(due_ms, ?3), ?3) END
+                "UPDATE durable_due SET due_ms = CASE WHEN wakes = ?2 THEN ?3 ELSE ?4 END
                  WHERE execution_id = ?1",
             )?
             .execute(params![
                 execution_id,
                 *seen_wakes as i64,
-                due_ms.map(|d| d as i64)
+                due_ms.map(|d| d as i64),
+                *now_ms as i64
             ])?;
             log_wake(tx, execution_id, *woke_for, *now_ms, "SUSPENDED")?;
         }
