@@ -357,3 +357,27 @@ async fn an_execution_timeout_ends_it_timed_out_suspended_or_running() {
     assert_eq!(wait.status, OperationStatus::Stopped);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Registered so `ctx.invoke` finds it.
+#[orkestra::durable_execution]
+async fn slow_square(n: u64, ctx: DurableContext) -> Result<u64, DurableError> {
+    ctx.wait(Duration::from_secs(86_400)).await?;
+    Ok(n * n)
+}
+
+async fn invoker(n: u64, ctx: DurableContext) -> Result<u64, DurableError> {
+    let sq: u64 = ctx.invoke("slow_square", n).await?;
+    Ok(sq + 1)
+}
+
+#[tokio::test]
+async fn an_invoke_suspends_with_its_chained_execution_and_wakes_when_it_ends() {
+    let runner = DurableTestRunner::new(invoker);
+    let result = runner.run_with_id("inv", 6).await;
+    assert_eq!(result.result::<u64>(), 37);
+    assert_eq!(result.wake_ups, 1, "woken once: the chained wait ended, then it");
+    let chained = runner.store().list_executions().unwrap();
+    let child = chained.iter().find(|e| e.id.starts_with("inv/")).unwrap();
+    assert_eq!(child.status, InvocationStatus::Succeeded);
+    assert!(runner.store().due_state("inv").unwrap().is_none());
+}

@@ -144,6 +144,17 @@ impl DurableTestRunner {
                 .due_state(id)
                 .unwrap_or_else(|e| panic!("DurableTestRunner: reading {id}'s due time: {e}"))
                 .and_then(|d| d.due_ms);
+            // Not due itself: waiting for a chained execution, which is due when it is.
+            let due = match due {
+                Some(due) => Some(due),
+                None => self
+                    .store
+                    .due_executions(i64::MAX as u64, 1)
+                    .unwrap_or_else(|e| panic!("DurableTestRunner: reading due times: {e}"))
+                    .first()
+                    .filter(|d| d.execution_id.starts_with(&format!("{id}/")))
+                    .map(|d| d.due_ms),
+            };
             let Some(due) = due else { break };
             self.clock.advance_to(due);
             wake_ups += 1;
