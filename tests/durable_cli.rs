@@ -156,7 +156,8 @@ async fn start_list_inspect_resume() {
     let (resumed, code) = durable(DurableCommand::Resume {
         id: "g1".into(),
         hold: HOLD,
-    }).await;
+    })
+    .await;
     assert_eq!(
         (code, &resumed["result"]),
         (ExitStatus::Succeeded, &Value::from("hello ada"))
@@ -313,7 +314,11 @@ async fn start_list_inspect_resume() {
     let (suspended, code) = durable(suspended_start("a2")).await;
     assert_eq!(code, ExitStatus::Suspended, "{suspended}");
     assert_eq!(
-        (&suspended["status"], &suspended["suspended"], &suspended["due"]),
+        (
+            &suspended["status"],
+            &suspended["suspended"],
+            &suspended["due"]
+        ),
         (&Value::from("RUNNING"), &Value::from(true), &Value::Null),
         "{suspended}"
     );
@@ -324,7 +329,11 @@ async fn start_list_inspect_resume() {
         hold: HOLD,
     };
     let (idle, code) = durable(worker()).await;
-    assert_eq!((code, &idle["runs"]), (ExitStatus::Succeeded, &Value::from(0)), "{idle}");
+    assert_eq!(
+        (code, &idle["runs"]),
+        (ExitStatus::Succeeded, &Value::from(0)),
+        "{idle}"
+    );
     let (inspect, _) = durable(DurableCommand::Inspect {
         id: "a2".into(),
         pretty: false,
@@ -337,7 +346,10 @@ async fn start_list_inspect_resume() {
         .find(|op| op["op_type"] == "CALLBACK")
         .unwrap();
     let callback_id = callback["callback_id"].as_str().unwrap().to_string();
-    assert_eq!(callback_id, format!("a2/{}", callback["id"].as_str().unwrap()));
+    assert_eq!(
+        callback_id,
+        format!("a2/{}", callback["id"].as_str().unwrap())
+    );
     let (_, code) = durable(DurableCommand::CompleteCallback {
         callback_id,
         result: Some("\"fine\"".into()),
@@ -347,7 +359,11 @@ async fn start_list_inspect_resume() {
     assert_eq!(code, ExitStatus::Succeeded);
     let (ran, code) = durable(worker()).await;
     assert_eq!(code, ExitStatus::Succeeded, "{ran}");
-    assert_eq!((&ran["runs"], &ran["finished"]), (&Value::from(1), &Value::from(1)), "{ran}");
+    assert_eq!(
+        (&ran["runs"], &ran["finished"]),
+        (&Value::from(1), &Value::from(1)),
+        "{ran}"
+    );
     let (a2, _) = durable(DurableCommand::Inspect {
         id: "a2".into(),
         pretty: false,
@@ -360,13 +376,21 @@ async fn start_list_inspect_resume() {
     let (_, code) = durable(suspended_start("a3")).await;
     assert_eq!(code, ExitStatus::Suspended);
     let (stopped, code) = durable(DurableCommand::Stop { id: "a3".into() }).await;
-    assert_eq!((code, &stopped["status"]), (ExitStatus::Succeeded, &Value::from("STOPPED")), "{stopped}");
+    assert_eq!(
+        (code, &stopped["status"]),
+        (ExitStatus::Succeeded, &Value::from("STOPPED")),
+        "{stopped}"
+    );
     let (a3, code) = durable(DurableCommand::Resume {
         id: "a3".into(),
         hold: HOLD,
     })
     .await;
-    assert_eq!((code, &a3["status"]), (ExitStatus::Aborted, &Value::from("STOPPED")), "{a3}");
+    assert_eq!(
+        (code, &a3["status"]),
+        (ExitStatus::Aborted, &Value::from("STOPPED")),
+        "{a3}"
+    );
     let (inspect, _) = durable(DurableCommand::Inspect {
         id: "a3".into(),
         pretty: false,
@@ -378,7 +402,10 @@ async fn start_list_inspect_resume() {
         .iter()
         .map(|op| op["status"].as_str().unwrap())
         .collect();
-    assert!(statuses.contains(&"STOPPED") && !statuses.contains(&"STARTED"), "{statuses:?}");
+    assert!(
+        statuses.contains(&"STOPPED") && !statuses.contains(&"STARTED"),
+        "{statuses:?}"
+    );
     let (again, code) = durable(DurableCommand::Stop { id: "a3".into() }).await;
     assert_eq!(code, ExitStatus::Conflict, "{again}");
     let _ = std::fs::remove_dir_all(dir);

@@ -154,10 +154,17 @@ async fn a_version_4_file_migrates_and_gets_the_wake_up_index() {
         .run("sleeper", "h", &handler_fn(wait_then_double), 3.into())
         .await
         .unwrap();
-    assert_eq!(rec.status, InvocationStatus::Running, "suspended in its wait");
+    assert_eq!(
+        rec.status,
+        InvocationStatus::Running,
+        "suspended in its wait"
+    );
     let due = store.due_state("sleeper").unwrap().unwrap().due_ms.unwrap();
     let now = ExecutionRecord::now_ms();
-    assert!(due > now + 3_500_000 && due <= now + 3_600_000, "{due} vs {now}");
+    assert!(
+        due > now + 3_500_000 && due <= now + 3_600_000,
+        "{due} vs {now}"
+    );
 }
 
 #[test]

@@ -145,7 +145,10 @@ async fn retries_follow_the_strategy_and_give_up_after_max_attempts() {
     let ok = runner.run(2).await;
     assert_eq!(ok.result::<Vec<u32>>(), vec![1, 2, 3]);
     assert_eq!(ok.get_step("flaky").unwrap().record.attempt, 3);
-    assert_eq!(ok.wake_ups, 2, "each retry delay suspended the execution once");
+    assert_eq!(
+        ok.wake_ups, 2,
+        "each retry delay suspended the execution once"
+    );
     let bad = runner.run(3).await;
     assert_eq!(bad.status(), InvocationStatus::Failed);
     assert_eq!(bad.error().unwrap().error_message, "attempt 3 failed");

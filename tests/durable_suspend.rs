@@ -35,7 +35,8 @@ async fn nap(ms: u64, ctx: DurableContext) -> Result<u64, DurableError> {
         .step(|_s: StepContext| async { Ok::<_, String>(20) })
         .name("before")
         .await?;
-    ctx.wait_named(Some("nap"), Duration::from_millis(ms)).await?;
+    ctx.wait_named(Some("nap"), Duration::from_millis(ms))
+        .await?;
     Ok(n + 1)
 }
 
@@ -55,11 +56,22 @@ async fn a_long_wait_suspends_and_a_worker_wakes_it_when_due() {
         .run("w", "nap", &handler_fn(nap), 400.into())
         .await
         .unwrap();
-    assert!(t.elapsed() < Duration::from_millis(300), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
     assert_eq!(rec.status, InvocationStatus::Running);
-    assert_eq!(LIVE.load(Ordering::SeqCst), 0, "the handler's future was dropped");
+    assert_eq!(
+        LIVE.load(Ordering::SeqCst),
+        0,
+        "the handler's future was dropped"
+    );
     let ops = store.load_operations("w").unwrap();
-    let wait = ops.iter().find(|o| o.op_type == OperationType::Wait).unwrap();
+    let wait = ops
+        .iter()
+        .find(|o| o.op_type == OperationType::Wait)
+        .unwrap();
     assert_eq!(wait.status, OperationStatus::Started);
     let wake = wait.details.scheduled_end_ms.unwrap();
     let due = store.due_state("w").unwrap().unwrap();
@@ -67,8 +79,10 @@ async fn a_long_wait_suspends_and_a_worker_wakes_it_when_due() {
     // Not due yet: a worker leaves it alone.
     let worker = Worker::new(dyn_store.clone()).handler("nap", Arc::new(handler_fn(nap)));
     assert_eq!(worker.run_once().await.unwrap().runs, 0);
-    tokio::time::sleep(Duration::from_millis(wake.saturating_sub(ExecutionRecord::now_ms()) + 20))
-        .await;
+    tokio::time::sleep(Duration::from_millis(
+        wake.saturating_sub(ExecutionRecord::now_ms()) + 20,
+    ))
+    .await;
     let report = worker.run_once().await.unwrap();
     assert_eq!((report.runs, report.finished), (1, 1), "{report:?}");
     let done = store.get_execution("w").unwrap().unwrap();
@@ -105,7 +119,11 @@ async fn completing_a_callback_makes_a_suspended_execution_due_at_once() {
         .await
         .unwrap();
     assert_eq!(rec.status, InvocationStatus::Running);
-    assert_eq!(store.due_state("c").unwrap().unwrap().due_ms, None, "only a completion wakes it");
+    assert_eq!(
+        store.due_state("c").unwrap().unwrap().due_ms,
+        None,
+        "only a completion wakes it"
+    );
     let cb = store
         .load_operations("c")
         .unwrap()
@@ -115,7 +133,9 @@ async fn completing_a_callback_makes_a_suspended_execution_due_at_once() {
     let callback_id = cb.details.callback_id.clone().unwrap();
     assert_eq!(callback_id, format!("c/{}", cb.id));
     let other = SqliteStore::open(dir.join("s.db")).unwrap();
-    complete_callback(&other, &callback_id, Ok("yes".into())).await.unwrap();
+    complete_callback(&other, &callback_id, Ok("yes".into()))
+        .await
+        .unwrap();
     let due = store.due_state("c").unwrap().unwrap().due_ms.unwrap();
     assert!(due <= ExecutionRecord::now_ms());
     let worker = Worker::new(dyn_store).handler("approval", Arc::new(handler_fn(approval)));
@@ -170,7 +190,10 @@ async fn the_test_runner_skips_a_day_hours_of_backoff_and_a_week_long_callback_t
     assert_eq!(result.wake_ups, 4);
     let skipped = runner.clock().now_ms() - before;
     let expected = (86_400 + 3 * 3600 + 6 * 3600 + 7 * 86_400) * 1000;
-    assert!(skipped >= expected && skipped < expected + 60_000, "{skipped}");
+    assert!(
+        skipped >= expected && skipped < expected + 60_000,
+        "{skipped}"
+    );
     let step = result.get_step("flaky").unwrap();
     assert_eq!(step.record.attempt, 3);
     let cb = result
@@ -220,7 +243,10 @@ async fn a_retry_is_pending_with_its_next_attempt_time_while_suspended() {
     let names: Vec<(&str, u32)> = statuses.iter().map(|(s, a, _)| (s.as_str(), *a)).collect();
     assert_eq!(names.first(), Some(&("PENDING", 1)), "{names:?}");
     assert_eq!(names.last(), Some(&("SUCCEEDED", 2)), "{names:?}");
-    assert!(statuses[0].2.is_some(), "PENDING carries its next attempt time");
+    assert!(
+        statuses[0].2.is_some(),
+        "PENDING carries its next attempt time"
+    );
     assert_eq!(result.wake_ups, 1);
 }
 
@@ -262,7 +288,11 @@ async fn a_branch_that_waits_does_not_hold_back_one_that_works() {
         .await
         .unwrap();
     assert_eq!(rec.status, InvocationStatus::Running);
-    assert_eq!(B_STEPS.load(Ordering::SeqCst), 5, "the working branch finished first");
+    assert_eq!(
+        B_STEPS.load(Ordering::SeqCst),
+        5,
+        "the working branch finished first"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -310,9 +340,18 @@ async fn stopping_a_running_execution_stops_its_owner_at_the_next_checkpoint() {
         .unwrap();
     assert_eq!(rec.status, InvocationStatus::Stopped);
     let ops = store.load_operations("s").unwrap();
-    let done = ops.iter().filter(|o| o.status == OperationStatus::Succeeded).count();
-    assert!(done > 0 && done < 500, "{done} steps finished before the stop");
-    assert!(ops.iter().all(|o| o.status.is_finished()), "no operation left open");
+    let done = ops
+        .iter()
+        .filter(|o| o.status == OperationStatus::Succeeded)
+        .count();
+    assert!(
+        done > 0 && done < 500,
+        "{done} steps finished before the stop"
+    );
+    assert!(
+        ops.iter().all(|o| o.status.is_finished()),
+        "no operation left open"
+    );
     assert!(store.due_state("s").unwrap().is_none());
     let report = store.check(Some("s")).unwrap();
     assert!(report.is_clean(), "{report:?}");
@@ -336,7 +375,10 @@ async fn an_execution_timeout_ends_it_timed_out_suspended_or_running() {
         .unwrap();
     assert_eq!(rec.status, InvocationStatus::Running);
     let due = store.due_state("t1").unwrap().unwrap();
-    assert_eq!(due.due_ms, due.deadline_ms, "due at its deadline, not in an hour");
+    assert_eq!(
+        due.due_ms, due.deadline_ms,
+        "due at its deadline, not in an hour"
+    );
     tokio::time::sleep(Duration::from_millis(250)).await;
     let worker = Worker::new(dyn_store.clone()).handler("sleepy", Arc::new(handler_fn(sleepy)));
     assert_eq!(worker.run_once().await.unwrap().finished, 1);
@@ -375,7 +417,10 @@ async fn an_invoke_suspends_with_its_chained_execution_and_wakes_when_it_ends() 
     let runner = DurableTestRunner::new(invoker);
     let result = runner.run_with_id("inv", 6).await;
     assert_eq!(result.result::<u64>(), 37);
-    assert_eq!(result.wake_ups, 1, "woken once: the chained wait ended, then it");
+    assert_eq!(
+        result.wake_ups, 1,
+        "woken once: the chained wait ended, then it"
+    );
     let chained = runner.store().list_executions().unwrap();
     let child = chained.iter().find(|e| e.id.starts_with("inv/")).unwrap();
     assert_eq!(child.status, InvocationStatus::Succeeded);

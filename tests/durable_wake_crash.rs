@@ -163,7 +163,8 @@ fn sigkilled_workers_wake_every_execution_once_per_due_time() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2026);
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-    let dir = std::env::temp_dir().join(format!("orkestra-wake-crash-{}-{seed}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("orkestra-wake-crash-{}-{seed}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let (db, submitted) = (dir.join("wake.db"), dir.join("submitted.log"));
@@ -251,7 +252,13 @@ fn sigkilled_workers_wake_every_execution_once_per_due_time() {
     // 1. Every execution has the uninterrupted result.
     for rec in &finished {
         let n: u64 = rec.id[1..].parse().unwrap();
-        assert_eq!(rec.status, InvocationStatus::Succeeded, "{}: {:?}", rec.id, rec.error);
+        assert_eq!(
+            rec.status,
+            InvocationStatus::Succeeded,
+            "{}: {:?}",
+            rec.id,
+            rec.error
+        );
         let result: String = serde_json::from_str(rec.result.as_deref().unwrap()).unwrap();
         assert_eq!(result, expected(n), "{}", rec.id);
     }
@@ -285,7 +292,11 @@ fn sigkilled_workers_wake_every_execution_once_per_due_time() {
             outcomes.len()
         );
         assert_eq!(outcomes.last(), Some(&"FINISHED"), "{exec}");
-        assert_eq!(outcomes.iter().filter(|o| **o == "FINISHED").count(), 1, "{exec}");
+        assert_eq!(
+            outcomes.iter().filter(|o| **o == "FINISHED").count(),
+            1,
+            "{exec}"
+        );
     }
 
     // 3. Nothing left behind: no entry in the index, no live process holding anything (a

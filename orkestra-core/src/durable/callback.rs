@@ -69,7 +69,7 @@ impl<T: DeserializeOwned> Callback<T> {
                 _ => {}
             }
             let now = self.ctx.now_ms();
-            if self.deadline_ms.is_some_and(|d| now >= d) || self.ctx.skips_waits() {
+            if self.deadline_ms.is_some_and(|d| now >= d) {
                 let error = ErrorObject::new(
                     "CallbackTimeout",
                     format!("callback {label:?} got no result in time"),
@@ -116,9 +116,7 @@ impl DurableContext {
         let deadline_ms = match self.replay(&id, OperationType::Callback, name)? {
             Some(rec) => rec.result.as_deref().and_then(|r| r.parse().ok()),
             None => {
-                let deadline = config
-                    .timeout
-                    .map(|t| self.now_ms() + t.as_millis() as u64);
+                let deadline = config.timeout.map(|t| self.now_ms() + t.as_millis() as u64);
                 self.checkpoint(&OperationRecord {
                     id: id.clone(),
                     parent_id: self.context_id().map(str::to_string),

@@ -10,11 +10,11 @@ use super::callback::complete_callback;
 use super::error::DurableError;
 use super::execution::DurableExecutor;
 use super::registry::{check_durable_handlers, registered_handler, registered_handlers};
-use super::store::{DueChange, StoreError};
-use super::worker::Worker;
 use super::store::{
     CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus, OperationRecord, SqliteStore,
 };
+use super::store::{DueChange, StoreError};
+use super::worker::Worker;
 use crate::cli::ExitStatus;
 use clap::Subcommand;
 use serde_json::{json, Value};

@@ -3,20 +3,20 @@
 
 use super::clock::Clock;
 use super::context::{DurableContext, ExecutionState};
-use super::suspend::{drive, Ended, DEFAULT_HOLD};
 use super::error::{capture_error, DurableError};
 use super::owner::Ownership;
 use super::step::BoxFuture;
 use super::store::{
     CheckpointStore, DueChange, ErrorObject, ExecutionRecord, InvocationStatus, WakeTicket,
 };
-use std::time::Duration;
+use super::suspend::{drive, Ended, DEFAULT_HOLD};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A durable handler: `async fn(event: E, ctx: DurableContext) -> Result<T, Err>`.
 pub trait DurableHandler: Send + Sync + 'static {
@@ -139,8 +139,8 @@ impl DurableExecutor {
         self
     }
 
-    /// Treats every timer, retry delay and callback timeout as already due: nothing waits
-    /// and nothing suspends (an unanswered callback times out at once).
+    /// Treats every timer and retry delay as already due: they neither wait nor suspend
+    /// (a callback still waits for its result or its timeout).
     pub fn skip_waits(mut self, skip: bool) -> Self {
         self.skip_waits = skip;
         self
@@ -268,9 +268,7 @@ impl DurableExecutor {
             input: input.to_string(),
             result: None,
             error: None,
-            started_ms: existing
-                .as_ref()
-                .map_or(Some(now_ms), |rec| rec.started_ms),
+            started_ms: existing.as_ref().map_or(Some(now_ms), |rec| rec.started_ms),
             ended_ms: None,
         };
         if existing.is_none() {

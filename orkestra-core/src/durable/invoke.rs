@@ -145,8 +145,7 @@ impl DurableContext {
             .skip_waits(self.skips_waits())
             .hold(self.hold())
             .clock(self.clock().clone());
-        let rec = match Box::pin(executor.run(&chained_id, handler, target.as_ref(), input)).await
-        {
+        let rec = match Box::pin(executor.run(&chained_id, handler, target.as_ref(), input)).await {
             Ok(rec) => rec,
             // A worker runs it now: it wakes this execution when it ends.
             Err(DurableError::Owned { .. }) => return self.park(None).await,

@@ -173,7 +173,12 @@ impl Worker {
         };
         let executor = DurableExecutor::new(self.store.clone()).hold(self.hold);
         match executor
-            .run(&execution_id, &rec.handler, handler.as_ref(), serde_json::Value::Null)
+            .run(
+                &execution_id,
+                &rec.handler,
+                handler.as_ref(),
+                serde_json::Value::Null,
+            )
             .await
         {
             Ok(rec) => Ok(RunEnd::Ran(rec)),

@@ -244,24 +244,22 @@ where
                 let _path = ctx.suspension().item_path();
                 job.run_item(index).await
             })
-                .catch_unwind()
-                .map(move |caught| {
-                    caught.unwrap_or_else(|panic| {
-                        let message = panic
-                            .downcast_ref::<&str>()
-                            .map(|s| s.to_string())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "no message".into());
-                        let error = ErrorObject::new(
-                            "Panic",
-                            format!("map item {index} panicked: {message}"),
-                        );
-                        (
-                            index,
-                            Err(DurableError::OperationFailed { name: label, error }),
-                        )
-                    })
-                }),
+            .catch_unwind()
+            .map(move |caught| {
+                caught.unwrap_or_else(|panic| {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "no message".into());
+                    let error =
+                        ErrorObject::new("Panic", format!("map item {index} panicked: {message}"));
+                    (
+                        index,
+                        Err(DurableError::OperationFailed { name: label, error }),
+                    )
+                })
+            }),
         )
     }
 

@@ -12,7 +12,10 @@ pub(super) fn apply(
     change: &DueChange,
 ) -> rusqlite::Result<()> {
     match change {
-        DueChange::Claim { now_ms, deadline_ms } => {
+        DueChange::Claim {
+            now_ms,
+            deadline_ms,
+        } => {
             // Runnable from now on: if its owner dies, a worker finds it due.
             tx.prepare_cached(
                 "INSERT INTO durable_due (execution_id, due_ms, wakes, deadline_ms)
