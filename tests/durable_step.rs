@@ -3,7 +3,6 @@
 
 use orkestra::durable::*;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 
 fn running(store: &SqliteStore, id: &str, input: &str) -> Commit {
     store.put_execution(ExecutionRecord {

@@ -156,12 +156,10 @@ where
         let writes = suspension.writes.load(Ordering::SeqCst);
         let flushed = ctx.store().flush();
         tokio::pin!(flushed);
-        loop {
-            tokio::select! {
-                biased;
-                out = &mut fut => return Ended::Done(out),
-                _ = &mut flushed => break,
-            }
+        tokio::select! {
+            biased;
+            out = &mut fut => return Ended::Done(out),
+            _ = &mut flushed => {}
         }
         for _ in 0..4 {
             tokio::select! {
