@@ -112,15 +112,17 @@ impl DurableTestRunner {
     /// use orkestra::durable::*;
     /// use std::time::Duration;
     ///
-    /// async fn handler(_e: (), ctx: DurableContext) -> Result<u64, DurableError> {
-    ///     let before = ctx.now_ms();
+    /// async fn handler(_e: (), ctx: DurableContext) -> Result<String, DurableError> {
     ///     ctx.wait(Duration::from_secs(86_400)).await?;
-    ///     Ok((ctx.now_ms() - before) / 3_600_000)
+    ///     Ok("a day later".into())
     /// }
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
-    /// let result = DurableTestRunner::new(handler).run(()).await;
-    /// assert_eq!(result.result::<u64>(), 24, "a day passed on the virtual clock");
+    /// let runner = DurableTestRunner::new(handler);
+    /// let before = runner.clock().now_ms();
+    /// let result = runner.run(()).await;
+    /// assert_eq!(result.result::<String>(), "a day later");
     /// assert_eq!(result.wake_ups, 1);
+    /// assert!(runner.clock().now_ms() - before >= 86_400_000, "a day on the virtual clock");
     /// # });
     /// ```
     ///
