@@ -347,8 +347,10 @@ fn a_durable_execution_run_by_another_process_is_a_conflict_until_that_process_d
     let db = dir.join("o.db");
     let db = db.to_str().unwrap();
     let durable = |args: &[&str]| run_example("durable_cli", args, &[("ORKESTRA_DB", db)]);
+    // `--hold 1h`: the owner waits for its callback in process (by default a wait longer
+    // than 1 s suspends the execution and the process exits 6).
     let start = [
-        "durable", "start", "approval", "--id", "ap", "--input", "\"o-1\"",
+        "durable", "start", "approval", "--id", "ap", "--input", "\"o-1\"", "--hold", "1h",
     ];
     // The owner: waits on its callback until killed.
     let mut owner = Command::new(example("durable_cli"))

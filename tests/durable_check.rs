@@ -42,6 +42,8 @@ fn start(id: &str, n: u64) -> DurableCommand {
         handler: "tally".into(),
         id: id.into(),
         input: n.to_string(),
+        timeout: None,
+        hold: std::time::Duration::from_secs(1),
     }
 }
 
@@ -102,6 +104,7 @@ async fn corrupt_values_are_named_errors_and_check_finds_them() {
     for command in [
         DurableCommand::Resume {
             id: "bad-result".into(),
+            hold: std::time::Duration::from_secs(1),
         },
         DurableCommand::List { full: true },
         DurableCommand::Inspect {
@@ -128,6 +131,7 @@ async fn corrupt_values_are_named_errors_and_check_finds_them() {
     .unwrap();
     let (out, code) = durable(DurableCommand::Resume {
         id: "bad-step".into(),
+        hold: std::time::Duration::from_secs(1),
     })
     .await;
     assert_eq!(code, ExitStatus::StoreFault, "{out}");

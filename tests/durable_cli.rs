@@ -37,6 +37,9 @@ fn time(value: &Value) -> std::time::SystemTime {
     humantime::parse_rfc3339(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
+/// The default hold time: waits up to 1 s are served in process.
+const HOLD: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn durable(command: DurableCommand) -> (Value, ExitStatus) {
     let out = execute(Some(Command::Durable { command })).await;
     (serde_json::from_str(&out.stdout).unwrap(), out.code)
@@ -66,6 +69,8 @@ async fn start_list_inspect_resume() {
         handler: "greet".into(),
         id: "g1".into(),
         input: "\"ada\"".into(),
+        timeout: None,
+        hold: HOLD,
     })
     .await;
     assert_eq!(
@@ -128,6 +133,8 @@ async fn start_list_inspect_resume() {
         handler: "nobody".into(),
         id: "x".into(),
         input: "{}".into(),
+        timeout: None,
+        hold: HOLD,
     })
     .await;
     assert_eq!(code, ExitStatus::Usage);
@@ -146,7 +153,11 @@ async fn start_list_inspect_resume() {
     rec.result = None;
     store.put_execution(rec).await.unwrap();
     drop(store);
-    let (resumed, code) = durable(DurableCommand::Resume { id: "g1".into() }).await;
+    let (resumed, code) = durable(DurableCommand::Resume {
+        id: "g1".into(),
+        hold: HOLD,
+    })
+    .await;
     assert_eq!(
         (code, &resumed["result"]),
         (ExitStatus::Succeeded, &Value::from("hello ada"))
@@ -158,6 +169,8 @@ async fn start_list_inspect_resume() {
         handler: "greet".into(),
         id: "g1".into(),
         input: " \"ada\" ".into(),
+        timeout: None,
+        hold: HOLD,
     })
     .await;
     assert_eq!(
@@ -168,6 +181,8 @@ async fn start_list_inspect_resume() {
         handler: "greet".into(),
         id: "g1".into(),
         input: "\"bob\"".into(),
+        timeout: None,
+        hold: HOLD,
     })
     .await;
     assert_eq!(code, ExitStatus::Conflict, "{conflict}");
@@ -186,6 +201,8 @@ async fn start_list_inspect_resume() {
         handler: "greet".into(),
         id: "g2".into(),
         input: "{\"name\": 1}".into(),
+        timeout: None,
+        hold: HOLD,
     })
     .await;
     assert_eq!(code, ExitStatus::Failed, "{bad_input}");
@@ -195,6 +212,8 @@ async fn start_list_inspect_resume() {
         handler: "pack".into(),
         id: "p1".into(),
         input: r#"{"items": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": "two"}]}"#.into(),
+        timeout: None,
+        hold: HOLD,
     })
     .await;
     assert_eq!(code, ExitStatus::Failed);
@@ -203,10 +222,13 @@ async fn start_list_inspect_resume() {
 
     // While one run of an execution waits on its callback, a second start or resume of it is a
     // conflict (the first holds the execution's lease), not a second run.
+    // (`hold` 1 h: it waits for the callback in process instead of suspending.)
     let waiting = tokio::spawn(durable(DurableCommand::Start {
         handler: "approve".into(),
         id: "a1".into(),
         input: "\"order-7\"".into(),
+        timeout: None,
+        hold: std::time::Duration::from_secs(3600),
     }));
     let callback_id = {
         let mut found = None;
@@ -232,8 +254,13 @@ async fn start_list_inspect_resume() {
             handler: "approve".into(),
             id: "a1".into(),
             input: "\"order-7\"".into(),
+            timeout: None,
+            hold: HOLD,
         },
-        DurableCommand::Resume { id: "a1".into() },
+        DurableCommand::Resume {
+            id: "a1".into(),
+            hold: HOLD,
+        },
     ] {
         let (busy, code) = durable(command).await;
         assert_eq!(code, ExitStatus::Conflict, "{busy}");
@@ -265,11 +292,121 @@ async fn start_list_inspect_resume() {
         handler: "approve".into(),
         id: "a1".into(),
         input: "\"order-7\"".into(),
+        timeout: None,
+        hold: HOLD,
     })
     .await;
     assert_eq!(
         (code, &again["result"]),
         (ExitStatus::Succeeded, &Value::from("order-7: yes"))
     );
+
+    // Suspension: waiting for its callback longer than the hold time, `start` ends with
+    // exit 6, the execution RUNNING and not due; completing the callback makes it due and
+    // `worker --once` runs it to its end.
+    let suspended_start = |id: &str| DurableCommand::Start {
+        handler: "approve".into(),
+        id: id.into(),
+        input: "\"order-8\"".into(),
+        timeout: None,
+        hold: std::time::Duration::ZERO,
+    };
+    let (suspended, code) = durable(suspended_start("a2")).await;
+    assert_eq!(code, ExitStatus::Suspended, "{suspended}");
+    assert_eq!(
+        (
+            &suspended["status"],
+            &suspended["suspended"],
+            &suspended["due"]
+        ),
+        (&Value::from("RUNNING"), &Value::from(true), &Value::Null),
+        "{suspended}"
+    );
+    let worker = || DurableCommand::Worker {
+        once: true,
+        concurrency: 4,
+        poll: std::time::Duration::from_millis(20),
+        hold: HOLD,
+    };
+    let (idle, code) = durable(worker()).await;
+    assert_eq!(
+        (code, &idle["runs"]),
+        (ExitStatus::Succeeded, &Value::from(0)),
+        "{idle}"
+    );
+    let (inspect, _) = durable(DurableCommand::Inspect {
+        id: "a2".into(),
+        pretty: false,
+    })
+    .await;
+    let callback = inspect["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|op| op["op_type"] == "CALLBACK")
+        .unwrap();
+    let callback_id = callback["callback_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        callback_id,
+        format!("a2/{}", callback["id"].as_str().unwrap())
+    );
+    let (_, code) = durable(DurableCommand::CompleteCallback {
+        callback_id,
+        result: Some("\"fine\"".into()),
+        error: None,
+    })
+    .await;
+    assert_eq!(code, ExitStatus::Succeeded);
+    let (ran, code) = durable(worker()).await;
+    assert_eq!(code, ExitStatus::Succeeded, "{ran}");
+    assert_eq!(
+        (&ran["runs"], &ran["finished"]),
+        (&Value::from(1), &Value::from(1)),
+        "{ran}"
+    );
+    let (a2, _) = durable(DurableCommand::Inspect {
+        id: "a2".into(),
+        pretty: false,
+    })
+    .await;
+    assert_eq!(a2["result"], "order-8: fine", "{a2}");
+
+    // `durable stop` ends a suspended execution STOPPED, its open operations too; a second
+    // stop is a conflict.
+    let (_, code) = durable(suspended_start("a3")).await;
+    assert_eq!(code, ExitStatus::Suspended);
+    let (stopped, code) = durable(DurableCommand::Stop { id: "a3".into() }).await;
+    assert_eq!(
+        (code, &stopped["status"]),
+        (ExitStatus::Succeeded, &Value::from("STOPPED")),
+        "{stopped}"
+    );
+    let (a3, code) = durable(DurableCommand::Resume {
+        id: "a3".into(),
+        hold: HOLD,
+    })
+    .await;
+    assert_eq!(
+        (code, &a3["status"]),
+        (ExitStatus::Aborted, &Value::from("STOPPED")),
+        "{a3}"
+    );
+    let (inspect, _) = durable(DurableCommand::Inspect {
+        id: "a3".into(),
+        pretty: false,
+    })
+    .await;
+    let statuses: Vec<&str> = inspect["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses.contains(&"STOPPED") && !statuses.contains(&"STARTED"),
+        "{statuses:?}"
+    );
+    let (again, code) = durable(DurableCommand::Stop { id: "a3".into() }).await;
+    assert_eq!(code, ExitStatus::Conflict, "{again}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -346,7 +346,10 @@ async fn a_read_only_store_is_a_store_fault_and_the_execution_resumes_once_writa
     mount(&["-o", "remount,ro,bind", ro.to_str().unwrap()]);
     std::env::set_var("ORKESTRA_DB", ro.join("orkestra.db"));
     let out = execute(Some(CliCommand::Durable {
-        command: DurableCommand::Resume { id: "ro-1".into() },
+        command: DurableCommand::Resume {
+            id: "ro-1".into(),
+            hold: std::time::Duration::from_secs(1),
+        },
     }))
     .await;
     umount(&ro);
@@ -360,7 +363,10 @@ async fn a_read_only_store_is_a_store_fault_and_the_execution_resumes_once_writa
     // Writable again: nothing was lost, and it resumes to the result.
     std::env::set_var("ORKESTRA_DB", rw.join("orkestra.db"));
     let out = execute(Some(CliCommand::Durable {
-        command: DurableCommand::Resume { id: "ro-1".into() },
+        command: DurableCommand::Resume {
+            id: "ro-1".into(),
+            hold: std::time::Duration::from_secs(1),
+        },
     }))
     .await;
     assert_eq!(out.code, ExitStatus::Succeeded, "{}", out.stdout);

@@ -77,8 +77,13 @@ fn race_child_entry() {
             handler: "race".into(),
             id,
             input: ITEMS.to_string(),
+            timeout: None,
+            hold: Duration::from_secs(1),
         },
-        _ => DurableCommand::Resume { id },
+        _ => DurableCommand::Resume {
+            id,
+            hold: Duration::from_secs(1),
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

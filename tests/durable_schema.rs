@@ -73,11 +73,11 @@ fn check_migrated(path: &PathBuf, started_ms: Option<u64>) {
     assert_eq!(ids, ["done", "half"]);
     drop(store);
     let conn = Connection::open(path).unwrap();
-    assert_eq!(component_version(&conn, "durable").unwrap(), 4);
+    assert_eq!(component_version(&conn, "durable").unwrap(), 5);
     let user_version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(user_version, 4, "older builds refuse the migrated file");
+    assert_eq!(user_version, 5, "older builds refuse the migrated file");
 }
 
 async fn double(n: u64, ctx: DurableContext) -> Result<u64, DurableError> {
@@ -126,6 +126,45 @@ fn a_version_3_file_migrates_keeping_its_times() {
     .unwrap();
     drop(conn);
     check_migrated(&path, Some(1_700_000_000_000));
+}
+
+async fn wait_then_double(n: u64, ctx: DurableContext) -> Result<u64, DurableError> {
+    ctx.wait(std::time::Duration::from_secs(3600)).await?;
+    Ok(n * 2)
+}
+
+/// A version-4 file (this build's layout without the wake-up index) migrates, keeps its
+/// executions, and a suspended execution gets an entry in the new index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_4_file_migrates_and_gets_the_wake_up_index() {
+    let path = temp_db("v4");
+    write_v2(&path);
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE durable_due; DROP TABLE durable_wakes;
+         UPDATE orkestra_components SET version = 4 WHERE name = 'durable';
+         PRAGMA user_version = 4;",
+    )
+    .unwrap();
+    drop(conn);
+    check_migrated(&path, None);
+    let store = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
+    let rec = DurableExecutor::new(store.clone())
+        .run("sleeper", "h", &handler_fn(wait_then_double), 3.into())
+        .await
+        .unwrap();
+    assert_eq!(
+        rec.status,
+        InvocationStatus::Running,
+        "suspended in its wait"
+    );
+    let due = store.due_state("sleeper").unwrap().unwrap().due_ms.unwrap();
+    let now = ExecutionRecord::now_ms();
+    assert!(
+        due > now + 3_500_000 && due <= now + 3_600_000,
+        "{due} vs {now}"
+    );
 }
 
 #[test]

@@ -3,7 +3,6 @@
 
 use orkestra::durable::*;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 
 fn running(store: &SqliteStore, id: &str, input: &str) -> Commit {
     store.put_execution(ExecutionRecord {
@@ -112,18 +111,17 @@ async fn changed_code_fails_with_a_non_determinism_error_naming_both() {
     );
 }
 
+/// Attempts seen per input (a retry delay suspends the execution: each attempt after the
+/// first runs in a new invocation of the handler, so they are kept outside it).
+static FLAKY_SEEN: std::sync::Mutex<Vec<(u32, u32)>> = std::sync::Mutex::new(Vec::new());
+
 async fn flaky(fail_times: u32, ctx: DurableContext) -> Result<Vec<u32>, DurableError> {
-    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let s2 = seen.clone();
-    ctx.step(move |s: StepContext| {
-        let seen = s2.clone();
-        async move {
-            seen.lock().unwrap().push(s.attempt());
-            if s.attempt() <= fail_times {
-                Err(format!("attempt {} failed", s.attempt()))
-            } else {
-                Ok(s.attempt())
-            }
+    ctx.step(move |s: StepContext| async move {
+        FLAKY_SEEN.lock().unwrap().push((fail_times, s.attempt()));
+        if s.attempt() <= fail_times {
+            Err(format!("attempt {} failed", s.attempt()))
+        } else {
+            Ok(s.attempt())
         }
     })
     .name("flaky")
@@ -132,8 +130,12 @@ async fn flaky(fail_times: u32, ctx: DurableContext) -> Result<Vec<u32>, Durable
         ..RetryStrategy::default()
     })
     .await?;
-    let seen = seen.lock().unwrap().clone();
-    Ok(seen)
+    let seen = FLAKY_SEEN.lock().unwrap();
+    Ok(seen
+        .iter()
+        .filter(|(f, _)| *f == fail_times)
+        .map(|(_, a)| *a)
+        .collect())
 }
 
 #[tokio::test]
@@ -142,6 +144,10 @@ async fn retries_follow_the_strategy_and_give_up_after_max_attempts() {
     let ok = runner.run(2).await;
     assert_eq!(ok.result::<Vec<u32>>(), vec![1, 2, 3]);
     assert_eq!(ok.get_step("flaky").unwrap().record.attempt, 3);
+    assert_eq!(
+        ok.wake_ups, 2,
+        "each retry delay suspended the execution once"
+    );
     let bad = runner.run(3).await;
     assert_eq!(bad.status(), InvocationStatus::Failed);
     assert_eq!(bad.error().unwrap().error_message, "attempt 3 failed");

@@ -146,7 +146,7 @@ fn newer_schema_is_refused_with_the_path() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4, "the store migrates to schema 4");
+    assert_eq!(version, 5, "the store migrates to schema 5");
     // The durable tables' version is kept under the shared per-component versions.
     conn.execute_batch("UPDATE orkestra_components SET version = 99 WHERE name = 'durable'")
         .unwrap();
@@ -279,7 +279,7 @@ fn a_version_1_store_is_migrated_keeping_its_records_in_order() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     cleanup(&path);
 }
 
@@ -346,7 +346,7 @@ async fn a_version_2_store_gains_start_and_end_times() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     cleanup(&path);
 }
 

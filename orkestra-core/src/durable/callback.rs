@@ -4,12 +4,15 @@
 use super::context::DurableContext;
 use super::error::DurableError;
 use super::step::StepContext;
-use super::store::{CheckpointStore, ErrorObject, OperationRecord, OperationStatus, OperationType};
+use super::store::{
+    CheckpointStore, DueChange, ErrorObject, OperationDetails, OperationRecord, OperationStatus,
+    OperationType,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// How long a callback may wait.
 #[derive(Debug, Clone, Default)]
@@ -31,23 +34,20 @@ pub struct Callback<T> {
 
 const POLL: Duration = Duration::from_millis(25);
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
-}
-
 impl<T: DeserializeOwned> Callback<T> {
     /// The id that completes this callback: `"{execution_id}/{operation_id}"`.
     pub fn callback_id(&self) -> String {
         format!("{}/{}", self.ctx.execution_id(), self.op_id)
     }
 
-    /// Waits for the callback's result (or error, or timeout).
+    /// Waits for the callback's result (or error, or timeout). While none has arrived, it
+    /// polls the store for up to the executor's hold time, then the execution suspends until
+    /// the callback is completed (which makes it due at once) or its timeout passes (the
+    /// callback is then TIMED_OUT and this fails with `CallbackTimeout`).
     pub async fn result(&self) -> Result<T, DurableError> {
         let label = self.name.clone().unwrap_or_else(|| self.op_id.clone());
         let store = self.ctx.store().clone();
+        let held_until = self.ctx.now_ms() + self.ctx.hold().as_millis() as u64;
         loop {
             let rec = store.load_operation(self.ctx.execution_id(), &self.op_id)?;
             match rec.as_ref().map(|r| r.status) {
@@ -68,7 +68,8 @@ impl<T: DeserializeOwned> Callback<T> {
                 }
                 _ => {}
             }
-            if self.deadline_ms.is_some_and(|d| now_ms() >= d) {
+            let now = self.ctx.now_ms();
+            if self.deadline_ms.is_some_and(|d| now >= d) {
                 let error = ErrorObject::new(
                     "CallbackTimeout",
                     format!("callback {label:?} got no result in time"),
@@ -80,16 +81,22 @@ impl<T: DeserializeOwned> Callback<T> {
                         op_type: OperationType::Callback,
                         sub_type: Some("Callback".into()),
                         name: self.name.clone(),
-                        status: OperationStatus::Failed,
+                        status: OperationStatus::TimedOut,
                         result: None,
                         error: Some(error.clone()),
                         attempt: 0,
                         started_ms: None,
                         ended_ms: None,
-                        details: Default::default(),
+                        details: OperationDetails {
+                            callback_id: Some(self.callback_id()),
+                            ..Default::default()
+                        },
                     })
                     .await?;
                 return Err(DurableError::OperationFailed { name: label, error });
+            }
+            if now >= held_until || self.ctx.clock().is_virtual() {
+                return self.ctx.park(self.deadline_ms).await;
             }
             tokio::time::sleep(POLL).await;
         }
@@ -109,7 +116,7 @@ impl DurableContext {
         let deadline_ms = match self.replay(&id, OperationType::Callback, name)? {
             Some(rec) => rec.result.as_deref().and_then(|r| r.parse().ok()),
             None => {
-                let deadline = config.timeout.map(|t| now_ms() + t.as_millis() as u64);
+                let deadline = config.timeout.map(|t| self.now_ms() + t.as_millis() as u64);
                 self.checkpoint(&OperationRecord {
                     id: id.clone(),
                     parent_id: self.context_id().map(str::to_string),
@@ -122,7 +129,10 @@ impl DurableContext {
                     attempt: 0,
                     started_ms: None,
                     ended_ms: None,
-                    details: Default::default(),
+                    details: OperationDetails {
+                        callback_id: Some(format!("{}/{id}", self.execution_id())),
+                        ..Default::default()
+                    },
                 })
                 .await?;
                 deadline
@@ -167,7 +177,8 @@ impl DurableContext {
 }
 
 /// Completes callback `callback_id` (from [`Callback::callback_id`]) with a result or an
-/// error, durably. Fails when the id is malformed, unknown, or already completed.
+/// error, durably, and makes its execution due at once (a worker runs it, and it replays
+/// past the callback). Fails when the id is malformed, unknown, or already completed.
 pub async fn complete_callback(
     store: &dyn CheckpointStore,
     callback_id: &str,
@@ -202,6 +213,15 @@ pub async fn complete_callback(
             rec.error = Some(e);
         }
     }
-    store.checkpoint(execution_id, &rec).await?;
+    // Sent together, so they usually share one transaction.
+    let written = store.checkpoint(execution_id, &rec);
+    let due = store.change_due(
+        execution_id,
+        DueChange::Wake {
+            now_ms: super::store::ExecutionRecord::now_ms(),
+        },
+    );
+    written.await?;
+    due.await?;
     Ok(())
 }

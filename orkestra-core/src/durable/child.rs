@@ -6,12 +6,14 @@ use super::context::DurableContext;
 use super::error::{capture_error, DurableError};
 use super::map::MapConfig;
 use super::step::BoxFuture;
-use super::store::{ErrorObject, OperationRecord, OperationStatus, OperationType};
+use super::store::{
+    ErrorObject, OperationDetails, OperationRecord, OperationStatus, OperationType,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 type BranchFn<T> =
     dyn Fn(DurableContext) -> BoxFuture<'static, Result<T, ErrorObject>> + Send + Sync;
@@ -63,13 +65,6 @@ fn run_branch<T: 'static>(
     _all: Arc<[Branch<T>]>,
 ) -> BoxFuture<'static, Result<T, ErrorObject>> {
     (branch.0)(ctx)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
 }
 
 impl DurableContext {
@@ -153,7 +148,9 @@ impl DurableContext {
     }
 
     /// A durable timer: waits `duration` from the first time this wait was reached, across
-    /// restarts (the wake-up time is checkpointed). The test runner skips the sleep.
+    /// restarts. The wake-up time is checkpointed (WAIT STARTED with `scheduled_end_ms`);
+    /// a wait longer than the executor's hold time suspends the execution until a worker
+    /// wakes it then, a shorter one sleeps in process; either way the wait then SUCCEEDs.
     pub async fn wait(&self, duration: Duration) -> Result<(), DurableError> {
         self.wait_named(None, duration).await
     }
@@ -173,29 +170,32 @@ impl DurableContext {
             sub_type: Some("Wait".into()),
             name: name.map(str::to_string),
             status,
-            result: Some(wake.to_string()),
+            result: None,
             error: None,
             attempt: 0,
             started_ms: None,
             ended_ms: None,
-            details: Default::default(),
+            details: OperationDetails {
+                scheduled_end_ms: Some(wake),
+                ..Default::default()
+            },
         };
         let wake = match self.replay(&id, OperationType::Wait, name)? {
             Some(rec) if rec.status == OperationStatus::Succeeded => return Ok(()),
+            // Records older than schema 4 kept the wake-up time as the result.
             Some(rec) => rec
-                .result
-                .as_deref()
-                .and_then(|r| r.parse().ok())
-                .unwrap_or_else(now_ms),
+                .details
+                .scheduled_end_ms
+                .or_else(|| rec.result.as_deref().and_then(|r| r.parse().ok()))
+                .unwrap_or_else(|| self.now_ms()),
             None => {
-                let wake = now_ms() + duration.as_millis() as u64;
+                let wake = self.now_ms() + duration.as_millis() as u64;
                 self.checkpoint(&record(OperationStatus::Started, wake))
                     .await?;
                 wake
             }
         };
-        self.sleep(Duration::from_millis(wake.saturating_sub(now_ms())))
-            .await;
+        self.until(wake).await;
         self.checkpoint(&record(OperationStatus::Succeeded, wake))
             .await?;
         Ok(())

@@ -1,17 +1,20 @@
-//! `durable` subcommands of the Orkestra CLI: list, inspect, start, resume and check
-//! executions on the default store (`.orkestra/orkestra.db` or `$ORKESTRA_DB`).
+//! `durable` subcommands of the Orkestra CLI: list, inspect, start, resume, worker, stop,
+//! complete-callback and check executions on the default store (`.orkestra/orkestra.db` or
+//! `$ORKESTRA_DB`).
 //!
 //! Each prints one JSON object on stdout; errors are `{"status":"ERROR","error":".."}` with the
-//! exit codes of [`ExitStatus`] (2 usage, 4 conflict, 5 store fault).
+//! exit codes of [`ExitStatus`] (2 usage, 3 stopped or timed out, 4 conflict, 5 store fault,
+//! 6 suspended).
 
 use super::callback::complete_callback;
 use super::error::DurableError;
 use super::execution::DurableExecutor;
 use super::registry::{check_durable_handlers, registered_handler, registered_handlers};
-use super::store::StoreError;
 use super::store::{
     CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus, OperationRecord, SqliteStore,
 };
+use super::store::{DueChange, StoreError};
+use super::worker::Worker;
 use crate::cli::ExitStatus;
 use clap::Subcommand;
 use serde_json::{json, Value};
@@ -49,6 +52,14 @@ pub enum DurableCommand {
         /// The input event as JSON (`-3` too).
         #[arg(long, default_value = "{}", allow_hyphen_values = true)]
         input: String,
+        /// End the execution TIMED_OUT once it has run or waited this long since it started
+        /// (e.g. `30s`, `2h`; a new execution only).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        timeout: Option<Duration>,
+        /// Serve waits up to this long in this process instead of suspending (e.g. `1s`,
+        /// `1h`).
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
+        hold: Duration,
     },
     /// Completes a callback by id with a JSON result, or fails it with `--error`.
     CompleteCallback {
@@ -72,8 +83,35 @@ pub enum DurableCommand {
         #[arg(long)]
         output: Option<std::path::PathBuf>,
     },
-    /// Resumes a running (interrupted or waiting) execution by id, replaying its checkpoints.
+    /// Resumes a running (interrupted or waiting) execution by id, replaying its checkpoints,
+    /// until it ends or suspends again.
     Resume {
+        /// The execution id.
+        id: String,
+        /// Serve waits up to this long in this process instead of suspending.
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
+        hold: Duration,
+    },
+    /// Runs suspended executions when they are due (timers, retries, completed callbacks),
+    /// found through the store's wake-up index; any number of workers may share a store.
+    /// Prints `{"runs","finished","suspended","skipped"}` when it ends.
+    Worker {
+        /// Run what is due now (and what becomes due meanwhile), then exit.
+        #[arg(long)]
+        once: bool,
+        /// Executions run at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// How often the index is read when idle (e.g. `200ms`).
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "200ms")]
+        poll: Duration,
+        /// Serve waits up to this long in process instead of suspending.
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
+        hold: Duration,
+    },
+    /// Stops a running execution: it and its open operations become STOPPED; a process
+    /// running it stops at its next checkpoint (its `start`/`resume` exits 3).
+    Stop {
         /// The execution id.
         id: String,
     },
@@ -194,13 +232,67 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
                 .map_err(|e| Failure(ExitStatus::StoreFault, e.to_string()))?;
             Ok((out, ExitStatus::Succeeded))
         }
-        DurableCommand::Start { handler, id, input } => {
+        DurableCommand::Start {
+            handler,
+            id,
+            input,
+            timeout,
+            hold,
+        } => {
             let event: Value = serde_json::from_str(&input)
                 .map_err(|e| Failure::usage(format!("--input is not JSON: {e}")))?;
             if let Some(existing) = store.get_execution(&id)? {
                 check_same_start(&existing, &handler, &event)?;
             }
-            start(store, &handler, &id, event).await
+            let mut executor = DurableExecutor::new(store).hold(hold);
+            if let Some(timeout) = timeout {
+                executor = executor.timeout(timeout);
+            }
+            start(executor, &handler, &id, event).await
+        }
+        DurableCommand::Worker {
+            once,
+            concurrency,
+            poll,
+            hold,
+        } => {
+            let worker = Worker::new(store)
+                .concurrency(concurrency)
+                .poll_interval(poll)
+                .hold(hold)
+                .with_terminal_progress();
+            let report = if once {
+                worker.run_once().await?
+            } else {
+                // Until killed: an interrupted run is resumed by the next worker.
+                worker.run_until(std::future::pending()).await?
+            };
+            let out = serde_json::to_value(report)
+                .map_err(|e| Failure(ExitStatus::Failed, e.to_string()))?;
+            Ok((out, ExitStatus::Succeeded))
+        }
+        DurableCommand::Stop { id } => {
+            let exec = store.get_execution(&id)?.ok_or_else(|| missing(&id))?;
+            if exec.status != InvocationStatus::Running {
+                return Err(Failure(
+                    ExitStatus::Conflict,
+                    format!(
+                        "execution {id:?} has already ended ({}); only a running execution stops",
+                        exec.status.as_str()
+                    ),
+                ));
+            }
+            let end = DueChange::End {
+                status: InvocationStatus::Stopped,
+                error: ErrorObject::new(
+                    "ExecutionStopped",
+                    format!("execution {id:?} was stopped by `durable stop`"),
+                ),
+                now_ms: ExecutionRecord::now_ms(),
+            };
+            store.change_due(&id, end).await?;
+            let exec = store.get_execution(&id)?.ok_or_else(|| missing(&id))?;
+            Ok((full(&exec), ExitStatus::Succeeded))
         }
         DurableCommand::CompleteCallback {
             callback_id,
@@ -243,10 +335,11 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
             out["clean"] = Value::from(report.is_clean());
             Ok((out, code))
         }
-        DurableCommand::Resume { id } => {
+        DurableCommand::Resume { id, hold } => {
             let exec = store.get_execution(&id)?.ok_or_else(|| missing(&id))?;
             let handler = exec.handler.clone();
-            start(store, &handler, &id, Value::Null).await
+            let executor = DurableExecutor::new(store).hold(hold);
+            start(executor, &handler, &id, Value::Null).await
         }
     }
 }
@@ -313,10 +406,11 @@ pub fn inspect_tree(id: &str) -> Result<String, String> {
     Ok(crate::view::durable_tree(&exec, &ops))
 }
 
-/// Runs execution `id`; the executor holds its lease, so a second `start` or `resume` of an
-/// execution another process runs is a conflict (exit 4) naming the owner, not a second run.
+/// Runs execution `id` until it ends or suspends (exit 6, `"suspended": true` and the due
+/// time); the executor holds its lease, so a second `start` or `resume` of an execution
+/// another process runs is a conflict (exit 4) naming the owner, not a second run.
 async fn start(
-    store: Arc<SqliteStore>,
+    executor: DurableExecutor,
     name: &str,
     id: &str,
     event: Value,
@@ -329,10 +423,16 @@ async fn start(
                 registered_handlers()
             )))
         })?;
-    let mut executor = DurableExecutor::new(store);
+    let mut executor = executor;
     if let Some(bars) = crate::progress::TerminalProgress::if_terminal() {
         executor = executor.with_progress(Arc::new(bars));
     }
     let rec = executor.run(id, name, handler.as_ref(), event).await?;
-    Ok((full(&rec), status_code(rec.status)))
+    let mut out = full(&rec);
+    if rec.status == InvocationStatus::Running {
+        let due = executor.store().due_state(id)?.and_then(|d| d.due_ms);
+        out["suspended"] = Value::from(true);
+        out["due"] = timestamp(due);
+    }
+    Ok((out, status_code(rec.status)))
 }

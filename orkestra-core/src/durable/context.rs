@@ -19,6 +19,12 @@ pub(crate) struct ExecutionState {
     pub(crate) skip_waits: bool,
     /// Told how each map advances (the CLI's progress bars), if set.
     pub(crate) progress: Option<Arc<dyn crate::engine::Progress>>,
+    /// The time operations read.
+    pub(crate) clock: super::clock::Clock,
+    /// Waits at most this long are served in process instead of suspending.
+    pub(crate) hold: Duration,
+    /// Which paths have parked (see `suspend.rs`).
+    pub(crate) suspension: super::suspend::Suspension,
 }
 
 impl ExecutionState {
@@ -34,6 +40,9 @@ impl ExecutionState {
             replay: Mutex::new(Pending::new(records)),
             skip_waits,
             progress: None,
+            clock: super::clock::Clock::system(),
+            hold: super::suspend::DEFAULT_HOLD,
+            suspension: Default::default(),
         }
     }
 }
@@ -175,12 +184,14 @@ impl DurableContext {
     /// before continuing.
     pub(crate) fn checkpoint(&self, record: &OperationRecord) -> Commit {
         let exec = &self.inner.exec;
+        exec.suspension.wrote();
         exec.store.checkpoint(&exec.execution_id, record)
     }
 
     /// Writes `record` to the store without waiting for it to be durable.
     pub(crate) fn checkpoint_nowait(&self, record: &OperationRecord) {
         let exec = &self.inner.exec;
+        exec.suspension.wrote();
         exec.store.checkpoint_nowait(&exec.execution_id, record);
     }
 
@@ -195,6 +206,7 @@ impl DurableContext {
         record: &OperationRecord,
     ) -> Result<(), DurableError> {
         let exec = &self.inner.exec;
+        exec.suspension.wrote();
         exec.store
             .checkpoint_ordered(&exec.execution_id, record)
             .await?;
@@ -204,11 +216,24 @@ impl DurableContext {
         }
     }
 
-    /// Sleeps for `d` unless the execution skips waits.
-    pub(crate) async fn sleep(&self, d: Duration) {
-        if !self.inner.exec.skip_waits && !d.is_zero() {
-            tokio::time::sleep(d).await;
-        }
+    /// The run's suspension state.
+    pub(crate) fn suspension(&self) -> &super::suspend::Suspension {
+        &self.inner.exec.suspension
+    }
+
+    /// The clock the execution reads.
+    pub(crate) fn clock(&self) -> &super::clock::Clock {
+        &self.inner.exec.clock
+    }
+
+    /// Now, by the execution's clock (milliseconds since the Unix epoch).
+    pub fn now_ms(&self) -> u64 {
+        self.inner.exec.clock.now_ms()
+    }
+
+    /// Waits at most this long are served in process.
+    pub(crate) fn hold(&self) -> Duration {
+        self.inner.exec.hold
     }
 
     /// Whether this run is still replaying: some recorded operations have not been reached

@@ -1,17 +1,22 @@
 //! Running a durable handler against a store: start, or resume by id (replaying the
 //! checkpoints already there).
 
+use super::clock::Clock;
 use super::context::{DurableContext, ExecutionState};
 use super::error::{capture_error, DurableError};
 use super::owner::Ownership;
 use super::step::BoxFuture;
-use super::store::{CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus};
+use super::store::{
+    CheckpointStore, DueChange, ErrorObject, ExecutionRecord, InvocationStatus, WakeTicket,
+};
+use super::suspend::{drive, Ended, DEFAULT_HOLD};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A durable handler: `async fn(event: E, ctx: DurableContext) -> Result<T, Err>`.
 pub trait DurableHandler: Send + Sync + 'static {
@@ -99,12 +104,17 @@ pub struct DurableExecutor {
     store: Arc<dyn CheckpointStore>,
     skip_waits: bool,
     progress: Option<Arc<dyn crate::engine::Progress>>,
+    clock: Clock,
+    hold: Duration,
+    timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for DurableExecutor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DurableExecutor")
             .field("skip_waits", &self.skip_waits)
+            .field("hold", &self.hold)
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -116,6 +126,9 @@ impl DurableExecutor {
             store,
             skip_waits: false,
             progress: None,
+            clock: Clock::system(),
+            hold: DEFAULT_HOLD,
+            timeout: None,
         }
     }
 
@@ -126,9 +139,32 @@ impl DurableExecutor {
         self
     }
 
-    /// Skips retry delays and timers (what the test runner does).
+    /// Treats every timer and retry delay as already due: they neither wait nor suspend
+    /// (a callback still waits for its result or its timeout).
     pub fn skip_waits(mut self, skip: bool) -> Self {
         self.skip_waits = skip;
+        self
+    }
+
+    /// Serves waits up to `hold` in this process (sleeping, or polling for a callback)
+    /// instead of suspending; the records are the same. Default [`DEFAULT_HOLD`] (1 s);
+    /// `Duration::ZERO` suspends on every wait.
+    pub fn hold(mut self, hold: Duration) -> Self {
+        self.hold = hold;
+        self
+    }
+
+    /// The clock operations read (a virtual one makes every wait suspend, see
+    /// [`DurableTestRunner`](crate::durable::DurableTestRunner)).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Gives a new execution a timeout: once it has run (or waited) this long since it
+    /// started it ends TIMED_OUT, its open operations STOPPED.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -137,14 +173,19 @@ impl DurableExecutor {
         &self.store
     }
 
-    /// Runs execution `execution_id` of `handler` to its end: a new id starts with `event`; a
-    /// running one resumes with its stored event, replaying its checkpoints; a finished one
-    /// is returned as it is.
+    /// Runs execution `execution_id` of `handler` until it ends or suspends: a new id
+    /// starts with `event`; a running one resumes with its stored event, replaying its
+    /// checkpoints; a finished one is returned as it is.
+    ///
+    /// A suspended execution comes back RUNNING: it waits (for a timer, a retry, a callback,
+    /// a chained execution) in the store's wake-up index until a worker
+    /// ([`Worker`](crate::durable::Worker)) runs it again; nothing of it stays in memory.
     ///
     /// The run holds the execution's lease ([`CheckpointStore::acquire_lease`]): while another
     /// live process runs it, this fails with [`DurableError::Owned`]. A store fault (or a lost
     /// lease) stops the run in place with [`DurableError::Store`], recording nothing more: the
-    /// execution stays RUNNING, resumable where it was.
+    /// execution stays RUNNING, resumable where it was. An execution stopped from outside
+    /// (`durable stop`) while it runs comes back STOPPED.
     pub async fn run(
         &self,
         execution_id: &str,
@@ -177,7 +218,16 @@ impl DurableExecutor {
         if self.store.stopped(execution_id).is_none() {
             let _ = self.store.release_lease(execution_id).await;
         }
-        outcome
+        match outcome {
+            // Stopped (or timed out) from outside while it ran: its lease was taken away.
+            Err(DurableError::Store(e)) if e.is_lease_lost() => {
+                match self.store.get_execution(execution_id)? {
+                    Some(rec) if rec.status != InvocationStatus::Running => Ok(rec),
+                    _ => Err(DurableError::Store(e)),
+                }
+            }
+            other => other,
+        }
     }
 
     async fn run_owned(
@@ -190,13 +240,27 @@ impl DurableExecutor {
         // Read again under the lease: the previous owner may have finished it meanwhile.
         let existing = self.store.get_execution(execution_id)?;
         let input = match &existing {
-            Some(rec) if rec.status != InvocationStatus::Running => return Ok(rec.clone()),
+            Some(rec) if rec.status != InvocationStatus::Running => {
+                // A worker found the entry of an execution that ended (the run that ended it
+                // died before dropping the entry): drop it, logging the wake-up that run
+                // served.
+                let now_ms = self.clock.now_ms();
+                let woke_for = self
+                    .store
+                    .due_state(execution_id)?
+                    .and_then(|d| d.due_ms)
+                    .filter(|&d| d <= now_ms);
+                let finish = DueChange::Finish { woke_for, now_ms };
+                self.store.change_due(execution_id, finish).await?;
+                return Ok(rec.clone());
+            }
             Some(rec) => serde_json::from_str(&rec.input).map_err(|e| DurableError::Serde {
                 what: format!("stored input of execution {execution_id}"),
                 message: e.to_string(),
             })?,
             None => event,
         };
+        let now_ms = self.clock.now_ms();
         let mut record = ExecutionRecord {
             id: execution_id.to_string(),
             handler: handler_name.to_string(),
@@ -204,13 +268,15 @@ impl DurableExecutor {
             input: input.to_string(),
             result: None,
             error: None,
-            started_ms: existing
-                .as_ref()
-                .map_or(Some(ExecutionRecord::now_ms()), |rec| rec.started_ms),
+            started_ms: existing.as_ref().map_or(Some(now_ms), |rec| rec.started_ms),
             ended_ms: None,
         };
         if existing.is_none() {
             self.store.put_execution(record.clone()).await?;
+        }
+        let ticket = self.claim(execution_id, now_ms, existing.is_none()).await?;
+        if ticket.deadline_ms.is_some_and(|d| now_ms >= d) {
+            return self.time_out(execution_id).await;
         }
         let ops = self.store.load_operations(execution_id)?;
         let mut state = ExecutionState::new(
@@ -220,14 +286,40 @@ impl DurableExecutor {
             self.skip_waits,
         );
         state.progress = self.progress.clone();
+        state.clock = self.clock.clone();
+        state.hold = self.hold;
         let ctx = DurableContext::root(Arc::new(state));
-        let outcome = handler.invoke(input, ctx).await;
+        let ended = drive(handler.invoke(input, ctx.clone()), &ctx, ticket.deadline_ms).await;
+        drop(ctx);
         // Whatever the handler made of a store fault (an error it returned, a failed item)
         // is not its outcome: the run stops here, as if the process had died at the fault.
         if let Some(stop) = self.store.stopped(execution_id) {
             return Err(DurableError::Store(stop));
         }
-        record.ended_ms = Some(ExecutionRecord::now_ms());
+        let now_ms = self.clock.now_ms();
+        let outcome = match ended {
+            Ended::Done(outcome) => outcome,
+            Ended::TimedOut => return self.time_out(execution_id).await,
+            Ended::Suspended(due) => {
+                // Everything it waits for is durable (drive flushed) before it is due.
+                let due = match (due, ticket.deadline_ms) {
+                    (Some(d), Some(t)) => Some(d.min(t)),
+                    (d, t) => d.or(t),
+                };
+                let change = DueChange::Suspend {
+                    due_ms: due,
+                    seen_wakes: ticket.wakes,
+                    woke_for: ticket.woke_for,
+                    now_ms,
+                };
+                self.store.change_due(execution_id, change).await?;
+                if let Some(stop) = self.store.stopped(execution_id) {
+                    return Err(DurableError::Store(stop));
+                }
+                return Ok(record);
+            }
+        };
+        record.ended_ms = Some(now_ms);
         match outcome {
             Ok(v) => {
                 record.status = InvocationStatus::Succeeded;
@@ -238,8 +330,75 @@ impl DurableExecutor {
                 record.error = Some(e);
             }
         }
-        self.store.put_execution(record.clone()).await?;
+        let written = self.store.put_execution(record.clone());
+        let finish = DueChange::Finish {
+            woke_for: ticket.woke_for,
+            now_ms,
+        };
+        let left = self.store.change_due(execution_id, finish);
+        written.await?;
+        left.await?;
+        if let Some(stop) = self.store.stopped(execution_id) {
+            return Err(DurableError::Store(stop));
+        }
+        // A chained execution (`PARENT/OPERATION`) wakes the execution that invoked it.
+        if let Some((parent, _)) = execution_id.rsplit_once('/') {
+            if self
+                .store
+                .get_execution(parent)?
+                .is_some_and(|p| p.status == InvocationStatus::Running)
+            {
+                let wake = DueChange::Wake { now_ms };
+                self.store.change_due(parent, wake).await?;
+            }
+        }
         Ok(record)
+    }
+
+    /// Marks the run's beginning in the wake-up index; what it saw there is the ticket.
+    async fn claim(
+        &self,
+        execution_id: &str,
+        now_ms: u64,
+        new: bool,
+    ) -> Result<WakeTicket, DurableError> {
+        let before = self.store.due_state(execution_id)?;
+        let deadline_ms = self
+            .timeout
+            .filter(|_| new)
+            .map(|t| now_ms + t.as_millis() as u64);
+        let claim = DueChange::Claim {
+            now_ms,
+            deadline_ms,
+        };
+        self.store.change_due(execution_id, claim).await?;
+        let after = self.store.due_state(execution_id)?.unwrap_or_default();
+        // Read after `before`: a wake-up that made it due just now counts as one.
+        let now_ms = self.clock.now_ms();
+        Ok(WakeTicket {
+            woke_for: before.and_then(|b| b.due_ms).filter(|&d| d <= now_ms),
+            wakes: after.wakes,
+            deadline_ms: after.deadline_ms.or(deadline_ms),
+        })
+    }
+
+    /// Ends the execution TIMED_OUT (its open operations STOPPED).
+    async fn time_out(&self, execution_id: &str) -> Result<ExecutionRecord, DurableError> {
+        let end = DueChange::End {
+            status: InvocationStatus::TimedOut,
+            error: ErrorObject::new(
+                "ExecutionTimedOut",
+                format!("execution {execution_id:?} ran past its timeout"),
+            ),
+            now_ms: self.clock.now_ms(),
+        };
+        self.store.change_due(execution_id, end).await?;
+        self.store
+            .get_execution(execution_id)?
+            .ok_or_else(|| DurableError::InvalidConfig {
+                what: "execution",
+                message: format!("execution {execution_id:?} vanished while timing out"),
+            })
     }
 }
 

@@ -106,7 +106,9 @@ impl DurableContext {
             ended_ms: None,
             details: Default::default(),
         };
+        let mut started = false;
         if let Some(rec) = self.replay(&id, OperationType::ChainedInvoke, Some(handler))? {
+            started = rec.status == OperationStatus::Started;
             match rec.status {
                 OperationStatus::Succeeded => return decode(rec.result.as_deref()),
                 status if status.is_failure() => {
@@ -133,10 +135,26 @@ impl DurableContext {
             what: format!("input of invoked handler {handler:?}"),
             message: e.to_string(),
         })?;
-        self.checkpoint_nowait(&record(OperationStatus::Started, None, None));
+        if !started {
+            // Durable before the chained execution exists (it wakes this one when it ends).
+            self.checkpoint(&record(OperationStatus::Started, None, None))
+                .await?;
+        }
         let chained_id = format!("{}/{}", self.execution_id(), id);
-        let executor = DurableExecutor::new(self.store().clone()).skip_waits(self.skips_waits());
-        let rec = Box::pin(executor.run(&chained_id, handler, target.as_ref(), input)).await?;
+        let executor = DurableExecutor::new(self.store().clone())
+            .skip_waits(self.skips_waits())
+            .hold(self.hold())
+            .clock(self.clock().clone());
+        let rec = match Box::pin(executor.run(&chained_id, handler, target.as_ref(), input)).await {
+            Ok(rec) => rec,
+            // A worker runs it now: it wakes this execution when it ends.
+            Err(DurableError::Owned { .. }) => return self.park(None).await,
+            Err(e) => return Err(e),
+        };
+        if rec.status == InvocationStatus::Running {
+            // It suspended; it wakes this execution when it ends.
+            return self.park(None).await;
+        }
         if rec.status == InvocationStatus::Succeeded {
             self.checkpoint(&record(
                 OperationStatus::Succeeded,

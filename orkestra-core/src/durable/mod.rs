@@ -54,6 +54,10 @@
 //!   started never start and are absent from `all`; items in flight are reported `STARTED`.
 //!   A map result over 256 KB is checkpointed as a summary and rebuilt on replay from the
 //!   items' records.
+//! - Suspension: a wait, retry delay, callback or chained execution not due within the hold
+//!   time ([`DurableExecutor::hold`]) checkpoints what it waits for and the run ends with the
+//!   execution RUNNING and due in the store's wake-up index; a [`Worker`] runs it again when
+//!   due and it replays. [`DurableTestRunner`] moves a virtual [`Clock`] to each due time.
 //! - Also: [`DurableContext::parallel`], [`DurableContext::run_in_child_context`],
 //!   [`DurableContext::wait`] (the wake-up time is checkpointed, so a wait spans restarts),
 //!   callbacks ([`DurableContext::create_callback`], [`DurableContext::wait_for_callback`],
@@ -67,12 +71,14 @@
 //! - A store fault is never recorded as a failure: busy is retried, anything else stops the
 //!   store's writes and the run ends with [`DurableError::Store`], resumable where it was.
 //! - The CLI (`orkestra::main()`) has `durable list | inspect ID | start HANDLER --id ID
-//!   --input JSON | resume ID | complete-callback ID --result JSON | check [ID]`.
+//!   --input JSON [--timeout D] [--hold D] | resume ID | worker [--once] | stop ID |
+//!   complete-callback ID --result JSON | check [ID]`.
 
 mod batch;
 mod callback;
 mod child;
 pub mod cli;
+mod clock;
 mod completion;
 mod context;
 mod error;
@@ -89,10 +95,13 @@ mod runner;
 mod step;
 mod step_scope;
 pub mod store;
+mod suspend;
+mod worker;
 
 pub use batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
 pub use callback::{complete_callback, Callback, CallbackConfig};
 pub use child::{branch, Branch, ParallelConfig};
+pub use clock::Clock;
 pub use completion::CompletionConfig;
 pub use context::{DurableContext, ReplayLogger};
 pub use error::DurableError;
@@ -115,7 +124,9 @@ pub use step::{
     StepSemantics,
 };
 pub use store::{
-    CheckProblem, CheckReport, CheckpointStore, Commit, ErrorObject, ExecutionRecord,
-    InvocationStatus, OperationDetails, OperationRecord, OperationStatus, OperationType,
-    SqliteStore, StoreError, Synchronous,
+    CheckProblem, CheckReport, CheckpointStore, Commit, DueChange, DueExecution, DueState,
+    ErrorObject, ExecutionRecord, InvocationStatus, OperationDetails, OperationRecord,
+    OperationStatus, OperationType, SqliteStore, StoreError, Synchronous, WakeTicket,
 };
+pub use suspend::DEFAULT_HOLD;
+pub use worker::{Worker, WorkerReport};

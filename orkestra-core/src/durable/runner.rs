@@ -1,5 +1,7 @@
 //! [`DurableTestRunner`]: runs a handler to completion in-process on a throw-away SQLite
-//! store (timers and retry delays skipped) and lets tests look operations up by name.
+//! store and lets tests look operations up by name. Time is virtual: every wait, retry delay
+//! and callback timeout suspends the execution as in production, and the runner moves its
+//! clock to the next due time and wakes the execution, so a one-day wait takes no time.
 
 use super::error::DurableError;
 use super::execution::{handler_fn, DurableExecutor, DurableHandler};
@@ -7,7 +9,7 @@ use super::store::{
     CheckpointStore, ErrorObject, ExecutionRecord, InvocationStatus, OperationRecord,
     OperationStatus, OperationType, SqliteStore,
 };
-use super::DurableContext;
+use super::{Clock, DurableContext};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
@@ -36,6 +38,7 @@ pub struct DurableTestRunner {
     dir: PathBuf,
     store: Arc<SqliteStore>,
     runs: AtomicU64,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for DurableTestRunner {
@@ -73,7 +76,13 @@ impl DurableTestRunner {
             dir,
             store: Arc::new(store),
             runs: AtomicU64::new(0),
+            clock: Clock::virtual_at(ExecutionRecord::now_ms()),
         }
+    }
+
+    /// The runner's virtual clock (it starts at the real time and moves only to due times).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// The runner's store (e.g. to inspect or seed records).
@@ -93,18 +102,69 @@ impl DurableTestRunner {
         self.run_with_id(&id, input).await
     }
 
-    /// Runs (or resumes) execution `id` to its end.
+    /// Runs (or resumes) execution `id` to its end, or until it waits for nothing but a
+    /// callback to be completed (it is then RUNNING: complete the callback with
+    /// [`complete_callback`](crate::durable::complete_callback) on [`store`](Self::store)
+    /// and run it again). Each time it suspends until a due time, the virtual clock moves
+    /// there and the execution is woken, through the same path a worker takes.
+    ///
+    /// ```
+    /// use orkestra::durable::*;
+    /// use std::time::Duration;
+    ///
+    /// async fn handler(_e: (), ctx: DurableContext) -> Result<String, DurableError> {
+    ///     ctx.wait(Duration::from_secs(86_400)).await?;
+    ///     Ok("a day later".into())
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let runner = DurableTestRunner::new(handler);
+    /// let before = runner.clock().now_ms();
+    /// let result = runner.run(()).await;
+    /// assert_eq!(result.result::<String>(), "a day later");
+    /// assert_eq!(result.wake_ups, 1);
+    /// assert!(runner.clock().now_ms() - before >= 86_400_000, "a day on the virtual clock");
+    /// # });
+    /// ```
     ///
     /// # Panics
     /// If `input` cannot be serialized or the store fails.
     pub async fn run_with_id(&self, id: &str, input: impl Serialize) -> TestResult {
         let input = serde_json::to_value(input).expect("DurableTestRunner: input must serialize");
         let store: Arc<dyn CheckpointStore> = self.store.clone();
-        let executor = DurableExecutor::new(store).skip_waits(true);
-        let execution = executor
-            .run(id, "test-handler", self.handler.as_ref(), input)
+        let executor = DurableExecutor::new(store)
+            .clock(self.clock.clone())
+            .hold(std::time::Duration::ZERO);
+        let fail = |e: DurableError| panic!("DurableTestRunner: execution {id}: {e}");
+        let mut execution = executor
+            .run(id, "test-handler", self.handler.as_ref(), input.clone())
             .await
-            .unwrap_or_else(|e: DurableError| panic!("DurableTestRunner: execution {id}: {e}"));
+            .unwrap_or_else(fail);
+        let mut wake_ups = 0;
+        while execution.status == InvocationStatus::Running {
+            let due = self
+                .store
+                .due_state(id)
+                .unwrap_or_else(|e| panic!("DurableTestRunner: reading {id}'s due time: {e}"))
+                .and_then(|d| d.due_ms);
+            // Not due itself: waiting for a chained execution, which is due when it is.
+            let due = match due {
+                Some(due) => Some(due),
+                None => self
+                    .store
+                    .due_executions(i64::MAX as u64, 1)
+                    .unwrap_or_else(|e| panic!("DurableTestRunner: reading due times: {e}"))
+                    .first()
+                    .filter(|d| d.execution_id.starts_with(&format!("{id}/")))
+                    .map(|d| d.due_ms),
+            };
+            let Some(due) = due else { break };
+            self.clock.advance_to(due);
+            wake_ups += 1;
+            execution = executor
+                .run(id, "test-handler", self.handler.as_ref(), input.clone())
+                .await
+                .unwrap_or_else(fail);
+        }
         let operations = self
             .store
             .load_operations(id)
@@ -112,6 +172,7 @@ impl DurableTestRunner {
         TestResult {
             execution,
             operations,
+            wake_ups,
         }
     }
 
@@ -167,6 +228,8 @@ pub struct TestResult {
     pub execution: ExecutionRecord,
     /// All operation records, in first-write order.
     pub operations: Vec<OperationRecord>,
+    /// How many times the execution suspended and the runner woke it.
+    pub wake_ups: u32,
 }
 
 impl TestResult {
@@ -188,6 +251,11 @@ impl TestResult {
         });
         serde_json::from_str(text)
             .unwrap_or_else(|e| panic!("execution result {text} does not decode: {e}"))
+    }
+
+    /// Whether the execution is suspended waiting for a callback (RUNNING, not due).
+    pub fn is_suspended(&self) -> bool {
+        self.execution.status == InvocationStatus::Running
     }
 
     /// The error, if the execution failed.

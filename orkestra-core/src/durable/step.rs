@@ -311,6 +311,12 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
         name: label.to_string(),
         error,
     };
+    // A due retry: the failed attempt's record, READY for the next START.
+    let ready = |attempt, due| {
+        let mut rec = record(OperationStatus::Ready, attempt, None, None);
+        rec.details.next_attempt_ms = Some(due);
+        rec
+    };
 
     let mut attempt = 1;
     if let Some(rec) = ctx.replay(&id, OperationType::Step, name.as_deref())? {
@@ -323,7 +329,13 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
                     ErrorObject::new("StepFailed", "failed without a recorded error")
                 })))
             }
-            OperationStatus::Pending | OperationStatus::Ready => attempt = rec.attempt + 1,
+            OperationStatus::Pending => {
+                let due = rec.details.next_attempt_ms.unwrap_or_else(|| ctx.now_ms());
+                ctx.until(due).await;
+                ctx.checkpoint_nowait(&ready(rec.attempt, due));
+                attempt = rec.attempt + 1;
+            }
+            OperationStatus::Ready => attempt = rec.attempt + 1,
             OperationStatus::Started if !at_most_once => attempt = rec.attempt.max(1),
             _ => {
                 // STARTED under at-most-once (every other status is handled above).
@@ -336,14 +348,13 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
                 );
                 match retry.delay(rec.attempt) {
                     Some(d) => {
-                        ctx.checkpoint(&record(
-                            OperationStatus::Pending,
-                            rec.attempt,
-                            None,
-                            Some(error),
-                        ))
-                        .await?;
-                        ctx.sleep(d).await;
+                        let due = ctx.now_ms() + d.as_millis() as u64;
+                        let mut pending =
+                            record(OperationStatus::Pending, rec.attempt, None, Some(error));
+                        pending.details.next_attempt_ms = Some(due);
+                        ctx.checkpoint(&pending).await?;
+                        ctx.until(due).await;
+                        ctx.checkpoint_nowait(&ready(rec.attempt, due));
                         attempt = rec.attempt + 1;
                     }
                     None => {
@@ -374,8 +385,10 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
             ctx.checkpoint_nowait(&rec);
         }
         let step_ctx = StepContext::new(ctx.execution_id_arc(), &id, name.as_deref(), attempt);
+        let running = ctx.suspension().step_running();
         let (outcome, violation) =
             step_scope::run_body(ctx.execution_key(), label, step.call(step_ctx)).await;
+        drop(running);
         if let Some(error) = violation {
             // Not retried: another attempt would start the same operation.
             rec.status = OperationStatus::Failed;
@@ -404,10 +417,15 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
                 let error = step.error_object(&e);
                 match retry.delay(attempt) {
                     Some(d) => {
+                        // PENDING until the retry is due, then READY, then the next START
+                        // (PROTOCOL.md §7); a long delay suspends the execution.
+                        let due = ctx.now_ms() + d.as_millis() as u64;
                         rec.status = OperationStatus::Pending;
                         rec.error = Some(error);
+                        rec.details.next_attempt_ms = Some(due);
                         ctx.checkpoint_nowait(&rec);
-                        ctx.sleep(d).await;
+                        ctx.until(due).await;
+                        ctx.checkpoint_nowait(&ready(attempt, due));
                         attempt += 1;
                     }
                     None => {

@@ -238,28 +238,31 @@ where
         // The label is only needed after a panic: keep the job, not a copy per item.
         let job = self.clone();
         Box::pin(
-            AssertUnwindSafe(self.run_item(index))
-                .catch_unwind()
-                .map(move |caught| {
-                    caught.unwrap_or_else(|panic| {
-                        let message = panic
-                            .downcast_ref::<&str>()
-                            .map(|s| s.to_string())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "no message".into());
-                        let error = ErrorObject::new(
-                            "Panic",
-                            format!("map item {index} panicked: {message}"),
-                        );
-                        (
-                            index,
-                            Err(DurableError::OperationFailed {
-                                name: job.label.clone(),
-                                error,
-                            }),
-                        )
-                    })
-                }),
+            AssertUnwindSafe(async move {
+                // The item is a path of its own for suspension (see `suspend.rs`).
+                let ctx = self.ctx.clone();
+                let _path = ctx.suspension().item_path();
+                self.run_item(index).await
+            })
+            .catch_unwind()
+            .map(move |caught| {
+                caught.unwrap_or_else(|panic| {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "no message".into());
+                    let error =
+                        ErrorObject::new("Panic", format!("map item {index} panicked: {message}"));
+                    (
+                        index,
+                        Err(DurableError::OperationFailed {
+                            name: job.label.clone(),
+                            error,
+                        }),
+                    )
+                })
+            }),
         )
     }
 

@@ -100,7 +100,9 @@ where
     let (slots, reason) = match completion.check(0, 0, total) {
         Some(reason) => (Vec::new(), Some(reason)),
         None => {
+            let waiting = ctx.suspension().waiting_for_items();
             let tally = job.run().await;
+            drop(waiting);
             if let Some(e) = tally.error {
                 return Err(e);
             }

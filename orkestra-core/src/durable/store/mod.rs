@@ -3,7 +3,10 @@
 //! The trait only appends/updates operation records, loads an execution's records and
 //! lists/inspects executions, so a remote checkpoint service can sit behind it too.
 
+mod due;
 pub(crate) mod sqlite;
+
+pub use due::{DueChange, DueExecution, DueState, WakeTicket};
 
 pub use sqlite::{CheckProblem, CheckReport, SqliteStore, Synchronous};
 
@@ -509,5 +512,22 @@ pub trait CheckpointStore: Send + Sync + 'static {
     fn stopped(&self, execution_id: &str) -> Option<StoreError> {
         let _ = execution_id;
         None
+    }
+    /// Changes `execution_id`'s entry in the wake-up index (after every write issued before
+    /// it, under the same fence). A store without an index (the default) ignores it: there
+    /// the service re-invokes suspended executions.
+    fn change_due(&self, execution_id: &str, change: DueChange) -> Commit {
+        let _ = (execution_id, change);
+        Commit::ready(Ok(()))
+    }
+    /// `execution_id`'s entry in the wake-up index, if it has one.
+    fn due_state(&self, execution_id: &str) -> Result<Option<DueState>, StoreError> {
+        let _ = execution_id;
+        Ok(None)
+    }
+    /// Up to `limit` executions due at `now_ms` or earlier, earliest first.
+    fn due_executions(&self, now_ms: u64, limit: usize) -> Result<Vec<DueExecution>, StoreError> {
+        let _ = (now_ms, limit);
+        Ok(Vec::new())
     }
 }

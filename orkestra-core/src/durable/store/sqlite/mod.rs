@@ -2,6 +2,7 @@
 //! writes into one transaction each (group commit).
 
 mod check;
+mod due;
 pub(crate) mod fnv;
 mod lease;
 mod packed;
@@ -296,5 +297,26 @@ impl CheckpointStore for SqliteStore {
 
     fn stopped(&self, execution_id: &str) -> Option<StoreError> {
         self.stops.stopped(execution_id)
+    }
+
+    fn change_due(&self, execution_id: &str, change: super::DueChange) -> Commit {
+        let execution_id = execution_id.to_string();
+        self.send(|done| Msg::Due {
+            execution_id,
+            change,
+            done: Some(done),
+        })
+    }
+
+    fn due_state(&self, execution_id: &str) -> Result<Option<super::DueState>, StoreError> {
+        self.read(due::state(&self.reader(), execution_id).map_err(|e| db_err(&self.path, e)))
+    }
+
+    fn due_executions(
+        &self,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<super::DueExecution>, StoreError> {
+        self.read(due::due(&self.reader(), now_ms, limit).map_err(|e| db_err(&self.path, e)))
     }
 }

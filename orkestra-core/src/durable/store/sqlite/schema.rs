@@ -68,6 +68,16 @@ const STEPS: &[&str] = &[
          execution_id TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL,
          boot_id TEXT NOT NULL, process_start INTEGER NOT NULL,
          acquired_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);",
+    // 5: the wake-up index: each unfinished execution that is due (or will be) at `due_ms`
+    // (`null`: only a completion from outside wakes it), `wakes` counts such completions, and
+    // `deadline_ms` is its execution timeout; the log of wake-ups workers finished.
+    "CREATE TABLE durable_due (
+         execution_id TEXT PRIMARY KEY, due_ms INTEGER, wakes INTEGER NOT NULL DEFAULT 0,
+         deadline_ms INTEGER);
+     CREATE INDEX durable_due_by_time ON durable_due (due_ms) WHERE due_ms IS NOT NULL;
+     CREATE TABLE durable_wakes (
+         seq INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, due_ms INTEGER NOT NULL,
+         at_ms INTEGER NOT NULL, pid INTEGER NOT NULL, outcome TEXT NOT NULL);",
 ];
 
 /// The schema version this build migrates to.

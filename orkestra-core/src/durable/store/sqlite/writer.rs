@@ -49,6 +49,12 @@ pub(super) enum Msg {
         execution_id: String,
         done: Done,
     },
+    /// Change an execution's entry in the wake-up index (see `due.rs`).
+    Due {
+        execution_id: String,
+        change: crate::durable::store::DueChange,
+        done: Done,
+    },
 }
 
 impl Msg {
@@ -57,9 +63,9 @@ impl Msg {
         match self {
             Msg::Op { op, .. } => Some(op.execution_id()),
             Msg::Execution { record, .. } => Some(&record.id),
-            Msg::Acquire { execution_id, .. } | Msg::Release { execution_id, .. } => {
-                Some(execution_id)
-            }
+            Msg::Acquire { execution_id, .. }
+            | Msg::Release { execution_id, .. }
+            | Msg::Due { execution_id, .. } => Some(execution_id),
             Msg::Flush(_) => None,
         }
     }
@@ -78,7 +84,10 @@ impl Msg {
     /// Answers the message: `lease` for an acquisition, `result` for everything else.
     fn answer(self, result: Result<(), StoreError>, lease: Option<Ownership>) {
         match self {
-            Msg::Op { done, .. } | Msg::Execution { done, .. } | Msg::Release { done, .. } => {
+            Msg::Op { done, .. }
+            | Msg::Execution { done, .. }
+            | Msg::Release { done, .. }
+            | Msg::Due { done, .. } => {
                 if let Some(done) = done {
                     let _ = done.send(result);
                 }
@@ -343,9 +352,10 @@ fn collect_batch(rx: &mpsc::Receiver<Msg>, batch: &mut Vec<Msg>) {
 /// is still held, or it is a flush).
 fn is_awaited(msg: &Msg) -> bool {
     match msg {
-        Msg::Op { done, .. } | Msg::Execution { done, .. } | Msg::Release { done, .. } => {
-            done.as_ref().is_some_and(|d| !d.is_closed())
-        }
+        Msg::Op { done, .. }
+        | Msg::Execution { done, .. }
+        | Msg::Release { done, .. }
+        | Msg::Due { done, .. } => done.as_ref().is_some_and(|d| !d.is_closed()),
         Msg::Flush(_) | Msg::Acquire { .. } => true,
     }
 }
@@ -584,6 +594,11 @@ fn write_batch(
                     }
                     state.granted.push((i, outcome));
                 }
+                Msg::Due {
+                    execution_id,
+                    change,
+                    ..
+                } => super::due::apply(&tx, execution_id, change)?,
                 Msg::Release { execution_id, .. } => {
                     if let Some(owner) = state.leases.get(execution_id) {
                         lease::release(&tx, execution_id, owner)?;
