@@ -16,20 +16,20 @@ mod nested_job;
 #[path = "../examples/parallel_job.rs"]
 mod parallel_job;
 
+#[allow(dead_code)]
+#[path = "../examples/cli_contract.rs"]
+mod cli_contract;
 #[path = "support/examples.rs"]
 mod examples;
+#[allow(dead_code)]
+#[path = "../examples/layout/src/lib.rs"]
+mod order_service;
 #[allow(dead_code)]
 #[path = "../examples/state_data.rs"]
 mod state_data;
 #[allow(dead_code)]
 #[path = "../examples/stop_execution.rs"]
 mod stop_execution;
-#[allow(dead_code)]
-#[path = "../examples/cli_contract.rs"]
-mod cli_contract;
-#[allow(dead_code)]
-#[path = "../examples/layout/src/lib.rs"]
-mod order_service;
 use examples::example_binary;
 
 use std::path::{Path, PathBuf};
