@@ -68,11 +68,33 @@ pub fn open_connection(path: &Path, sync: Synchronous) -> rusqlite::Result<Conne
     }
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.execute_batch(&format!(
+    let settings = format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA cache_size=-65536;",
         sync.as_str()
-    ))?;
+    );
+    // Two processes opening a new file at once both try to switch it to WAL; SQLite answers
+    // one of them SQLITE_BUSY at once (a lock upgrade the busy handler does not wait for), so
+    // that switch is retried here, within the same time a busy write would wait.
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match conn.execute_batch(&settings) {
+            Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            result => break result?,
+        }
+    }
     Ok(conn)
+}
+
+/// Whether `e` is SQLite's "the file is busy / locked" (worth waiting for).
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Why a component's tables could not be brought up to date.
@@ -194,6 +216,31 @@ mod tests {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         dir.join("t.db")
+    }
+
+    #[test]
+    fn many_connections_opening_a_new_file_at_once_all_succeed() {
+        for round in 0..20 {
+            let path = temp_db(&format!("race-{round}"));
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        let mut conn = open_connection(&path, Synchronous::Normal)?;
+                        migrate_component(&mut conn, &path, "race", &["CREATE TABLE t (x)"])
+                            .map_err(|e| match e {
+                                MigrationError::Sql { source, .. } => source,
+                                other => panic!("{other}"),
+                            })
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.join().unwrap().unwrap();
+            }
+        }
     }
 
     #[test]
