@@ -143,9 +143,10 @@ fn durable_start_draws_the_map_bar_on_a_terminal() {
     assert!(screen.contains(r#""status":"SUCCEEDED""#), "{screen:?}");
 }
 
-#[test]
-fn durable_resume_draws_the_bar_from_the_items_already_done() {
-    let db = scratch("resume.db");
+/// A 400,000-item `process_numbers` execution `id`, started without a terminal and SIGKILLed
+/// part-way through its map; returns its database file.
+fn killed_part_way(file: &str, id: &str) -> PathBuf {
+    let db = scratch(file);
     let _ = std::fs::remove_file(&db);
     // Create the store first, so the child and the polling below never race to create it.
     let list = Command::new(example_binary("durable_cli"))
@@ -162,7 +163,7 @@ fn durable_resume_draws_the_bar_from_the_items_already_done() {
             "start",
             "process_numbers",
             "--id",
-            "cut",
+            id,
             "--input",
             // Long enough that the polling below catches it part-way (item completions
             // are not awaited, so 100,000 items finished before the first poll).
@@ -177,7 +178,7 @@ fn durable_resume_draws_the_bar_from_the_items_already_done() {
     loop {
         let inspect = Command::new(example_binary("durable_cli"))
             .env("ORKESTRA_DB", &db)
-            .args(["durable", "inspect", "cut"])
+            .args(["durable", "inspect", id])
             .output()
             .unwrap();
         let done = serde_json::from_slice::<serde_json::Value>(&inspect.stdout)
@@ -206,6 +207,12 @@ fn durable_resume_draws_the_bar_from_the_items_already_done() {
         "killed before the map finished: {list}"
     );
 
+    db
+}
+
+#[test]
+fn durable_resume_draws_the_bar_from_the_items_already_done() {
+    let db = killed_part_way("resume.db", "cut");
     let screen = under_pty(
         &example_binary("durable_cli"),
         &["durable", "resume", "cut"],
@@ -214,4 +221,34 @@ fn durable_resume_draws_the_bar_from_the_items_already_done() {
     let bar = last_drawing(&screen, "process_numbers");
     assert!(bar.contains("400000/400000 (100%) · 0 failed"), "{bar}");
     assert!(screen.contains(r#""status":"SUCCEEDED""#));
+}
+
+#[test]
+fn durable_worker_draws_the_bars_of_the_executions_it_runs() {
+    // The killed execution is due: the worker takes it over and finishes its map.
+    let db = killed_part_way("worker.db", "taken");
+    let screen = under_pty(
+        &example_binary("durable_cli"),
+        &["durable", "worker", "--once"],
+        &[("ORKESTRA_DB", &db)],
+    );
+    let bar = last_drawing(&screen, "process_numbers");
+    assert!(bar.contains("400000/400000 (100%) · 0 failed"), "{bar}");
+    assert!(
+        strip_ansi(&screen).contains("durable worker: "),
+        "{screen:?}"
+    );
+    assert!(screen.contains(r#""finished":1"#), "{screen:?}");
+    // Without a terminal: only the JSON report.
+    let quiet = Command::new(example_binary("durable_cli"))
+        .env("ORKESTRA_DB", &db)
+        .args(["durable", "worker", "--once"])
+        .output()
+        .unwrap();
+    assert!(quiet.status.success());
+    assert!(
+        quiet.stderr.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
 }

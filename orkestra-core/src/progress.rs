@@ -79,6 +79,23 @@ impl TerminalProgress {
     }
 }
 
+impl TerminalProgress {
+    /// A spinner among the bars, for work without a known total (e.g. `durable worker`'s
+    /// counts of executions run).
+    ///
+    /// ```
+    /// let bars = orkestra::progress::TerminalProgress::new();
+    /// let spinner = bars.spinner();
+    /// spinner.set_message("3 runs, 2 finished");
+    /// spinner.finish_and_clear();
+    /// ```
+    pub fn spinner(&self) -> ProgressBar {
+        let spinner = self.bars.add(ProgressBar::new_spinner());
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        spinner
+    }
+}
+
 impl Default for TerminalProgress {
     fn default() -> Self {
         TerminalProgress::new()

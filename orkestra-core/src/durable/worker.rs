@@ -65,6 +65,8 @@ pub struct Worker {
     hold: Duration,
     handlers: HashMap<String, Arc<dyn DurableHandler>>,
     progress: Option<indicatif::ProgressBar>,
+    /// The bars of the maps of the executions this worker runs (with `progress`).
+    bars: Option<Arc<crate::progress::TerminalProgress>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -97,6 +99,7 @@ impl Worker {
             hold: super::suspend::DEFAULT_HOLD,
             handlers: HashMap::new(),
             progress: None,
+            bars: None,
         }
     }
 
@@ -124,12 +127,12 @@ impl Worker {
         self
     }
 
-    /// Shows a spinner with the counts on stderr when it is a terminal (silent otherwise).
+    /// Shows, on stderr when it is a terminal (silent otherwise), a spinner with the counts and
+    /// a bar per map of the executions it runs (items done / total, failures, rate, ETA).
     pub fn with_terminal_progress(mut self) -> Self {
-        if crate::progress::stderr_is_terminal() {
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.enable_steady_tick(Duration::from_millis(120));
-            self.progress = Some(bar);
+        if let Some(bars) = crate::progress::TerminalProgress::if_terminal() {
+            self.progress = Some(bars.spinner());
+            self.bars = Some(Arc::new(bars));
         }
         self
     }
@@ -171,7 +174,10 @@ impl Worker {
             Ok(h) => h,
             Err(why) => return Ok(RunEnd::Unrunnable(why)),
         };
-        let executor = DurableExecutor::new(self.store.clone()).hold(self.hold);
+        let mut executor = DurableExecutor::new(self.store.clone()).hold(self.hold);
+        if let Some(bars) = &self.bars {
+            executor = executor.with_progress(bars.clone());
+        }
         match executor
             .run(
                 &execution_id,
