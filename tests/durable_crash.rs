@@ -8,9 +8,16 @@ use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
+
+#[path = "support/child_process.rs"]
+mod child_process;
+use child_process::{child_runtime, crash_seed, is_child, run_then_kill, self_as_child};
+
+/// Set in the child process.
+const CHILD: &str = "ORKESTRA_CRASH_CHILD";
 
 const ITEMS: u64 = 10_000;
 const KILLS: usize = 20;
@@ -53,15 +60,10 @@ async fn crash_handler(n: u64, ctx: DurableContext) -> Result<BatchResult<u64>, 
 /// The child's entry point: does nothing unless `ORKESTRA_CRASH_CHILD` is set.
 #[test]
 fn crash_child_entry() {
-    if std::env::var_os("ORKESTRA_CRASH_CHILD").is_none() {
+    if !is_child(CHILD) {
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    child_runtime().block_on(async {
         let store = Arc::new(SqliteStore::open_default().expect("store"));
         let rec = DurableExecutor::new(store)
             .run(
@@ -77,18 +79,8 @@ fn crash_child_entry() {
 }
 
 fn child(db: &Path, log: &Path) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "crash_child_entry",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("ORKESTRA_CRASH_CHILD", "1")
-    .env("ORKESTRA_DB", db)
-    .env("ORKESTRA_CRASH_LOG", log)
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    let mut cmd = self_as_child("crash_child_entry", CHILD, "1");
+    cmd.env("ORKESTRA_DB", db).env("ORKESTRA_CRASH_LOG", log);
     cmd
 }
 
@@ -127,13 +119,10 @@ fn result_of(db: &Path) -> BatchResult<u64> {
 
 #[test]
 fn sigkilled_durable_map_resumes_to_the_uninterrupted_result() {
-    if std::env::var_os("ORKESTRA_CRASH_CHILD").is_some() {
+    if is_child(CHILD) {
         return;
     }
-    let seed: u64 = std::env::var("ORKESTRA_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2026);
+    let seed = crash_seed();
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
     let dir: PathBuf =
         std::env::temp_dir().join(format!("orkestra-crash-{}-{seed}", std::process::id()));
@@ -155,13 +144,10 @@ fn sigkilled_durable_map_resumes_to_the_uninterrupted_result() {
     let mut snapshots: Vec<(usize, HashSet<u64>)> = Vec::new();
     let mut kills = 0;
     while kills < KILLS {
-        let mut proc = child(&db, &log).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(lo..hi)));
-        if proc.try_wait().unwrap().is_some() {
+        let life = Duration::from_millis(rng.random_range(lo..hi));
+        if !run_then_kill(&mut child(&db, &log), life) {
             break; // finished before we could kill it
         }
-        proc.kill().unwrap(); // SIGKILL
-        proc.wait().unwrap();
         kills += 1;
         snapshots.push((log_lines(&log).len(), durable_finished(&db)));
     }

@@ -16,9 +16,16 @@ use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
+
+#[path = "support/child_process.rs"]
+mod child_process;
+use child_process::{child_runtime, crash_seed, is_child, kill_unless_finished, self_as_child};
+
+/// Set in the child process.
+const CHILD: &str = "ORKESTRA_ORDERED_CHILD";
 
 const SEQUENTIAL: u64 = 20_000;
 const BARRIER_EVERY: u64 = 500;
@@ -83,15 +90,10 @@ async fn burst(_event: (), ctx: DurableContext) -> Result<u64, DurableError> {
 /// The child's entry point: does nothing unless `ORKESTRA_ORDERED_CHILD` is set.
 #[test]
 fn ordered_child_entry() {
-    if std::env::var_os("ORKESTRA_ORDERED_CHILD").is_none() {
+    if !is_child(CHILD) {
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    child_runtime().block_on(async {
         let store = Arc::new(SqliteStore::open_default().expect("store"));
         let rec = DurableExecutor::new(store)
             .run(
@@ -107,18 +109,8 @@ fn ordered_child_entry() {
 }
 
 fn child(db: &Path, log: &Path) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "ordered_child_entry",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("ORKESTRA_ORDERED_CHILD", "1")
-    .env("ORKESTRA_DB", db)
-    .env("ORKESTRA_ORDERED_LOG", log)
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    let mut cmd = self_as_child("ordered_child_entry", CHILD, "1");
+    cmd.env("ORKESTRA_DB", db).env("ORKESTRA_ORDERED_LOG", log);
     cmd
 }
 
@@ -205,13 +197,10 @@ fn result_of(db: &Path) -> u64 {
 
 #[test]
 fn sigkill_during_unawaited_writes_keeps_barriers_and_exactly_once_items() {
-    if std::env::var_os("ORKESTRA_ORDERED_CHILD").is_some() {
+    if is_child(CHILD) {
         return;
     }
-    let seed: u64 = std::env::var("ORKESTRA_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2026);
+    let seed = crash_seed();
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
     let dir: PathBuf =
         std::env::temp_dir().join(format!("orkestra-ordered-{}-{seed}", std::process::id()));
@@ -245,11 +234,9 @@ fn sigkill_during_unawaited_writes_keeps_barriers_and_exactly_once_items() {
         while proc.try_wait().unwrap().is_none() && rows(&db) < target {
             std::thread::sleep(Duration::from_micros(200));
         }
-        if proc.try_wait().unwrap().is_some() {
+        if !kill_unless_finished(&mut proc) {
             break; // finished before we could kill it
         }
-        proc.kill().unwrap(); // SIGKILL
-        proc.wait().unwrap();
         kills += 1;
         let (steps, items) = durable_state(&db);
         check_barriers(&log_lines(&log), &steps, items);

@@ -10,10 +10,17 @@ use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[path = "support/child_process.rs"]
+mod child_process;
+use child_process::{child_runtime, crash_seed, is_child, kill_unless_finished, self_as_child};
+
+/// Set in the child process.
+const CHILD: &str = "ORKESTRA_WAKE_CHILD";
 
 const EXECUTIONS: u64 = 24;
 const ROUNDS: u64 = 3;
@@ -78,15 +85,10 @@ fn expected(n: u64) -> String {
 /// The child's entry point: a worker until killed (nothing unless `ORKESTRA_WAKE_CHILD`).
 #[test]
 fn wake_worker_entry() {
-    if std::env::var_os("ORKESTRA_WAKE_CHILD").is_none() {
+    if !is_child(CHILD) {
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    child_runtime().block_on(async {
         let store = Arc::new(SqliteStore::open_default().expect("store"));
         Worker::new(store)
             .handler("cycles", Arc::new(handler_fn(cycles)))
@@ -100,18 +102,9 @@ fn wake_worker_entry() {
 }
 
 fn worker(db: &Path, submitted: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "wake_worker_entry",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("ORKESTRA_WAKE_CHILD", "1")
+    self_as_child("wake_worker_entry", CHILD, "1")
         .env("ORKESTRA_DB", db)
         .env("ORKESTRA_WAKE_SUBMITTED", submitted)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap()
 }
@@ -155,13 +148,10 @@ fn callback_helper(db: PathBuf, submitted: PathBuf, stop: Arc<AtomicBool>) -> us
 
 #[test]
 fn sigkilled_workers_wake_every_execution_once_per_due_time() {
-    if std::env::var_os("ORKESTRA_WAKE_CHILD").is_some() {
+    if is_child(CHILD) {
         return;
     }
-    let seed: u64 = std::env::var("ORKESTRA_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2026);
+    let seed = crash_seed();
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
     let dir =
         std::env::temp_dir().join(format!("orkestra-wake-crash-{}-{seed}", std::process::id()));
@@ -176,11 +166,7 @@ fn sigkilled_workers_wake_every_execution_once_per_due_time() {
         let (db, submitted, stop) = (db.clone(), submitted.clone(), stop.clone());
         std::thread::spawn(move || callback_helper(db, submitted, stop))
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = child_runtime();
     let store = Arc::new(SqliteStore::open(&db).unwrap());
     // Starts execution `n`: it runs to its first wait and suspends.
     let start = |n: u64| {
@@ -212,8 +198,8 @@ fn sigkilled_workers_wake_every_execution_once_per_due_time() {
         let now = Instant::now();
         if let Some(i) = slots.iter().position(|(_, until)| *until <= now) {
             let (mut proc, _) = slots.swap_remove(i);
-            proc.kill().unwrap(); // SIGKILL
-            proc.wait().unwrap();
+            // A worker that exited by itself would be a failure the final checks show.
+            kill_unless_finished(&mut proc);
             kills += 1;
         }
     }

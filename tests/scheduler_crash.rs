@@ -7,9 +7,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+#[path = "support/child_process.rs"]
+mod child_process;
+use child_process::{child_runtime, crash_seed, is_child, run_then_kill, self_as_child};
 
 use orkestra::scheduler::chunk::{chunk_job, ChunkedJob};
 use orkestra::scheduler::config::SchedulerConfig;
@@ -93,11 +97,7 @@ fn sched_child_entry() {
         orkestra::scheduler::submit(&*queue, &the_job(), |_| {}).unwrap();
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = child_runtime();
     let config = SchedulerConfig::parse(
         r#"{"labourers":{"crash_labourer":{"lease_secs":1,"max_attempts":100}}}"#,
     )
@@ -126,18 +126,9 @@ fn sched_child_entry() {
 }
 
 fn child(mode: &str, dir: &Path) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "sched_child_entry",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("ORKESTRA_SCHED_CHILD", mode)
-    .env("ORKESTRA_DB", dir.join("q.db"))
-    .env("ORKESTRA_SCHED_DIR", dir)
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    let mut cmd = self_as_child("sched_child_entry", "ORKESTRA_SCHED_CHILD", mode);
+    cmd.env("ORKESTRA_DB", dir.join("q.db"))
+        .env("ORKESTRA_SCHED_DIR", dir);
     cmd
 }
 
@@ -163,13 +154,10 @@ fn kill_repeatedly(
 ) -> Vec<(u64, u64)> {
     let mut seen = Vec::new();
     while seen.len() < kills {
-        let mut proc = child(mode, dir).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(range.0..range.1)));
-        if proc.try_wait().unwrap().is_some() {
+        let life = Duration::from_millis(rng.random_range(range.0..range.1));
+        if !run_then_kill(&mut child(mode, dir), life) {
             break; // finished before the kill
         }
-        proc.kill().unwrap(); // SIGKILL
-        proc.wait().unwrap();
         let counts = SqliteQueue::open(dir.join("q.db"))
             .unwrap()
             .counts()
@@ -182,13 +170,10 @@ fn kill_repeatedly(
 
 #[test]
 fn sigkill_during_queueing_and_dispatch_loses_and_doubles_nothing() {
-    if std::env::var_os("ORKESTRA_SCHED_CHILD").is_some() {
+    if is_child("ORKESTRA_SCHED_CHILD") {
         return;
     }
-    let seed: u64 = std::env::var("ORKESTRA_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2026);
+    let seed = crash_seed();
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
     let root = std::env::temp_dir().join(format!(
         "orkestra-sched-crash-{}-{seed}",
