@@ -267,17 +267,7 @@ pub fn parse_error(error: &clap::Error) -> Outcome {
 /// `DEBUG` level, whatever `RUST_BACKTRACE` says. The task's error JSON is printed as usual.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let location = info
-            .location()
-            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
-            .unwrap_or_default();
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "the task panicked".to_string());
-        tracing::error!(panic = %message, location = %location, "task panicked");
+        crate::panic_log::log_panic(info);
         if tracing::enabled!(tracing::Level::DEBUG) {
             let backtrace = std::backtrace::Backtrace::force_capture();
             tracing::debug!(backtrace = %backtrace, "panic backtrace");

@@ -18,6 +18,7 @@ pub mod export;
 pub mod graph;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+mod panic_log;
 pub mod progress;
 pub mod registry;
 pub mod scheduler;

@@ -48,16 +48,6 @@ pub fn init() {
 /// Reports panics as JSON log lines (inside the current span) instead of plain text on stderr.
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        let location = info
-            .location()
-            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
-            .unwrap_or_default();
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "the task panicked".to_string());
-        tracing::error!(panic = %message, location = %location, "task panicked");
+        crate::panic_log::log_panic(info);
     }));
 }
