@@ -115,3 +115,43 @@ async fn bad_callback_ids_are_refused_clearly() {
     assert!(e.to_string().contains("no callback \"x/y\""), "{e}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Waits for an answer with no timeout.
+async fn patient(_event: (), ctx: DurableContext) -> Result<String, DurableError> {
+    ctx.wait_for_callback(
+        "approval",
+        |_id: String, _s: StepContext| async move { Ok::<_, String>(()) },
+        CallbackConfig::default(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn wait_for_callback_is_recorded_as_the_protocol_records_it() {
+    let runner = DurableTestRunner::new(patient);
+    let first = runner.run_with_id("shape", ()).await;
+    assert!(first.is_suspended(), "waits for the answer");
+    let context = first.get_context("approval").expect("the wrapping context");
+    assert_eq!(context.record.op_type, OperationType::Context);
+    assert_eq!(context.record.sub_type.as_deref(), Some("WaitForCallback"));
+    let children: Vec<_> = context
+        .children()
+        .iter()
+        .map(|c| (c.record.op_type, c.record.sub_type.clone(), c.status()))
+        .collect();
+    assert_eq!(
+        children,
+        vec![
+            (
+                OperationType::Callback,
+                Some("Callback".to_string()),
+                OperationStatus::Started
+            ),
+            (
+                OperationType::Step,
+                Some("Step".to_string()),
+                OperationStatus::Succeeded
+            ),
+        ]
+    );
+}

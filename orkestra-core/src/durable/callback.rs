@@ -147,8 +147,9 @@ impl DurableContext {
         })
     }
 
-    /// In a child context called `name`: creates a callback, runs `submitter` with its id as
-    /// a step (e.g. to send the id to an external system), then waits for the result.
+    /// In a child context called `name` (CONTEXT `WaitForCallback`, as the protocol records
+    /// it): creates a callback, runs `submitter` with its id as a step (e.g. to send the id to
+    /// an external system), then waits for the result.
     pub async fn wait_for_callback<T, E, F, Fut>(
         &self,
         name: &str,
@@ -163,15 +164,19 @@ impl DurableContext {
     {
         self.ensure_not_in_step("wait_for_callback", Some(name))?;
         let submitter = std::sync::Arc::new(submitter);
-        self.run_in_child_context(name, |child: DurableContext| async move {
-            let callback = child.create_callback::<T>(Some("callback"), config).await?;
-            let id = callback.callback_id();
-            child
-                .step(move |s: StepContext| submitter(id.clone(), s))
-                .name("submitter")
-                .await?;
-            callback.result().await
-        })
+        self.run_in_context_of(
+            name,
+            "WaitForCallback",
+            |child: DurableContext| async move {
+                let callback = child.create_callback::<T>(Some("callback"), config).await?;
+                let id = callback.callback_id();
+                child
+                    .step(move |s: StepContext| submitter(id.clone(), s))
+                    .name("submitter")
+                    .await?;
+                callback.result().await
+            },
+        )
         .await
     }
 }
