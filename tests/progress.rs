@@ -8,10 +8,13 @@ use examples::example_binary;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("orkestra-progress-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A fresh directory for one test's database files, removed when dropped (the killed
+/// 400,000-item maps leave databases of ~100 MB).
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("orkestra-progress-")
+        .tempdir()
+        .unwrap()
 }
 
 fn shell_quote(arg: &str) -> String {
@@ -103,7 +106,8 @@ fn nothing_is_printed_on_stderr_when_it_is_not_a_terminal() {
     assert!(output.status.success());
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 
-    let db = scratch("quiet.db");
+    let dir = scratch();
+    let db = dir.path().join("quiet.db");
     let output = Command::new(example_binary("durable_cli"))
         .env("ORKESTRA_DB", &db)
         .args([
@@ -123,8 +127,8 @@ fn nothing_is_printed_on_stderr_when_it_is_not_a_terminal() {
 
 #[test]
 fn durable_start_draws_the_map_bar_on_a_terminal() {
-    let db = scratch("bars.db");
-    let _ = std::fs::remove_file(&db);
+    let dir = scratch();
+    let db = dir.path().join("bars.db");
     let screen = under_pty(
         &example_binary("durable_cli"),
         &[
@@ -144,10 +148,9 @@ fn durable_start_draws_the_map_bar_on_a_terminal() {
 }
 
 /// A 400,000-item `process_numbers` execution `id`, started without a terminal and SIGKILLed
-/// part-way through its map; returns its database file.
-fn killed_part_way(file: &str, id: &str) -> PathBuf {
-    let db = scratch(file);
-    let _ = std::fs::remove_file(&db);
+/// part-way through its map; returns its database file in `dir`.
+fn killed_part_way(dir: &Path, id: &str) -> PathBuf {
+    let db = dir.join("durable.db");
     // Create the store first, so the child and the polling below never race to create it.
     let list = Command::new(example_binary("durable_cli"))
         .env("ORKESTRA_DB", &db)
@@ -212,7 +215,8 @@ fn killed_part_way(file: &str, id: &str) -> PathBuf {
 
 #[test]
 fn durable_resume_draws_the_bar_from_the_items_already_done() {
-    let db = killed_part_way("resume.db", "cut");
+    let dir = scratch();
+    let db = killed_part_way(dir.path(), "cut");
     let screen = under_pty(
         &example_binary("durable_cli"),
         &["durable", "resume", "cut"],
@@ -226,7 +230,8 @@ fn durable_resume_draws_the_bar_from_the_items_already_done() {
 #[test]
 fn durable_worker_draws_the_bars_of_the_executions_it_runs() {
     // The killed execution is due: the worker takes it over and finishes its map.
-    let db = killed_part_way("worker.db", "taken");
+    let dir = scratch();
+    let db = killed_part_way(dir.path(), "taken");
     let screen = under_pty(
         &example_binary("durable_cli"),
         &["durable", "worker", "--once"],
