@@ -170,6 +170,7 @@ async fn a_write_lock_held_for_60_s_loses_nothing() {
     map_under_a_held_lock("60s", Duration::from_secs(60)).await;
 }
 
+/// Runs `mount args` (a new mount, or a remount of one already there).
 fn mount(args: &[&str]) {
     let out = Command::new("mount").args(args).output().unwrap();
     assert!(
@@ -179,9 +180,23 @@ fn mount(args: &[&str]) {
     );
 }
 
-/// Detaches the mount (lazily: a store's threads may still be closing their files).
-fn umount(path: &Path) {
-    let _ = Command::new("umount").arg("-l").arg(path).status();
+/// A mount point that is detached when dropped, so a test that fails part-way leaves no
+/// mount behind.
+struct Mounted(PathBuf);
+
+impl Mounted {
+    /// Mounts with `args`, whose last one is the mount point.
+    fn new(args: &[&str]) -> Mounted {
+        mount(args);
+        Mounted(PathBuf::from(args.last().expect("a mount point")))
+    }
+}
+
+impl Drop for Mounted {
+    /// Detaches lazily: a store's threads may still be closing their files.
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
 }
 
 /// Each item's step returns a 4 KB string, so a small disk fills up mid-map.
@@ -218,7 +233,7 @@ async fn a_full_disk_stops_the_run_in_place_and_it_completes_once_there_is_room(
     let dir = temp_dir("full");
     let disk = dir.join("disk");
     std::fs::create_dir_all(&disk).unwrap();
-    mount(&[
+    let mounted = Mounted::new(&[
         "-t",
         "tmpfs",
         "-o",
@@ -279,7 +294,7 @@ async fn a_full_disk_stops_the_run_in_place_and_it_completes_once_there_is_room(
     );
     assert_no_failure_recorded(&store, "fill");
     drop(store);
-    umount(&disk);
+    drop(mounted);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -342,7 +357,7 @@ async fn a_read_only_store_is_a_store_fault_and_the_execution_resumes_once_writa
     }
     drop(store);
     // Root ignores file modes, so the file is made read-only by a read-only bind mount.
-    mount(&["--bind", rw.to_str().unwrap(), ro.to_str().unwrap()]);
+    let mounted = Mounted::new(&["--bind", rw.to_str().unwrap(), ro.to_str().unwrap()]);
     mount(&["-o", "remount,ro,bind", ro.to_str().unwrap()]);
     std::env::set_var("ORKESTRA_DB", ro.join("orkestra.db"));
     let out = execute(Some(CliCommand::Durable {
@@ -352,7 +367,7 @@ async fn a_read_only_store_is_a_store_fault_and_the_execution_resumes_once_writa
         },
     }))
     .await;
-    umount(&ro);
+    drop(mounted);
     assert_eq!(out.code, ExitStatus::StoreFault, "{}", out.stdout);
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let message = json["error"].as_str().unwrap();
