@@ -159,6 +159,12 @@ impl DurableContext {
         }
     }
 
+    /// The type of the record of operation `id` not replayed yet, if there is one (without
+    /// taking it).
+    pub(crate) fn recorded_type(&self, id: &str) -> Option<OperationType> {
+        self.pending().get(id).map(|rec| rec.op_type)
+    }
+
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.inner
             .exec

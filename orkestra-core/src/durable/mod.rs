@@ -80,6 +80,7 @@ mod child;
 pub mod cli;
 mod clock;
 mod completion;
+mod condition;
 mod context;
 mod error;
 mod execution;
@@ -95,6 +96,7 @@ mod runner;
 mod step;
 mod step_scope;
 pub mod store;
+pub mod transition;
 mod suspend;
 mod worker;
 
@@ -107,7 +109,7 @@ pub use context::{DurableContext, ReplayLogger};
 pub use error::DurableError;
 pub use execution::{handler_fn, DurableExecutor, DurableHandler, FnHandler};
 pub use ids::operation_id;
-pub use invoke::{WaitDecision, WaitForConditionConfig, WaitStrategy};
+pub use condition::{WaitDecision, WaitForConditionConfig, WaitStrategy, WAIT_FOR_CONDITION};
 pub use map::{
     ItemNamer, JsonSerdes, MapBuilder, MapConfig, MapFunction, Serdes, SummaryGenerator,
     MAX_CHECKPOINT_RESULT,
