@@ -44,11 +44,6 @@ pub fn allowed(
     if from.is_some_and(OperationStatus::is_finished) {
         return Err("a finished operation does not change");
     }
-    // Older versions ended the open operations of a stopped or timed-out execution STOPPED;
-    // their records stay readable.
-    if from.is_some() && to == Stopped && op_type != OperationType::ChainedInvoke {
-        return Ok(());
-    }
     let ok = match op_type {
         OperationType::Step => match (from, to) {
             // START only on a new step or a due retry; a re-run of an interrupted
@@ -86,6 +81,27 @@ pub fn allowed(
     }
 }
 
+/// Whether a stored change the engine no longer makes was written by an older Orkestra
+/// (`durable check` accepts these in existing stores): a second START of a re-run
+/// at-least-once step or an interrupted context, a retry's READY folded into the next START
+/// (PENDING → STARTED), and the open operations of a stopped or timed-out execution
+/// ended STOPPED.
+pub fn written_by_older_versions(
+    op_type: OperationType,
+    from: Option<OperationStatus>,
+    to: OperationStatus,
+) -> bool {
+    let Some(from) = from.filter(|f| !f.is_finished()) else {
+        return false;
+    };
+    match (op_type, from, to) {
+        (OperationType::Step | OperationType::Context, Started, Started) => true,
+        (OperationType::Step, Pending, Started) => true,
+        (_, _, Stopped) => true,
+        _ => false,
+    }
+}
+
 /// [`allowed`], as an error naming the operation.
 pub fn check(
     op_type: OperationType,
@@ -118,6 +134,8 @@ mod tests {
         assert!(allowed(Step, Some(Started), Started).is_err());
         assert!(allowed(Step, Some(Started), Ready).is_err());
         assert!(allowed(Step, None, Ready).is_err());
+        assert!(written_by_older_versions(Step, Some(Pending), Started));
+        assert!(!written_by_older_versions(Step, Some(Succeeded), Started));
     }
 
     #[test]
