@@ -106,7 +106,13 @@ impl DurableContext {
             let error = rec
                 .error
                 .unwrap_or_else(|| ErrorObject::new("InvokeFailed", "no recorded error"));
-            self.checkpoint(&record(OperationStatus::Failed, None, Some(error.clone())))
+            // The operation ends as its chained execution did (as the AWS local runner's).
+            let status = match rec.status {
+                InvocationStatus::TimedOut => OperationStatus::TimedOut,
+                InvocationStatus::Stopped => OperationStatus::Stopped,
+                _ => OperationStatus::Failed,
+            };
+            self.checkpoint(&record(status, None, Some(error.clone())))
                 .await?;
             Err(fail(error))
         }
