@@ -520,6 +520,24 @@ pub trait CheckpointStore: Send + Sync + 'static {
         let _ = (execution_id, change);
         Commit::ready(Ok(()))
     }
+    /// Writes `record` and applies `change` to the wake-up index atomically: both become
+    /// durable, or neither (a completed callback and its execution becoming due, so a crash
+    /// cannot leave the one without the other). The default writes them one after the other,
+    /// which is enough for a store without an index (the default [`change_due`](Self::change_due)
+    /// ignores the change: there the service re-invokes); a store with an index overrides it.
+    fn checkpoint_with_due(
+        &self,
+        execution_id: &str,
+        record: &OperationRecord,
+        change: DueChange,
+    ) -> Commit {
+        let written = self.checkpoint(execution_id, record);
+        let due = self.change_due(execution_id, change);
+        Commit::later(async move {
+            written.await?;
+            due.await
+        })
+    }
     /// `execution_id`'s entry in the wake-up index, if it has one.
     fn due_state(&self, execution_id: &str) -> Result<Option<DueState>, StoreError> {
         let _ = execution_id;

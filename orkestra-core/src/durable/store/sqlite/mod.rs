@@ -219,6 +219,21 @@ impl CheckpointStore for SqliteStore {
         let op = PackedOp::pack(execution_id, record);
         self.send(|done| Msg::Op {
             op,
+            due: None,
+            done: Some(done),
+        })
+    }
+
+    fn checkpoint_with_due(
+        &self,
+        execution_id: &str,
+        record: &OperationRecord,
+        change: super::DueChange,
+    ) -> Commit {
+        let op = PackedOp::pack(execution_id, record);
+        self.send(|done| Msg::Op {
+            op,
+            due: Some(Box::new(change)),
             done: Some(done),
         })
     }
@@ -226,7 +241,11 @@ impl CheckpointStore for SqliteStore {
     fn checkpoint_nowait(&self, execution_id: &str, record: &OperationRecord) {
         let op = PackedOp::pack(execution_id, record);
         // A closed writer surfaces on the next awaited write.
-        let _ = self.post(Msg::Op { op, done: None });
+        let _ = self.post(Msg::Op {
+            op,
+            due: None,
+            done: None,
+        });
     }
 
     fn checkpoint_ordered(&self, execution_id: &str, record: &OperationRecord) -> Commit {

@@ -32,6 +32,9 @@ pub(super) type Done = Option<oneshot::Sender<Result<(), StoreError>>>;
 pub(super) enum Msg {
     Op {
         op: PackedOp,
+        /// A change to the execution's wake-up index committed in the same transaction (a
+        /// completed callback and its execution becoming due).
+        due: Option<Box<crate::durable::store::DueChange>>,
         done: Done,
     },
     Execution {
@@ -536,7 +539,11 @@ fn write_batch(
                 }
             }
             match msg {
-                Msg::Op { op: this, .. } => {
+                Msg::Op { op: this, due, .. } => {
+                    if let Some(change) = due {
+                        // In this transaction: the record and the wake-up commit together.
+                        super::due::apply(&tx, this.execution_id(), change)?;
+                    }
                     let (k, ids) = (state.hashes[i], op_ids(msg));
                     let same_op = |j: usize| op_ids(&batch[j]) == ids;
                     let source = match state.written.get(&k) {
