@@ -334,6 +334,15 @@ pub enum StoreError {
         /// What went wrong.
         message: String,
     },
+    /// Another connection held the file's lock past the busy timeout (a long writer, a
+    /// killed process's WAL being recovered): transient, retried before it counts as a fault.
+    #[error("checkpoint store at {path} is busy: {message}")]
+    Busy {
+        /// The store's location.
+        path: String,
+        /// SQLite's message.
+        message: String,
+    },
     /// The store's writer has stopped.
     #[error("checkpoint store writer has stopped")]
     Closed,
