@@ -238,11 +238,12 @@ async fn a_retry_is_pending_with_its_next_attempt_time_while_suspended() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    // The writer folds writes of one operation made in one batch into one row: the PENDING
-    // row (durable before the run suspended) and the final one are always there.
+    // PENDING (durable before the run suspended), then READY in the wake-up's own commit,
+    // then the second attempt (its START may share a commit with its outcome).
     let names: Vec<(&str, u32)> = statuses.iter().map(|(s, a, _)| (s.as_str(), *a)).collect();
-    assert_eq!(names.first(), Some(&("PENDING", 1)), "{names:?}");
+    assert_eq!(names[..2], [("PENDING", 1), ("READY", 1)], "{names:?}");
     assert_eq!(names.last(), Some(&("SUCCEEDED", 2)), "{names:?}");
+    assert_eq!(statuses[1].2, None, "READY clears the next attempt time");
     assert!(
         statuses[0].2.is_some(),
         "PENDING carries its next attempt time"

@@ -256,8 +256,8 @@ impl Polls<'_> {
         }
     }
 
-    /// Writes `status` (`due`: the retry's due time for PENDING and READY). A START is not
-    /// awaited (the check may run again anyway); every other write is durable before the
+    /// Writes `status` (`due`: the retry's due time, set on PENDING; READY waits for it and,
+    /// as the AWS local runner's, clears it). A START is not awaited (the check may run again anyway); every other write is durable before the
     /// execution goes on, as the protocol's synchronous RETRY / SUCCEED / FAIL.
     async fn write(
         &mut self,
@@ -268,7 +268,7 @@ impl Polls<'_> {
     ) -> Result<(), DurableError> {
         transition::check(OperationType::Step, self.name, self.last, status)?;
         let mut rec = self.record(status, attempt, payload);
-        if matches!(status, OperationStatus::Pending | OperationStatus::Ready) {
+        if status == OperationStatus::Pending {
             rec.details.next_attempt_ms = Some(due);
         }
         if status == OperationStatus::Ready {

@@ -320,12 +320,9 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
         Ok(())
     };
     // A due retry: the wake-up writes the failed attempt's record READY, in a commit of its
-    // own, before the next START (PROTOCOL.md §7).
-    let ready = |attempt, due| {
-        let mut rec = record(OperationStatus::Ready, attempt, None, None);
-        rec.details.next_attempt_ms = Some(due);
-        rec
-    };
+    // own, before the next START (PROTOCOL.md §7). As the AWS local runner's, it keeps the
+    // attempt and its error and clears the next attempt's time.
+    let ready = |attempt, error| record(OperationStatus::Ready, attempt, None, error);
 
     let mut attempt = 1;
     // A re-run of an interrupted at-least-once attempt writes no second START.
@@ -345,7 +342,7 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
                 let due = rec.details.next_attempt_ms.unwrap_or_else(|| ctx.now_ms());
                 ctx.until(due).await;
                 to(&mut last, OperationStatus::Ready)?;
-                ctx.checkpoint(&ready(rec.attempt, due)).await?;
+                ctx.checkpoint(&ready(rec.attempt, rec.error)).await?;
                 attempt = rec.attempt + 1;
             }
             OperationStatus::Ready => attempt = rec.attempt + 1,
@@ -365,14 +362,18 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
                 match retry.delay(rec.attempt) {
                     Some(d) => {
                         let due = ctx.now_ms() + d.as_millis() as u64;
-                        let mut pending =
-                            record(OperationStatus::Pending, rec.attempt, None, Some(error));
+                        let mut pending = record(
+                            OperationStatus::Pending,
+                            rec.attempt,
+                            None,
+                            Some(error.clone()),
+                        );
                         pending.details.next_attempt_ms = Some(due);
                         to(&mut last, OperationStatus::Pending)?;
                         ctx.checkpoint(&pending).await?;
                         ctx.until(due).await;
                         to(&mut last, OperationStatus::Ready)?;
-                        ctx.checkpoint(&ready(rec.attempt, due)).await?;
+                        ctx.checkpoint(&ready(rec.attempt, Some(error))).await?;
                         attempt = rec.attempt + 1;
                     }
                     None => {
@@ -452,7 +453,7 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
                         ctx.checkpoint(&rec).await?;
                         ctx.until(due).await;
                         to(&mut last, OperationStatus::Ready)?;
-                        ctx.checkpoint(&ready(attempt, due)).await?;
+                        ctx.checkpoint(&ready(attempt, rec.error.clone())).await?;
                         attempt += 1;
                     }
                     None => {
