@@ -130,3 +130,52 @@ async fn durable_check_reports_rows_that_break_the_transitions() {
         ]
     );
 }
+
+async fn approval(_e: (), ctx: DurableContext) -> Result<String, DurableError> {
+    let cb = ctx
+        .create_callback::<String>(Some("approve"), CallbackConfig::default())
+        .await?;
+    cb.result().await
+}
+
+#[tokio::test]
+async fn a_completion_that_breaks_the_transitions_is_refused_and_nothing_is_written() {
+    let runner = DurableTestRunner::new(approval);
+    let result = runner.run_with_id("a", ()).await;
+    assert!(result.is_suspended());
+    let cb = result
+        .operations
+        .iter()
+        .find(|o| o.op_type == OperationType::Callback)
+        .unwrap();
+    let callback_id = cb.details.callback_id.clone().unwrap();
+    let db = runner.store().path().to_path_buf();
+    // A record no callback should have (a callback is never a pending retry).
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "INSERT INTO durable_operation_log
+             (exec_key, op_id, parent_id, op_type, sub_type, name, status, attempt, callback_id)
+         SELECT exec_key, op_id, parent_id, op_type, sub_type, name, 'PENDING', 0, callback_id
+         FROM durable_operation_log WHERE op_type = 'CALLBACK'",
+        [],
+    )
+    .unwrap();
+    let rows = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row("SELECT count(*) FROM durable_operation_log", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = rows(&conn);
+    let e = complete_callback(&*runner.store(), &callback_id, Ok("yes".into()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DurableError::IllegalTransition(_)), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "illegal transition of CALLBACK operation {callback_id}: PENDING -> SUCCEEDED (not a \
+             transition of the protocol)"
+        )
+    );
+    assert_eq!(rows(&conn), before, "nothing written");
+    assert!(runner.store().due_state("a").unwrap().unwrap().due_ms.is_none());
+}
