@@ -36,7 +36,10 @@ async fn suspended(store: &Arc<SqliteStore>, id: &str) -> String {
     assert_eq!(rec.status, InvocationStatus::Running);
     assert_eq!(store.due_state(id).unwrap().unwrap().due_ms, None);
     let ops = store.load_operations(id).unwrap();
-    let cb = ops.iter().find(|o| o.op_type == OperationType::Callback).unwrap();
+    let cb = ops
+        .iter()
+        .find(|o| o.op_type == OperationType::Callback)
+        .unwrap();
     cb.details.callback_id.clone().unwrap()
 }
 
@@ -67,7 +70,10 @@ async fn a_fault_on_the_wake_up_leaves_the_callback_uncompleted() {
     drop(store);
     // Neither write happened: the callback is still open, the execution not due.
     let store = SqliteStore::open(&db).unwrap();
-    assert_eq!(callback_status(&store, &callback_id), OperationStatus::Started);
+    assert_eq!(
+        callback_status(&store, &callback_id),
+        OperationStatus::Started
+    );
     assert_eq!(store.due_state("e").unwrap().unwrap().due_ms, None);
     drop(store);
     conn.execute_batch("DROP TRIGGER injected").unwrap();
@@ -75,7 +81,10 @@ async fn a_fault_on_the_wake_up_leaves_the_callback_uncompleted() {
     complete_callback(&store, &callback_id, Ok("yes".into()))
         .await
         .unwrap();
-    assert_eq!(callback_status(&store, &callback_id), OperationStatus::Succeeded);
+    assert_eq!(
+        callback_status(&store, &callback_id),
+        OperationStatus::Succeeded
+    );
     assert!(store.due_state("e").unwrap().unwrap().due_ms.is_some());
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -100,7 +109,10 @@ async fn an_ended_execution_refuses_callback_completion() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("has already ended (STOPPED)"), "{e}");
-    assert_eq!(callback_status(&store, &callback_id), OperationStatus::Started);
+    assert_eq!(
+        callback_status(&store, &callback_id),
+        OperationStatus::Started
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -122,7 +134,12 @@ fn complete_callback_entry() {
 
 fn completer(db: &Path, callback_id: &str) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["complete_callback_entry", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "complete_callback_entry",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("ORKESTRA_CB_CHILD", callback_id)
         .env("ORKESTRA_DB", db)
         .stdout(Stdio::null())
@@ -179,7 +196,10 @@ async fn a_sigkilled_completion_never_leaves_a_completed_callback_not_due() {
         assert_eq!(rec.result.as_deref(), Some("\"approved\""), "round {round}");
     }
     eprintln!("{completed} completions survived the kill, {killed_before} were killed before");
-    assert!(completed > 0 && killed_before > 0, "kills landed on both sides: {completed}/{killed_before}");
+    assert!(
+        completed > 0 && killed_before > 0,
+        "kills landed on both sides: {completed}/{killed_before}"
+    );
     assert!(store.check(None).unwrap().is_clean());
     let _ = std::fs::remove_dir_all(dir);
 }

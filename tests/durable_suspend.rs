@@ -352,12 +352,17 @@ async fn stopping_a_running_execution_stops_its_owner_at_the_next_checkpoint() {
     // As the AWS local runner: only the execution ends; its operations keep their status
     // (the step that was running stays STARTED) and nothing is written after the stop.
     assert!(
-        ops.iter()
-            .all(|o| matches!(o.status, OperationStatus::Succeeded | OperationStatus::Started)),
+        ops.iter().all(|o| matches!(
+            o.status,
+            OperationStatus::Succeeded | OperationStatus::Started
+        )),
         "{ops:?}"
     );
     assert!(
-        ops.iter().filter(|o| o.status == OperationStatus::Started).count() <= 1,
+        ops.iter()
+            .filter(|o| o.status == OperationStatus::Started)
+            .count()
+            <= 1,
         "at most the step in flight is open"
     );
     let stopped_ms = store.get_execution("s").unwrap().unwrap().ended_ms.unwrap();
@@ -472,14 +477,21 @@ async fn a_stopped_chained_execution_wakes_its_invoker_which_records_it_stopped(
         .await
         .unwrap();
     let due = store.due_state("inv").unwrap().unwrap();
-    assert!(due.due_ms.is_some(), "the invoker is due once its chained execution ended");
+    assert!(
+        due.due_ms.is_some(),
+        "the invoker is due once its chained execution ended"
+    );
     let worker = Worker::new(dyn_store.clone()).handler("invoker", Arc::new(handler_fn(invoker)));
     assert_eq!(worker.run_once().await.unwrap().finished, 1);
     let rec = store.get_execution("inv").unwrap().unwrap();
     assert_eq!(rec.status, InvocationStatus::Failed);
     let op = &store.load_operations("inv").unwrap()[0];
     assert_eq!(op.op_type, OperationType::ChainedInvoke);
-    assert_eq!(op.status, OperationStatus::Stopped, "as its chained execution ended");
+    assert_eq!(
+        op.status,
+        OperationStatus::Stopped,
+        "as its chained execution ended"
+    );
     assert_eq!(op.error.as_ref().unwrap().error_type, "ExecutionStopped");
     assert!(store.check(None).unwrap().is_clean());
     let _ = std::fs::remove_dir_all(dir);

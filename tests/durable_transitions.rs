@@ -161,8 +161,10 @@ async fn a_completion_that_breaks_the_transitions_is_refused_and_nothing_is_writ
     )
     .unwrap();
     let rows = |conn: &rusqlite::Connection| -> i64 {
-        conn.query_row("SELECT count(*) FROM durable_operation_log", [], |r| r.get(0))
-            .unwrap()
+        conn.query_row("SELECT count(*) FROM durable_operation_log", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
     };
     let before = rows(&conn);
     let e = complete_callback(&*runner.store(), &callback_id, Ok("yes".into()))
@@ -177,5 +179,11 @@ async fn a_completion_that_breaks_the_transitions_is_refused_and_nothing_is_writ
         )
     );
     assert_eq!(rows(&conn), before, "nothing written");
-    assert!(runner.store().due_state("a").unwrap().unwrap().due_ms.is_none());
+    assert!(runner
+        .store()
+        .due_state("a")
+        .unwrap()
+        .unwrap()
+        .due_ms
+        .is_none());
 }

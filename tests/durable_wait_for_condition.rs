@@ -15,7 +15,11 @@ async fn poll_job(limit: u32, ctx: DurableContext) -> Result<u32, DurableError> 
         "poll-job",
         |state: u32, s: StepContext| async move {
             CHECKS.fetch_add(1, Ordering::SeqCst);
-            assert_eq!(state, (s.attempt() - 1) * 10, "each check gets the last state");
+            assert_eq!(
+                state,
+                (s.attempt() - 1) * 10,
+                "each check gets the last state"
+            );
             Ok::<_, String>(state + 10)
         },
         WaitForConditionConfig {
@@ -35,7 +39,14 @@ async fn poll_job(limit: u32, ctx: DurableContext) -> Result<u32, DurableError> 
 }
 
 /// One log row of an operation: (status, attempt, result, error, next_attempt_ms, sub_type).
-type Row = (String, u32, Option<String>, Option<String>, Option<i64>, String);
+type Row = (
+    String,
+    u32,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    String,
+);
 
 fn log_rows(db: &Path, name: &str) -> Vec<Row> {
     let conn = rusqlite::Connection::open(db).unwrap();
@@ -47,7 +58,14 @@ fn log_rows(db: &Path, name: &str) -> Vec<Row> {
         .unwrap();
     let rows = stmt
         .query_map([name], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })
         .unwrap();
     rows.map(Result::unwrap).collect()
@@ -97,7 +115,11 @@ async fn each_poll_is_a_retry_of_one_step_carrying_the_state() {
     for started in rows.iter().filter(|r| r.0 == "STARTED") {
         // A START carries the state its check started from.
         let from = (started.1 - 1) * 10;
-        assert_eq!(started.2, (from > 0).then(|| from.to_string()), "{started:?}");
+        assert_eq!(
+            started.2,
+            (from > 0).then(|| from.to_string()),
+            "{started:?}"
+        );
     }
     for row in &rows {
         assert_eq!(row.3, None, "a poll is a retry without error: {row:?}");
@@ -169,7 +191,11 @@ async fn a_worker_wakes_a_suspended_poll_and_it_resumes_from_the_stored_state() 
         .run("w", "short_polls", &handler, ().into())
         .await
         .unwrap();
-    assert_eq!(rec.status, InvocationStatus::Running, "suspended at the first delay");
+    assert_eq!(
+        rec.status,
+        InvocationStatus::Running,
+        "suspended at the first delay"
+    );
     let op = &store.load_operations("w").unwrap()[0];
     assert_eq!(op.status, OperationStatus::Pending);
     assert_eq!(op.result.as_deref(), Some("1"));
@@ -194,7 +220,10 @@ async fn a_worker_wakes_a_suspended_poll_and_it_resumes_from_the_stored_state() 
         .filter(|s| s != "STARTED")
         .collect();
     // Each READY was written by a wake-up, committed before the next check started.
-    assert_eq!(statuses, ["PENDING", "READY", "PENDING", "READY", "SUCCEEDED"]);
+    assert_eq!(
+        statuses,
+        ["PENDING", "READY", "PENDING", "READY", "SUCCEEDED"]
+    );
     assert!(store.check(None).unwrap().is_clean());
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -171,12 +171,9 @@ impl DurableContext {
             started = false;
             let step_ctx = StepContext::new(self.execution_id_arc(), &id, Some(name), attempt);
             let running = self.suspension().step_running();
-            let (outcome, violation) = step_scope::run_body(
-                self.execution_key(),
-                name,
-                check(state.clone(), step_ctx),
-            )
-            .await;
+            let (outcome, violation) =
+                step_scope::run_body(self.execution_key(), name, check(state.clone(), step_ctx))
+                    .await;
             drop(running);
             let outcome = match (violation, outcome) {
                 (Some(error), _) => Err(error),
@@ -285,7 +282,12 @@ impl Polls<'_> {
     }
 
     async fn fail(&mut self, attempt: u32, error: ErrorObject) -> Result<(), DurableError> {
-        transition::check(OperationType::Step, self.name, self.last, OperationStatus::Failed)?;
+        transition::check(
+            OperationType::Step,
+            self.name,
+            self.last,
+            OperationStatus::Failed,
+        )?;
         let mut rec = self.record(OperationStatus::Failed, attempt, None);
         rec.error = Some(error);
         self.ctx.checkpoint(&rec).await?;

@@ -96,8 +96,8 @@ mod runner;
 mod step;
 mod step_scope;
 pub mod store;
-pub mod transition;
 mod suspend;
+pub mod transition;
 mod worker;
 
 pub use batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
@@ -105,11 +105,11 @@ pub use callback::{complete_callback, Callback, CallbackConfig};
 pub use child::{branch, Branch, ParallelConfig};
 pub use clock::Clock;
 pub use completion::CompletionConfig;
+pub use condition::{WaitDecision, WaitForConditionConfig, WaitStrategy, WAIT_FOR_CONDITION};
 pub use context::{DurableContext, ReplayLogger};
 pub use error::DurableError;
 pub use execution::{handler_fn, DurableExecutor, DurableHandler, FnHandler};
 pub use ids::operation_id;
-pub use condition::{WaitDecision, WaitForConditionConfig, WaitStrategy, WAIT_FOR_CONDITION};
 pub use map::{
     ItemNamer, JsonSerdes, MapBuilder, MapConfig, MapFunction, Serdes, SummaryGenerator,
     MAX_CHECKPOINT_RESULT,

@@ -94,12 +94,15 @@ pub fn written_by_older_versions(
     let Some(from) = from.filter(|f| !f.is_finished()) else {
         return false;
     };
-    match (op_type, from, to) {
-        (OperationType::Step | OperationType::Context, Started, Started) => true,
-        (OperationType::Step, Pending, Started) => true,
-        (_, _, Stopped) => true,
-        _ => false,
-    }
+    matches!(
+        (op_type, from, to),
+        (
+            OperationType::Step | OperationType::Context,
+            Started,
+            Started
+        ) | (OperationType::Step, Pending, Started)
+            | (_, _, Stopped)
+    )
 }
 
 /// [`allowed`], as an error naming the operation.
@@ -125,7 +128,13 @@ mod tests {
 
     #[test]
     fn retries_go_pending_ready_started() {
-        let path = [None, Some(Started), Some(Pending), Some(Ready), Some(Started)];
+        let path = [
+            None,
+            Some(Started),
+            Some(Pending),
+            Some(Ready),
+            Some(Started),
+        ];
         let to = [Started, Pending, Ready, Started, Succeeded];
         for (from, to) in path.into_iter().zip(to) {
             assert_eq!(allowed(Step, from, to), Ok(()), "{from:?} -> {to:?}");
@@ -143,7 +152,10 @@ mod tests {
         for op_type in [Step, Context, Wait, Callback, ChainedInvoke] {
             for done in [Succeeded, Failed, Cancelled, TimedOut, Stopped] {
                 for to in OperationStatus::ALL {
-                    assert!(allowed(op_type, Some(done), to).is_err(), "{op_type:?} {done:?} {to:?}");
+                    assert!(
+                        allowed(op_type, Some(done), to).is_err(),
+                        "{op_type:?} {done:?} {to:?}"
+                    );
                 }
             }
         }

@@ -108,10 +108,10 @@ fn end(
 ) -> rusqlite::Result<()> {
     let error = serde_json::to_string(error).expect("ErrorObject serializes");
     tx.prepare_cached(
-            "UPDATE durable_executions SET status = ?2, error = ?3, result = NULL, ended_ms = ?4
+        "UPDATE durable_executions SET status = ?2, error = ?3, result = NULL, ended_ms = ?4
              WHERE id = ?1 AND status = 'RUNNING'",
-        )?
-        .execute(params![execution_id, status.as_str(), error, now_ms as i64])?;
+    )?
+    .execute(params![execution_id, status.as_str(), error, now_ms as i64])?;
     tx.prepare_cached("DELETE FROM durable_leases WHERE execution_id = ?1")?
         .execute([execution_id])?;
     tx.prepare_cached("DELETE FROM durable_due WHERE execution_id = ?1")?

@@ -392,7 +392,9 @@ mod tests {
         // recovered) and lets go after 600 ms.
         let other = Connection::open(&path).unwrap();
         other
-            .execute_batch("PRAGMA locking_mode=EXCLUSIVE; SELECT count(*) FROM durable_executions;")
+            .execute_batch(
+                "PRAGMA locking_mode=EXCLUSIVE; SELECT count(*) FROM durable_executions;",
+            )
             .unwrap();
         let reader = Connection::open(&path).unwrap();
         reader.busy_timeout(Duration::from_millis(20)).unwrap();
@@ -410,7 +412,11 @@ mod tests {
         let listed = read_retrying(&stops, || read::executions(&reader, &path));
         holder.join().unwrap();
         assert!(listed.unwrap().is_empty());
-        assert!(t.elapsed() >= Duration::from_millis(500), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
         assert!(stops.fault().is_none(), "a busy read faults nothing");
         let _ = std::fs::remove_dir_all(dir);
     }

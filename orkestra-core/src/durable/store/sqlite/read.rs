@@ -1,7 +1,7 @@
 //! Reading the store back: execution rows and the newest version of each operation.
 
-use super::read_err;
 use super::fnv::{self, Fnv};
+use super::read_err;
 use crate::durable::store::{
     result_is_json, ErrorObject, ExecutionRecord, InvocationStatus, OperationDetails,
     OperationRecord, OperationStatus, OperationType, StoreError,
@@ -162,8 +162,9 @@ fn operation_from_row(
     r: &Row<'_>,
 ) -> Result<OperationRecord, StoreError> {
     const TABLE: &str = "durable_operation_log";
-    let get =
-        |i: usize| -> Result<Option<String>, StoreError> { r.get(i).map_err(|e| read_err(path, e)) };
+    let get = |i: usize| -> Result<Option<String>, StoreError> {
+        r.get(i).map_err(|e| read_err(path, e))
+    };
     let id = get(0)?.unwrap_or_default();
     let name = get(4)?;
     let at = || place(execution_id, Some((&id, name.as_deref())));
