@@ -98,7 +98,7 @@ impl DurableContext {
     {
         self.ensure_not_in_step("wait_for_condition", Some(name))?;
         let id = self.next_id();
-        if self.recorded_type(&id) == Some(OperationType::Context) {
+        if self.recorded_as(&id, OperationType::Context, name) {
             return Err(recorded_as_context(name, &id));
         }
         let decode = |text: &str| -> Result<S, DurableError> {

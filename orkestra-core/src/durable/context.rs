@@ -159,10 +159,12 @@ impl DurableContext {
         }
     }
 
-    /// The type of the record of operation `id` not replayed yet, if there is one (without
-    /// taking it).
-    pub(crate) fn recorded_type(&self, id: &str) -> Option<OperationType> {
-        self.pending().get(id).map(|rec| rec.op_type)
+    /// Whether the record of operation `id` not replayed yet (if any) has this type and name
+    /// (without taking it).
+    pub(crate) fn recorded_as(&self, id: &str, op_type: OperationType, name: &str) -> bool {
+        self.pending()
+            .get(id)
+            .is_some_and(|rec| rec.op_type == op_type && rec.name.as_deref() == Some(name))
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {

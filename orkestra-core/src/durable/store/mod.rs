@@ -458,6 +458,8 @@ impl Future for Commit {
 /// | method | Lambda API |
 /// |---|---|
 /// | [`checkpoint`](Self::checkpoint) | one `OperationUpdate` (`Id`, `ParentId`, `Type`, `SubType`, `Name`, `Payload`, `Error`; the status as its `Action`: START, RETRY, SUCCEED, FAIL), batched into `CheckpointDurableExecution` calls along the checkpoint-token chain; the [`Commit`] completes when the call carrying it returns |
+/// | [`checkpoint`](Self::checkpoint) of a READY record | nothing to send: a due retry turning READY is the service's own transition (the engine writes it for stores that play the service) |
+/// | [`checkpoint_with_due`](Self::checkpoint_with_due) | nothing to send: callbacks are completed by `SendDurableExecutionCallback*`, and the service re-invokes |
 /// | [`flush`](Self::flush) | the pending `CheckpointDurableExecution` call |
 /// | [`load_operations`](Self::load_operations), [`load_operation`](Self::load_operation) | the pages of `GetDurableExecutionState` (and `NewExecutionState` of each checkpoint, which brings completed callbacks) |
 /// | [`get_execution`](Self::get_execution), [`list_executions`](Self::list_executions) | `GetDurableExecution`, `ListDurableExecutionsByFunction` |
