@@ -238,11 +238,12 @@ async fn a_retry_is_pending_with_its_next_attempt_time_while_suspended() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    // The writer folds writes of one operation made in one batch into one row: the PENDING
-    // row (durable before the run suspended) and the final one are always there.
+    // PENDING (durable before the run suspended), then READY in the wake-up's own commit,
+    // then the second attempt (its START may share a commit with its outcome).
     let names: Vec<(&str, u32)> = statuses.iter().map(|(s, a, _)| (s.as_str(), *a)).collect();
-    assert_eq!(names.first(), Some(&("PENDING", 1)), "{names:?}");
+    assert_eq!(names[..2], [("PENDING", 1), ("READY", 1)], "{names:?}");
     assert_eq!(names.last(), Some(&("SUCCEEDED", 2)), "{names:?}");
+    assert_eq!(statuses[1].2, None, "READY clears the next attempt time");
     assert!(
         statuses[0].2.is_some(),
         "PENDING carries its next attempt time"
@@ -348,9 +349,27 @@ async fn stopping_a_running_execution_stops_its_owner_at_the_next_checkpoint() {
         done > 0 && done < 500,
         "{done} steps finished before the stop"
     );
+    // As the AWS local runner: only the execution ends; its operations keep their status
+    // (the step that was running stays STARTED) and nothing is written after the stop.
     assert!(
-        ops.iter().all(|o| o.status.is_finished()),
-        "no operation left open"
+        ops.iter().all(|o| matches!(
+            o.status,
+            OperationStatus::Succeeded | OperationStatus::Started
+        )),
+        "{ops:?}"
+    );
+    assert!(
+        ops.iter()
+            .filter(|o| o.status == OperationStatus::Started)
+            .count()
+            <= 1,
+        "at most the step in flight is open"
+    );
+    let stopped_ms = store.get_execution("s").unwrap().unwrap().ended_ms.unwrap();
+    assert!(
+        ops.iter()
+            .all(|o| o.ended_ms.or(o.started_ms).unwrap() <= stopped_ms),
+        "no operation written after the stop"
     );
     assert!(store.due_state("s").unwrap().is_none());
     let report = store.check(Some("s")).unwrap();
@@ -384,7 +403,9 @@ async fn an_execution_timeout_ends_it_timed_out_suspended_or_running() {
     assert_eq!(worker.run_once().await.unwrap().finished, 1);
     let rec = store.get_execution("t1").unwrap().unwrap();
     assert_eq!(rec.status, InvocationStatus::TimedOut);
-    assert_eq!(rec.error.unwrap().error_type, "ExecutionTimedOut");
+    let error = rec.error.unwrap();
+    assert_eq!(error.error_type, "ExecutionTimedOut");
+    assert_eq!(error.error_message, "Execution timed out after 1 seconds.");
     // Waiting in process: the run itself ends at the deadline.
     let t = Instant::now();
     let rec = DurableExecutor::new(dyn_store.clone())
@@ -395,8 +416,12 @@ async fn an_execution_timeout_ends_it_timed_out_suspended_or_running() {
         .unwrap();
     assert_eq!(rec.status, InvocationStatus::TimedOut);
     assert!(t.elapsed() < Duration::from_secs(5));
+    // The wait keeps its status, as the AWS local runner leaves the operations of a timed-out
+    // execution; no worker wakes it again.
     let wait = &store.load_operations("t2").unwrap()[0];
-    assert_eq!(wait.status, OperationStatus::Stopped);
+    assert_eq!(wait.status, OperationStatus::Started);
+    assert!(store.due_state("t2").unwrap().is_none());
+    assert!(store.check(None).unwrap().is_clean());
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -425,4 +450,49 @@ async fn an_invoke_suspends_with_its_chained_execution_and_wakes_when_it_ends() 
     let child = chained.iter().find(|e| e.id.starts_with("inv/")).unwrap();
     assert_eq!(child.status, InvocationStatus::Succeeded);
     assert!(runner.store().due_state("inv").unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_chained_execution_wakes_its_invoker_which_records_it_stopped() {
+    let (dir, store) = temp_store("chain-stop");
+    let dyn_store: Arc<dyn CheckpointStore> = store.clone();
+    let rec = DurableExecutor::new(dyn_store.clone())
+        .hold(Duration::ZERO)
+        .run("inv", "invoker", &handler_fn(invoker), 6.into())
+        .await
+        .unwrap();
+    assert_eq!(rec.status, InvocationStatus::Running);
+    assert_eq!(store.due_state("inv").unwrap().unwrap().due_ms, None);
+    let op = store.load_operations("inv").unwrap()[0].clone();
+    let child = format!("inv/{}", op.id);
+    store
+        .change_due(
+            &child,
+            DueChange::End {
+                status: InvocationStatus::Stopped,
+                error: ErrorObject::new("ExecutionStopped", "stopped by the test"),
+                now_ms: ExecutionRecord::now_ms(),
+            },
+        )
+        .await
+        .unwrap();
+    let due = store.due_state("inv").unwrap().unwrap();
+    assert!(
+        due.due_ms.is_some(),
+        "the invoker is due once its chained execution ended"
+    );
+    let worker = Worker::new(dyn_store.clone()).handler("invoker", Arc::new(handler_fn(invoker)));
+    assert_eq!(worker.run_once().await.unwrap().finished, 1);
+    let rec = store.get_execution("inv").unwrap().unwrap();
+    assert_eq!(rec.status, InvocationStatus::Failed);
+    let op = &store.load_operations("inv").unwrap()[0];
+    assert_eq!(op.op_type, OperationType::ChainedInvoke);
+    assert_eq!(
+        op.status,
+        OperationStatus::Stopped,
+        "as its chained execution ended"
+    );
+    assert_eq!(op.error.as_ref().unwrap().error_type, "ExecutionStopped");
+    assert!(store.check(None).unwrap().is_clean());
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -5,9 +5,10 @@ use super::context::DurableContext;
 use super::error::DurableError;
 use super::step::StepContext;
 use super::store::{
-    CheckpointStore, DueChange, ErrorObject, OperationDetails, OperationRecord, OperationStatus,
-    OperationType,
+    CheckpointStore, DueChange, ErrorObject, InvocationStatus, OperationDetails, OperationRecord,
+    OperationStatus, OperationType,
 };
+use super::transition;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::Future;
@@ -183,7 +184,10 @@ impl DurableContext {
 
 /// Completes callback `callback_id` (from [`Callback::callback_id`]) with a result or an
 /// error, durably, and makes its execution due at once (a worker runs it, and it replays
-/// past the callback). Fails when the id is malformed, unknown, or already completed.
+/// past the callback). The record and the wake-up are one write
+/// ([`CheckpointStore::checkpoint_with_due`]): a crash leaves both or neither. Fails when the
+/// id is malformed or unknown, the callback is already completed (or timed out), or its
+/// execution has ended.
 pub async fn complete_callback(
     store: &dyn CheckpointStore,
     callback_id: &str,
@@ -202,31 +206,43 @@ pub async fn complete_callback(
         .load_operation(execution_id, op_id)?
         .filter(|r| r.op_type == OperationType::Callback)
         .ok_or_else(|| invalid(format!("no callback {callback_id:?} in the store")))?;
-    if rec.status != OperationStatus::Started {
+    // An ended (stopped, timed-out) execution keeps its callbacks STARTED: nothing completes
+    // them any more.
+    if let Some(exec) = store
+        .get_execution(execution_id)?
+        .filter(|e| e.status != InvocationStatus::Running)
+    {
+        return Err(invalid(format!(
+            "callback {callback_id:?} belongs to execution {execution_id:?}, which has already \
+             ended ({})",
+            exec.status.as_str()
+        )));
+    }
+    let to = if outcome.is_ok() {
+        OperationStatus::Succeeded
+    } else {
+        OperationStatus::Failed
+    };
+    if rec.status.is_finished() {
         return Err(invalid(format!(
             "callback {callback_id:?} is already {}",
             rec.status.as_str()
         )));
     }
+    transition::check(OperationType::Callback, callback_id, Some(rec.status), to)?;
+    rec.status = to;
     match outcome {
-        Ok(v) => {
-            rec.status = OperationStatus::Succeeded;
-            rec.result = Some(v.to_string());
-        }
+        Ok(v) => rec.result = Some(v.to_string()),
         Err(e) => {
-            rec.status = OperationStatus::Failed;
+            // The STARTED record kept the timeout there; a FAIL carries no result.
+            rec.result = None;
             rec.error = Some(e);
         }
     }
-    // Sent together, so they usually share one transaction.
-    let written = store.checkpoint(execution_id, &rec);
-    let due = store.change_due(
-        execution_id,
-        DueChange::Wake {
-            now_ms: super::store::ExecutionRecord::now_ms(),
-        },
-    );
-    written.await?;
-    due.await?;
+    // One transaction: a crash cannot leave the callback completed and its execution not due.
+    let wake = DueChange::Wake {
+        now_ms: super::store::ExecutionRecord::now_ms(),
+    };
+    store.checkpoint_with_due(execution_id, &rec, wake).await?;
     Ok(())
 }

@@ -104,7 +104,9 @@ impl DurableContext {
             name: name.to_string(),
             error,
         };
-        if let Some(rec) = self.replay(&id, OperationType::Context, Some(name))? {
+        let recorded = self.replay(&id, OperationType::Context, Some(name))?;
+        let resumed = recorded.is_some();
+        if let Some(rec) = recorded {
             if rec.status.is_finished() {
                 self.forget_descendants(&id);
             }
@@ -139,7 +141,10 @@ impl DurableContext {
             ended_ms: None,
             details: Default::default(),
         };
-        self.checkpoint_nowait(&record(OperationStatus::Started, None, None));
+        // A context found STARTED (its body was interrupted) is not started again.
+        if !resumed {
+            self.checkpoint_nowait(&record(OperationStatus::Started, None, None));
+        }
         let out = f(self.child(id.clone())).await;
         match out {
             Ok(v) => {

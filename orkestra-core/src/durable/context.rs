@@ -159,6 +159,14 @@ impl DurableContext {
         }
     }
 
+    /// Whether the record of operation `id` not replayed yet (if any) has this type and name
+    /// (without taking it).
+    pub(crate) fn recorded_as(&self, id: &str, op_type: OperationType, name: &str) -> bool {
+        self.pending()
+            .get(id)
+            .is_some_and(|rec| rec.op_type == op_type && rec.name.as_deref() == Some(name))
+    }
+
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.inner
             .exec

@@ -54,6 +54,10 @@ pub enum DurableError {
         /// The codec's message.
         message: String,
     },
+    /// A write would break the protocol's status transitions (see
+    /// [`transition`](crate::durable::transition)); it is refused, not recorded.
+    #[error(transparent)]
+    IllegalTransition(#[from] super::transition::IllegalTransition),
     /// A configuration was invalid.
     #[error("invalid {what}: {message}")]
     InvalidConfig {
@@ -89,6 +93,9 @@ impl DurableError {
             DurableError::Store(_) => ErrorObject::new("CheckpointStoreError", self.to_string()),
             DurableError::Owned { .. } => ErrorObject::new("ExecutionOwned", self.to_string()),
             DurableError::Serde { .. } => ErrorObject::new("SerdeError", self.to_string()),
+            DurableError::IllegalTransition(_) => {
+                ErrorObject::new("IllegalTransition", self.to_string())
+            }
             DurableError::InvalidConfig { .. } => {
                 ErrorObject::new("InvalidConfiguration", self.to_string())
             }

@@ -162,7 +162,8 @@ impl DurableExecutor {
     }
 
     /// Gives a new execution a timeout: once it has run (or waited) this long since it
-    /// started it ends TIMED_OUT, its open operations STOPPED.
+    /// started it ends TIMED_OUT (error `ExecutionTimedOut`, "Execution timed out after N
+    /// seconds."); its operations keep the status they had.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -276,7 +277,9 @@ impl DurableExecutor {
         }
         let ticket = self.claim(execution_id, now_ms, existing.is_none()).await?;
         if ticket.deadline_ms.is_some_and(|d| now_ms >= d) {
-            return self.time_out(execution_id).await;
+            return self
+                .time_out(execution_id, record.started_ms, ticket.deadline_ms)
+                .await;
         }
         let ops = self.store.load_operations(execution_id)?;
         let mut state = ExecutionState::new(
@@ -299,7 +302,11 @@ impl DurableExecutor {
         let now_ms = self.clock.now_ms();
         let outcome = match ended {
             Ended::Done(outcome) => outcome,
-            Ended::TimedOut => return self.time_out(execution_id).await,
+            Ended::TimedOut => {
+                return self
+                    .time_out(execution_id, record.started_ms, ticket.deadline_ms)
+                    .await
+            }
             Ended::Suspended(due) => {
                 // Everything it waits for is durable (drive flushed) before it is due.
                 let due = match (due, ticket.deadline_ms) {
@@ -382,14 +389,24 @@ impl DurableExecutor {
         })
     }
 
-    /// Ends the execution TIMED_OUT (its open operations STOPPED).
-    async fn time_out(&self, execution_id: &str) -> Result<ExecutionRecord, DurableError> {
+    /// Ends the execution TIMED_OUT at `deadline_ms` (its operations keep their status, as
+    /// the AWS local runner's), with the runner's message.
+    async fn time_out(
+        &self,
+        execution_id: &str,
+        started_ms: Option<u64>,
+        deadline_ms: Option<u64>,
+    ) -> Result<ExecutionRecord, DurableError> {
+        let message = match (started_ms, deadline_ms) {
+            (Some(start), Some(end)) => format!(
+                "Execution timed out after {} seconds.",
+                end.saturating_sub(start).div_ceil(1000)
+            ),
+            _ => "Execution timed out.".to_string(),
+        };
         let end = DueChange::End {
             status: InvocationStatus::TimedOut,
-            error: ErrorObject::new(
-                "ExecutionTimedOut",
-                format!("execution {execution_id:?} ran past its timeout"),
-            ),
+            error: ErrorObject::new("ExecutionTimedOut", message),
             now_ms: self.clock.now_ms(),
         };
         self.store.change_due(execution_id, end).await?;

@@ -1,77 +1,16 @@
-//! `ctx.invoke` (run another registered durable handler as a chained execution) and
-//! `ctx.wait_for_condition` (poll a checked state with durable waits in between).
+//! `ctx.invoke`: run another registered durable handler as a chained execution.
 
 use super::context::DurableContext;
 use super::error::DurableError;
 use super::execution::DurableExecutor;
 use super::registry::{registered_handler, registered_handlers};
-use super::step::StepContext;
 use super::store::{
     ErrorObject, InvocationStatus, OperationRecord, OperationStatus, OperationType,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
-
-/// What a wait strategy decides after a check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WaitDecision {
-    /// The condition is met: stop with the current state.
-    Stop,
-    /// Check again after this durable wait.
-    ContinueAfter(Duration),
-}
-
-/// The decision function of [`WaitForConditionConfig`]: `(state, attempt) -> decision`.
-pub type WaitStrategy<S> = Arc<dyn Fn(&S, u32) -> WaitDecision + Send + Sync>;
-
-/// The initial state and the strategy of `ctx.wait_for_condition`.
-pub struct WaitForConditionConfig<S> {
-    /// The state the first check gets.
-    pub initial_state: S,
-    /// Decides, after each check, whether to stop or wait and check again.
-    pub wait_strategy: WaitStrategy<S>,
-}
 
 impl DurableContext {
-    /// Runs `check` as a step on the current state (starting from `initial_state`) until
-    /// the strategy says stop, with a durable wait between checks; all inside a child context
-    /// called `name`. Returns the final state.
-    pub async fn wait_for_condition<S, E, F, Fut>(
-        &self,
-        name: &str,
-        check: F,
-        config: WaitForConditionConfig<S>,
-    ) -> Result<S, DurableError>
-    where
-        S: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-        E: std::fmt::Display + Send + 'static,
-        F: Fn(S, StepContext) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<S, E>> + Send + 'static,
-    {
-        self.ensure_not_in_step("wait_for_condition", Some(name))?;
-        let check = Arc::new(check);
-        self.run_in_child_context(name, |child: DurableContext| async move {
-            let mut state = config.initial_state;
-            let mut attempt = 1u32;
-            loop {
-                let (check, current) = (check.clone(), state.clone());
-                state = child
-                    .step(move |s: StepContext| check(current.clone(), s))
-                    .name(format!("check-{attempt}"))
-                    .await?;
-                match (config.wait_strategy)(&state, attempt) {
-                    WaitDecision::Stop => return Ok::<S, DurableError>(state),
-                    WaitDecision::ContinueAfter(d) => child.wait(d).await?,
-                }
-                attempt += 1;
-            }
-        })
-        .await
-    }
-
     /// Invokes the registered durable handler `handler` (see `#[durable_execution]`) with
     /// `input` as a chained execution (id `PARENT_ID/OPERATION_ID`) on the same store, and
     /// returns its result; a replay returns the recorded result without invoking again.
@@ -167,7 +106,13 @@ impl DurableContext {
             let error = rec
                 .error
                 .unwrap_or_else(|| ErrorObject::new("InvokeFailed", "no recorded error"));
-            self.checkpoint(&record(OperationStatus::Failed, None, Some(error.clone())))
+            // The operation ends as its chained execution did (as the AWS local runner's).
+            let status = match rec.status {
+                InvocationStatus::TimedOut => OperationStatus::TimedOut,
+                InvocationStatus::Stopped => OperationStatus::Stopped,
+                _ => OperationStatus::Failed,
+            };
+            self.checkpoint(&record(status, None, Some(error.clone())))
                 .await?;
             Err(fail(error))
         }

@@ -80,6 +80,7 @@ mod child;
 pub mod cli;
 mod clock;
 mod completion;
+mod condition;
 mod context;
 mod error;
 mod execution;
@@ -96,6 +97,7 @@ mod step;
 mod step_scope;
 pub mod store;
 mod suspend;
+pub mod transition;
 mod worker;
 
 pub use batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
@@ -103,11 +105,11 @@ pub use callback::{complete_callback, Callback, CallbackConfig};
 pub use child::{branch, Branch, ParallelConfig};
 pub use clock::Clock;
 pub use completion::CompletionConfig;
+pub use condition::{WaitDecision, WaitForConditionConfig, WaitStrategy, WAIT_FOR_CONDITION};
 pub use context::{DurableContext, ReplayLogger};
 pub use error::DurableError;
 pub use execution::{handler_fn, DurableExecutor, DurableHandler, FnHandler};
 pub use ids::operation_id;
-pub use invoke::{WaitDecision, WaitForConditionConfig, WaitStrategy};
 pub use map::{
     ItemNamer, JsonSerdes, MapBuilder, MapConfig, MapFunction, Serdes, SummaryGenerator,
     MAX_CHECKPOINT_RESULT,

@@ -6,6 +6,7 @@ use super::error::DurableError;
 use super::retry::RetryStrategy;
 use super::step_scope;
 use super::store::{ErrorObject, OperationRecord, OperationStatus, OperationType};
+use super::transition;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::future::{Future, IntoFuture};
@@ -311,15 +312,23 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
         name: label.to_string(),
         error,
     };
-    // A due retry: the failed attempt's record, READY for the next START.
-    let ready = |attempt, due| {
-        let mut rec = record(OperationStatus::Ready, attempt, None, None);
-        rec.details.next_attempt_ms = Some(due);
-        rec
+    // The status last recorded: every write is checked against the transition table.
+    let mut last = None;
+    let to = |last: &mut Option<OperationStatus>, status| -> Result<(), DurableError> {
+        transition::check(OperationType::Step, label, *last, status)?;
+        *last = Some(status);
+        Ok(())
     };
+    // A due retry: the wake-up writes the failed attempt's record READY, in a commit of its
+    // own, before the next START (PROTOCOL.md §7). As the AWS local runner's, it keeps the
+    // attempt and its error and clears the next attempt's time.
+    let ready = |attempt, error| record(OperationStatus::Ready, attempt, None, error);
 
     let mut attempt = 1;
+    // A re-run of an interrupted at-least-once attempt writes no second START.
+    let mut started = false;
     if let Some(rec) = ctx.replay(&id, OperationType::Step, name.as_deref())? {
+        last = Some(rec.status);
         match rec.status {
             OperationStatus::Succeeded => {
                 return decode(&format!("result of step {label:?}"), rec.result.as_deref())
@@ -332,11 +341,15 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
             OperationStatus::Pending => {
                 let due = rec.details.next_attempt_ms.unwrap_or_else(|| ctx.now_ms());
                 ctx.until(due).await;
-                ctx.checkpoint_nowait(&ready(rec.attempt, due));
+                to(&mut last, OperationStatus::Ready)?;
+                ctx.checkpoint(&ready(rec.attempt, rec.error)).await?;
                 attempt = rec.attempt + 1;
             }
             OperationStatus::Ready => attempt = rec.attempt + 1,
-            OperationStatus::Started if !at_most_once => attempt = rec.attempt.max(1),
+            OperationStatus::Started if !at_most_once => {
+                attempt = rec.attempt.max(1);
+                started = true;
+            }
             _ => {
                 // STARTED under at-most-once (every other status is handled above).
                 let error = ErrorObject::new(
@@ -349,15 +362,22 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
                 match retry.delay(rec.attempt) {
                     Some(d) => {
                         let due = ctx.now_ms() + d.as_millis() as u64;
-                        let mut pending =
-                            record(OperationStatus::Pending, rec.attempt, None, Some(error));
+                        let mut pending = record(
+                            OperationStatus::Pending,
+                            rec.attempt,
+                            None,
+                            Some(error.clone()),
+                        );
                         pending.details.next_attempt_ms = Some(due);
+                        to(&mut last, OperationStatus::Pending)?;
                         ctx.checkpoint(&pending).await?;
                         ctx.until(due).await;
-                        ctx.checkpoint_nowait(&ready(rec.attempt, due));
+                        to(&mut last, OperationStatus::Ready)?;
+                        ctx.checkpoint(&ready(rec.attempt, Some(error))).await?;
                         attempt = rec.attempt + 1;
                     }
                     None => {
+                        to(&mut last, OperationStatus::Failed)?;
                         ctx.checkpoint(&record(
                             OperationStatus::Failed,
                             rec.attempt,
@@ -379,10 +399,13 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
         }
         // One record per attempt: START, then the same record with the outcome.
         let mut rec = record(OperationStatus::Started, attempt, None, None);
-        if at_most_once {
-            ctx.checkpoint(&rec).await?;
-        } else {
-            ctx.checkpoint_nowait(&rec);
+        if !std::mem::take(&mut started) {
+            to(&mut last, OperationStatus::Started)?;
+            if at_most_once {
+                ctx.checkpoint(&rec).await?;
+            } else {
+                ctx.checkpoint_nowait(&rec);
+            }
         }
         let step_ctx = StepContext::new(ctx.execution_id_arc(), &id, name.as_deref(), attempt);
         let running = ctx.suspension().step_running();
@@ -391,6 +414,7 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
         drop(running);
         if let Some(error) = violation {
             // Not retried: another attempt would start the same operation.
+            to(&mut last, OperationStatus::Failed)?;
             rec.status = OperationStatus::Failed;
             rec.error = Some(error.clone());
             ctx.checkpoint(&rec).await?;
@@ -402,6 +426,7 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
                     what: format!("result of step {label:?}"),
                     message: e.to_string(),
                 })?;
+                to(&mut last, OperationStatus::Succeeded)?;
                 rec.status = OperationStatus::Succeeded;
                 rec.result = Some(text);
                 if at_most_once {
@@ -418,17 +443,21 @@ async fn run_step<S: StepFunction>(b: StepBuilder<'_, S>) -> Result<S::Output, D
                 match retry.delay(attempt) {
                     Some(d) => {
                         // PENDING until the retry is due, then READY, then the next START
-                        // (PROTOCOL.md §7); a long delay suspends the execution.
+                        // (PROTOCOL.md §7), each durable before the next (RETRY is a
+                        // synchronous update); a long delay suspends the execution.
                         let due = ctx.now_ms() + d.as_millis() as u64;
+                        to(&mut last, OperationStatus::Pending)?;
                         rec.status = OperationStatus::Pending;
                         rec.error = Some(error);
                         rec.details.next_attempt_ms = Some(due);
-                        ctx.checkpoint_nowait(&rec);
+                        ctx.checkpoint(&rec).await?;
                         ctx.until(due).await;
-                        ctx.checkpoint_nowait(&ready(attempt, due));
+                        to(&mut last, OperationStatus::Ready)?;
+                        ctx.checkpoint(&ready(attempt, rec.error.clone())).await?;
                         attempt += 1;
                     }
                     None => {
+                        to(&mut last, OperationStatus::Failed)?;
                         rec.status = OperationStatus::Failed;
                         rec.error = Some(error.clone());
                         ctx.checkpoint(&rec).await?;

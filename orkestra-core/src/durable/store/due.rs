@@ -71,7 +71,7 @@ pub enum DueChange {
         now_ms: u64,
     },
     /// Ends the execution from outside its run (`durable stop`, an execution timeout): the
-    /// execution gets `status`, its open operations STOPPED; its lease and entry go.
+    /// execution gets `status` (its operations keep theirs); its lease and entry go.
     End {
         /// STOPPED or TIMED_OUT.
         status: InvocationStatus,

@@ -334,6 +334,15 @@ pub enum StoreError {
         /// What went wrong.
         message: String,
     },
+    /// Another connection held the file's lock past the busy timeout (a long writer, a
+    /// killed process's WAL being recovered): transient, retried before it counts as a fault.
+    #[error("checkpoint store at {path} is busy: {message}")]
+    Busy {
+        /// The store's location.
+        path: String,
+        /// SQLite's message.
+        message: String,
+    },
     /// The store's writer has stopped.
     #[error("checkpoint store writer has stopped")]
     Closed,
@@ -449,6 +458,8 @@ impl Future for Commit {
 /// | method | Lambda API |
 /// |---|---|
 /// | [`checkpoint`](Self::checkpoint) | one `OperationUpdate` (`Id`, `ParentId`, `Type`, `SubType`, `Name`, `Payload`, `Error`; the status as its `Action`: START, RETRY, SUCCEED, FAIL), batched into `CheckpointDurableExecution` calls along the checkpoint-token chain; the [`Commit`] completes when the call carrying it returns |
+/// | [`checkpoint`](Self::checkpoint) of a READY record | nothing to send: a due retry turning READY is the service's own transition (the engine writes it for stores that play the service) |
+/// | [`checkpoint_with_due`](Self::checkpoint_with_due) | nothing to send: callbacks are completed by `SendDurableExecutionCallback*`, and the service re-invokes |
 /// | [`flush`](Self::flush) | the pending `CheckpointDurableExecution` call |
 /// | [`load_operations`](Self::load_operations), [`load_operation`](Self::load_operation) | the pages of `GetDurableExecutionState` (and `NewExecutionState` of each checkpoint, which brings completed callbacks) |
 /// | [`get_execution`](Self::get_execution), [`list_executions`](Self::list_executions) | `GetDurableExecution`, `ListDurableExecutionsByFunction` |
@@ -519,6 +530,24 @@ pub trait CheckpointStore: Send + Sync + 'static {
     fn change_due(&self, execution_id: &str, change: DueChange) -> Commit {
         let _ = (execution_id, change);
         Commit::ready(Ok(()))
+    }
+    /// Writes `record` and applies `change` to the wake-up index atomically: both become
+    /// durable, or neither (a completed callback and its execution becoming due, so a crash
+    /// cannot leave the one without the other). The default writes them one after the other,
+    /// which is enough for a store without an index (the default [`change_due`](Self::change_due)
+    /// ignores the change: there the service re-invokes); a store with an index overrides it.
+    fn checkpoint_with_due(
+        &self,
+        execution_id: &str,
+        record: &OperationRecord,
+        change: DueChange,
+    ) -> Commit {
+        let written = self.checkpoint(execution_id, record);
+        let due = self.change_due(execution_id, change);
+        Commit::later(async move {
+            written.await?;
+            due.await
+        })
     }
     /// `execution_id`'s entry in the wake-up index, if it has one.
     fn due_state(&self, execution_id: &str) -> Result<Option<DueState>, StoreError> {

@@ -6,6 +6,7 @@ use super::db_err;
 use crate::durable::store::{
     result_is_json, ErrorObject, InvocationStatus, OperationStatus, OperationType, StoreError,
 };
+use crate::durable::transition;
 use rusqlite::{Connection, Row};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -43,13 +44,6 @@ impl CheckReport {
     pub fn is_clean(&self) -> bool {
         self.integrity_check == ["ok"] && self.problems.is_empty()
     }
-}
-
-/// Whether an operation in status `from` may get another log row: a finished operation does
-/// not change again; a started or retry-pending one moves on (a re-run at-least-once step
-/// writes START again).
-fn may_change(from: OperationStatus) -> bool {
-    !from.is_finished()
 }
 
 fn json_problem(column: &str, text: Option<&str>) -> Option<String> {
@@ -241,8 +235,23 @@ fn check_row(
     {
         report(found);
     }
+    // Each row's status against the one before it (none for the first row).
+    let transition_problem = |op_type: &str, from: Option<OperationStatus>| {
+        let (t, to) = (OperationType::parse(op_type)?, parsed?);
+        let why = transition::allowed(t, from, to).err()?;
+        (!transition::written_by_older_versions(t, from, to)).then(|| {
+            format!(
+                "status {} after {} ({why})",
+                to.as_str(),
+                from.map_or("no record", OperationStatus::as_str),
+            )
+        })
+    };
     match seen.get_mut(&(exec.clone(), op.clone())) {
         None => {
+            if let Some(found) = transition_problem(&op_type, None) {
+                report(found);
+            }
             seen.insert(
                 (exec, op),
                 Seen {
@@ -261,14 +270,11 @@ fn check_row(
                     first.op_type, first.name, first.parent, op_type, name, parent
                 ));
             }
-            if let (Some(from), Some(to)) = (first.status, parsed) {
-                if !may_change(from) {
-                    report(format!(
-                        "status {} after {} (a finished operation does not change)",
-                        to.as_str(),
-                        from.as_str()
-                    ));
-                }
+            if let Some(found) = first
+                .status
+                .and_then(|from| transition_problem(&op_type, Some(from)))
+            {
+                report(found);
             }
             first.status = parsed.or(first.status);
         }

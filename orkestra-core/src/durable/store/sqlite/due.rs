@@ -96,8 +96,9 @@ fn log_wake(
 }
 
 /// Ends a running execution from outside its run (stop, timeout): the execution gets
-/// `status`, its open operations STOPPED, and its lease (so a running owner's next write is
-/// refused) and wake-up row go.
+/// `status`, and its lease (so a running owner's next write is refused) and wake-up row go.
+/// Its operations keep the status they had, as the AWS local runner leaves them (only the
+/// EXECUTION operation changes there): a step that was running stays STARTED, a wait STARTED.
 fn end(
     tx: &Transaction<'_>,
     execution_id: &str,
@@ -106,33 +107,20 @@ fn end(
     now_ms: u64,
 ) -> rusqlite::Result<()> {
     let error = serde_json::to_string(error).expect("ErrorObject serializes");
-    let changed = tx
-        .prepare_cached(
-            "UPDATE durable_executions SET status = ?2, error = ?3, result = NULL, ended_ms = ?4
+    tx.prepare_cached(
+        "UPDATE durable_executions SET status = ?2, error = ?3, result = NULL, ended_ms = ?4
              WHERE id = ?1 AND status = 'RUNNING'",
-        )?
-        .execute(params![execution_id, status.as_str(), error, now_ms as i64])?;
-    if changed == 1 {
-        tx.prepare_cached(
-            "INSERT INTO durable_operation_log
-                 (exec_key, op_id, parent_id, op_type, sub_type, name, status, result, error,
-                  attempt, at_ms, scheduled_end_ms, next_attempt_ms, callback_id, replay_children)
-             SELECT l.exec_key, l.op_id, l.parent_id, l.op_type, l.sub_type, l.name, 'STOPPED',
-                    NULL, NULL, l.attempt, ?2, l.scheduled_end_ms, l.next_attempt_ms,
-                    l.callback_id, l.replay_children
-             FROM durable_operation_log l
-             JOIN durable_execution_keys k ON k.key = l.exec_key AND k.id = ?1
-             WHERE l.status IN ('STARTED', 'PENDING', 'READY')
-               AND l.seq = (SELECT max(seq) FROM durable_operation_log m
-                            WHERE m.exec_key = l.exec_key AND m.op_id = l.op_id)
-             ORDER BY l.seq",
-        )?
-        .execute(params![execution_id, now_ms as i64])?;
-    }
+    )?
+    .execute(params![execution_id, status.as_str(), error, now_ms as i64])?;
     tx.prepare_cached("DELETE FROM durable_leases WHERE execution_id = ?1")?
         .execute([execution_id])?;
     tx.prepare_cached("DELETE FROM durable_due WHERE execution_id = ?1")?
         .execute([execution_id])?;
+    // A chained execution (`PARENT/OPERATION`) that ends wakes the execution that invoked it,
+    // as the runner notifies the parent of any terminal child.
+    if let Some((parent, _)) = execution_id.rsplit_once('/') {
+        apply(tx, parent, &DueChange::Wake { now_ms })?;
+    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The embedded default store: one SQLite file (WAL), written by a writer thread that batches
 //! writes into one transaction each (group commit).
 
+mod busy;
 mod check;
 mod due;
 pub(crate) mod fnv;
@@ -82,6 +83,19 @@ fn db_err(path: &Path, e: impl std::fmt::Display) -> StoreError {
     StoreError::Database {
         path: path.display().to_string(),
         message: e.to_string(),
+    }
+}
+
+/// A failed read: [`StoreError::Busy`] when another connection's lock is in the way (the
+/// read is retried), [`StoreError::Database`] otherwise.
+fn read_err(path: &Path, e: rusqlite::Error) -> StoreError {
+    if busy::is_busy(&e) {
+        StoreError::Busy {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }
+    } else {
+        db_err(path, e)
     }
 }
 
@@ -197,13 +211,38 @@ impl SqliteStore {
         self.reader.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A read's outcome; a failed read stops later writes too (what the engine would write
-    /// next may depend on what it could not read).
-    fn read<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        if let Err(e) = &result {
-            self.stops.set_fault(e.clone());
+    /// Runs `read` on the reader connection. A busy read (another connection's lock past the
+    /// busy timeout: a long writer, a killed process's WAL being recovered) is retried with the
+    /// writes' backoff and faults nothing; a read that fails for good (any other error, or a
+    /// lock held past the retries) stops later writes too, since what the engine would write
+    /// next may depend on what it could not read.
+    fn read<T>(
+        &self,
+        read: impl Fn(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        // The connection is not held while waiting to retry.
+        read_retrying(&self.stops, || read(&self.reader()))
+    }
+}
+
+/// Runs `read`, retrying it while it is busy (see [`SqliteStore::read`]); a read that fails
+/// for good is set as the store's fault in `stops`.
+fn read_retrying<T>(
+    stops: &Stops,
+    mut read: impl FnMut() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut backoff = busy::Backoff::new();
+    loop {
+        match read() {
+            Err(StoreError::Busy { .. }) if backoff.retry() => {
+                tracing::warn!("checkpoint store busy on a read; retrying");
+            }
+            Err(e) => {
+                stops.set_fault(e.clone());
+                return Err(e);
+            }
+            Ok(value) => return Ok(value),
         }
-        result
     }
 }
 
@@ -219,6 +258,21 @@ impl CheckpointStore for SqliteStore {
         let op = PackedOp::pack(execution_id, record);
         self.send(|done| Msg::Op {
             op,
+            due: None,
+            done: Some(done),
+        })
+    }
+
+    fn checkpoint_with_due(
+        &self,
+        execution_id: &str,
+        record: &OperationRecord,
+        change: super::DueChange,
+    ) -> Commit {
+        let op = PackedOp::pack(execution_id, record);
+        self.send(|done| Msg::Op {
+            op,
+            due: Some(Box::new(change)),
             done: Some(done),
         })
     }
@@ -226,7 +280,11 @@ impl CheckpointStore for SqliteStore {
     fn checkpoint_nowait(&self, execution_id: &str, record: &OperationRecord) {
         let op = PackedOp::pack(execution_id, record);
         // A closed writer surfaces on the next awaited write.
-        let _ = self.post(Msg::Op { op, done: None });
+        let _ = self.post(Msg::Op {
+            op,
+            due: None,
+            done: None,
+        });
     }
 
     fn checkpoint_ordered(&self, execution_id: &str, record: &OperationRecord) -> Commit {
@@ -248,11 +306,11 @@ impl CheckpointStore for SqliteStore {
     }
 
     fn get_execution(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-        self.read(read::execution(&self.reader(), &self.path, execution_id))
+        self.read(|conn| read::execution(conn, &self.path, execution_id))
     }
 
     fn list_executions(&self) -> Result<Vec<ExecutionRecord>, StoreError> {
-        self.read(read::executions(&self.reader(), &self.path))
+        self.read(|conn| read::executions(conn, &self.path))
     }
 
     fn load_operation(
@@ -260,16 +318,11 @@ impl CheckpointStore for SqliteStore {
         execution_id: &str,
         op_id: &str,
     ) -> Result<Option<OperationRecord>, StoreError> {
-        self.read(read::operation(
-            &self.reader(),
-            &self.path,
-            execution_id,
-            op_id,
-        ))
+        self.read(|conn| read::operation(conn, &self.path, execution_id, op_id))
     }
 
     fn load_operations(&self, execution_id: &str) -> Result<Vec<OperationRecord>, StoreError> {
-        self.read(read::operations(&self.reader(), &self.path, execution_id))
+        self.read(|conn| read::operations(conn, &self.path, execution_id))
     }
 
     fn acquire_lease(
@@ -309,7 +362,7 @@ impl CheckpointStore for SqliteStore {
     }
 
     fn due_state(&self, execution_id: &str) -> Result<Option<super::DueState>, StoreError> {
-        self.read(due::state(&self.reader(), execution_id).map_err(|e| db_err(&self.path, e)))
+        self.read(|conn| due::state(conn, execution_id).map_err(|e| read_err(&self.path, e)))
     }
 
     fn due_executions(
@@ -317,6 +370,73 @@ impl CheckpointStore for SqliteStore {
         now_ms: u64,
         limit: usize,
     ) -> Result<Vec<super::DueExecution>, StoreError> {
-        self.read(due::due(&self.reader(), now_ms, limit).map_err(|e| db_err(&self.path, e)))
+        self.read(|conn| due::due(conn, now_ms, limit).map_err(|e| read_err(&self.path, e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_read_meeting_another_connections_lock_is_retried_and_faults_nothing() {
+        let dir = std::env::temp_dir().join(format!("orkestra-busy-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("r.db");
+        let mut setup = schema::open_connection(&path, Synchronous::Normal).unwrap();
+        schema::migrate(&mut setup, &path).unwrap();
+        drop(setup);
+        // Another connection takes the file for itself (exclusive locking in WAL mode keeps
+        // every other connection out, readers too, as while a killed process's WAL is
+        // recovered) and lets go after 600 ms.
+        let other = Connection::open(&path).unwrap();
+        other
+            .execute_batch(
+                "PRAGMA locking_mode=EXCLUSIVE; SELECT count(*) FROM durable_executions;",
+            )
+            .unwrap();
+        let reader = Connection::open(&path).unwrap();
+        reader.busy_timeout(Duration::from_millis(20)).unwrap();
+        let blocked = read::executions(&reader, &path);
+        assert!(
+            matches!(blocked, Err(StoreError::Busy { .. })),
+            "the other connection's lock blocks reads: {blocked:?}"
+        );
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(600));
+            drop(other);
+        });
+        let stops = Stops::default();
+        let t = Instant::now();
+        let listed = read_retrying(&stops, || read::executions(&reader, &path));
+        holder.join().unwrap();
+        assert!(listed.unwrap().is_empty());
+        assert!(
+            t.elapsed() >= Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(stops.fault().is_none(), "a busy read faults nothing");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_read_that_fails_for_good_stops_later_writes() {
+        let dir = std::env::temp_dir().join(format!("orkestra-bad-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("r.db");
+        let store = SqliteStore::open(&path).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO durable_executions (id, handler, status, input)
+                 VALUES ('x', 'h', 'RUNNING', 'not json')",
+            )
+            .unwrap();
+        let e = store.get_execution("x").unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
+        assert!(store.stopped("x").is_some());
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -1,7 +1,7 @@
 //! Reading the store back: execution rows and the newest version of each operation.
 
-use super::db_err;
 use super::fnv::{self, Fnv};
+use super::read_err;
 use crate::durable::store::{
     result_is_json, ErrorObject, ExecutionRecord, InvocationStatus, OperationDetails,
     OperationRecord, OperationStatus, OperationType, StoreError,
@@ -16,7 +16,7 @@ const OPERATION_COLUMNS: &str = "op_id, parent_id, op_type, sub_type, name, stat
 
 /// A millisecond timestamp column.
 fn millis(r: &Row<'_>, i: usize, path: &Path) -> Result<Option<u64>, StoreError> {
-    let ms: Option<i64> = r.get(i).map_err(|e| db_err(path, e))?;
+    let ms: Option<i64> = r.get(i).map_err(|e| read_err(path, e))?;
     Ok(ms.map(|ms| ms as u64))
 }
 
@@ -129,7 +129,7 @@ pub(super) fn execution(
             exec_row,
         )
         .optional()
-        .map_err(|e| db_err(path, e))?;
+        .map_err(|e| read_err(path, e))?;
     row.map(execution_from_row).transpose()
 }
 
@@ -142,18 +142,18 @@ pub(super) fn executions(
         .prepare(&format!(
             "SELECT {EXECUTION_COLUMNS} FROM durable_executions ORDER BY rowid"
         ))
-        .map_err(|e| db_err(path, e))?;
+        .map_err(|e| read_err(path, e))?;
     let rows: Vec<ExecRow> = stmt
         .query_map([], exec_row)
         .and_then(|rows| rows.collect())
-        .map_err(|e| db_err(path, e))?;
+        .map_err(|e| read_err(path, e))?;
     rows.into_iter().map(execution_from_row).collect()
 }
 
 fn exec_key(conn: &Connection, path: &Path, execution_id: &str) -> Result<Option<i64>, StoreError> {
     conn.prepare_cached("SELECT key FROM durable_execution_keys WHERE id = ?1")
         .and_then(|mut s| s.query_row([execution_id], |r| r.get(0)).optional())
-        .map_err(|e| db_err(path, e))
+        .map_err(|e| read_err(path, e))
 }
 
 fn operation_from_row(
@@ -162,8 +162,9 @@ fn operation_from_row(
     r: &Row<'_>,
 ) -> Result<OperationRecord, StoreError> {
     const TABLE: &str = "durable_operation_log";
-    let get =
-        |i: usize| -> Result<Option<String>, StoreError> { r.get(i).map_err(|e| db_err(path, e)) };
+    let get = |i: usize| -> Result<Option<String>, StoreError> {
+        r.get(i).map_err(|e| read_err(path, e))
+    };
     let id = get(0)?.unwrap_or_default();
     let name = get(4)?;
     let at = || place(execution_id, Some((&id, name.as_deref())));
@@ -175,7 +176,7 @@ fn operation_from_row(
     let text = |i: usize| -> Result<&str, StoreError> {
         r.get_ref(i)
             .and_then(|v| v.as_str().map_err(Into::into))
-            .map_err(|e| db_err(path, e))
+            .map_err(|e| read_err(path, e))
     };
     let op_type = text(2)?;
     let op_type = OperationType::parse(op_type)
@@ -189,7 +190,7 @@ fn operation_from_row(
         check_json(TABLE, at, "result", result.as_deref())?;
     }
     let error = parse_error(TABLE, at, get(7)?)?;
-    let at_ms: Option<i64> = r.get(9).map_err(|e| db_err(path, e))?;
+    let at_ms: Option<i64> = r.get(9).map_err(|e| read_err(path, e))?;
     let at_ms = at_ms.map(|ms| ms as u64);
     Ok(OperationRecord {
         parent_id: get(1)?,
@@ -199,14 +200,14 @@ fn operation_from_row(
         status,
         result,
         error,
-        attempt: r.get(8).map_err(|e| db_err(path, e))?,
+        attempt: r.get(8).map_err(|e| read_err(path, e))?,
         started_ms: at_ms,
         ended_ms: at_ms.filter(|_| status.is_finished()),
         details: OperationDetails {
             scheduled_end_ms: millis(r, 10, path)?,
             next_attempt_ms: millis(r, 11, path)?,
-            callback_id: r.get(12).map_err(|e| db_err(path, e))?,
-            replay_children: r.get::<_, i64>(13).map_err(|e| db_err(path, e))? != 0,
+            callback_id: r.get(12).map_err(|e| read_err(path, e))?,
+            replay_children: r.get::<_, i64>(13).map_err(|e| read_err(path, e))? != 0,
         },
         id,
     })
@@ -226,14 +227,14 @@ pub(super) fn operations(
             "SELECT {OPERATION_COLUMNS} FROM durable_operation_log
              WHERE exec_key = ?1 ORDER BY seq"
         ))
-        .map_err(|e| db_err(path, e))?;
-    let mut rows = stmt.query([key]).map_err(|e| db_err(path, e))?;
+        .map_err(|e| read_err(path, e))?;
+    let mut rows = stmt.query([key]).map_err(|e| read_err(path, e))?;
     let mut out: Vec<OperationRecord> = Vec::new();
     // Hash of the id → position in `out`; ids whose hash is already taken by another id go
     // to `collided` (rare: string keys there, hashes everywhere else).
     let mut position: HashMap<u64, usize, Fnv> = HashMap::default();
     let mut collided: HashMap<String, usize> = HashMap::new();
-    while let Some(r) = rows.next().map_err(|e| db_err(path, e))? {
+    while let Some(r) = rows.next().map_err(|e| read_err(path, e))? {
         let mut record = operation_from_row(path, execution_id, r)?;
         let next = out.len();
         let slot = match position.entry(fnv::hash(record.id.as_bytes())) {
@@ -269,11 +270,11 @@ pub(super) fn operation(
                 "SELECT {OPERATION_COLUMNS} FROM durable_operation_log
                  WHERE exec_key = ?1 AND op_id = ?2 {filter} ORDER BY seq DESC LIMIT 1"
             ))
-            .map_err(|e| db_err(path, e))?;
+            .map_err(|e| read_err(path, e))?;
         let mut rows = stmt
             .query(params![key, op_id])
-            .map_err(|e| db_err(path, e))?;
-        if let Some(r) = rows.next().map_err(|e| db_err(path, e))? {
+            .map_err(|e| read_err(path, e))?;
+        if let Some(r) = rows.next().map_err(|e| read_err(path, e))? {
             // One row tells no start time (that is the operation's first row).
             return operation_from_row(path, execution_id, r).map(|record| {
                 Some(OperationRecord {

@@ -2,6 +2,7 @@
 //! transaction each (group commit), answering every write's [`Commit`](super::super::Commit)
 //! once its batch is durable.
 
+use super::busy::{is_busy, Backoff};
 use super::db_err;
 use super::fnv::Fnv;
 use super::lease;
@@ -32,6 +33,9 @@ pub(super) type Done = Option<oneshot::Sender<Result<(), StoreError>>>;
 pub(super) enum Msg {
     Op {
         op: PackedOp,
+        /// A change to the execution's wake-up index committed in the same transaction (a
+        /// completed callback and its execution becoming due).
+        due: Option<Box<crate::durable::store::DueChange>>,
         done: Done,
     },
     Execution {
@@ -157,20 +161,6 @@ impl Drop for QueueOpen<'_> {
     }
 }
 
-/// How long busy/locked errors (another process holding the write lock past the connection's
-/// busy timeout) are retried before they count as a store fault.
-pub(super) const BUSY_GIVE_UP: Duration = Duration::from_secs(180);
-/// The longest pause between retries of a busy batch.
-const BUSY_BACKOFF_MAX: Duration = Duration::from_secs(2);
-
-/// Whether SQLite reported another connection's lock (worth retrying).
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
-}
-
 /// Runs until every sender is gone.
 pub(super) fn writer_loop(
     mut conn: Connection,
@@ -226,7 +216,7 @@ pub(super) fn writer_loop(
 }
 
 /// Writes `batch`, retrying it while another connection holds the write lock (with backoff,
-/// up to [`BUSY_GIVE_UP`]); any other error, or a lock held longer, is a store fault that
+/// up to [`BUSY_GIVE_UP`](super::busy::BUSY_GIVE_UP)); any other error, or a lock held longer, is a store fault that
 /// stops every later write.
 fn write_with_retries(
     conn: &mut Connection,
@@ -235,8 +225,7 @@ fn write_with_retries(
     stops: &Stops,
     path: &std::path::Path,
 ) -> Result<(), StoreError> {
-    let started = Instant::now();
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = Backoff::new();
     loop {
         match write_batch(conn, batch, state, stops) {
             Ok(()) => return Ok(()),
@@ -244,16 +233,16 @@ fn write_with_retries(
                 // The transaction rolled back: keys interned in it are gone too.
                 state.exec_keys.clear();
                 state.granted.clear();
-                if is_busy(&e) && started.elapsed() < BUSY_GIVE_UP {
+                if is_busy(&e) {
                     tracing::warn!(error = %e, "checkpoint store busy; retrying");
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(BUSY_BACKOFF_MAX);
-                    continue;
+                    if backoff.retry() {
+                        continue;
+                    }
                 }
                 let message = if is_busy(&e) {
                     format!(
                         "{e} (another connection held the write lock for over {} s)",
-                        started.elapsed().as_secs()
+                        backoff.elapsed().as_secs()
                     )
                 } else {
                     e.to_string()
@@ -536,7 +525,11 @@ fn write_batch(
                 }
             }
             match msg {
-                Msg::Op { op: this, .. } => {
+                Msg::Op { op: this, due, .. } => {
+                    if let Some(change) = due {
+                        // In this transaction: the record and the wake-up commit together.
+                        super::due::apply(&tx, this.execution_id(), change)?;
+                    }
                     let (k, ids) = (state.hashes[i], op_ids(msg));
                     let same_op = |j: usize| op_ids(&batch[j]) == ids;
                     let source = match state.written.get(&k) {
