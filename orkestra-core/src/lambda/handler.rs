@@ -9,6 +9,9 @@ use tracing::Instrument;
 use crate::envelope::Envelope;
 use crate::error::{names, TaskError};
 use crate::registry::{Registry, RegistryError};
+use crate::scheduler::dispatch::Backoff;
+use crate::scheduler::store::QueueStore;
+use crate::scheduler::worker::{self, ScheduledEvent};
 use crate::state_data::{ExecutionStopper, StateDataStore};
 use crate::task::TaskSpec;
 
@@ -58,6 +61,7 @@ pub struct Handler {
     task: Result<&'static TaskSpec, TaskError>,
     state_store: Option<Arc<dyn StateDataStore>>,
     stopper: Option<Arc<dyn ExecutionStopper>>,
+    scheduler_queue: Option<Arc<dyn QueueStore>>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -67,6 +71,7 @@ impl std::fmt::Debug for Handler {
             .field("task", &self.task)
             .field("state_store", &self.state_store.is_some())
             .field("stopper", &self.stopper.is_some())
+            .field("scheduler_queue", &self.scheduler_queue.is_some())
             .finish()
     }
 }
@@ -125,6 +130,7 @@ impl Handler {
             task,
             state_store: None,
             stopper: None,
+            scheduler_queue: None,
         }
     }
 
@@ -142,6 +148,14 @@ impl Handler {
         self
     }
 
+    /// The same handler, reporting the outcome of events that carry the scheduler's coordinates
+    /// to `queue` (the worker assistant; in Lambda the DynamoDB queue named by
+    /// `ORKESTRA_SCHEDULER_PREFIX`).
+    pub fn with_scheduler_queue(mut self, queue: Arc<dyn QueueStore>) -> Handler {
+        self.scheduler_queue = Some(queue);
+        self
+    }
+
     /// The task this handler serves, or why there is none.
     pub fn task(&self) -> Result<&'static TaskSpec, &TaskError> {
         self.task.as_ref().copied()
@@ -150,7 +164,62 @@ impl Handler {
     /// Runs one invocation: unwraps the envelope, builds the [`Context`](crate::Context) from
     /// it and from `invocation`, and calls the task (panics caught), inside an `invocation`
     /// log span.
+    ///
+    /// An event from the scheduler ([`ScheduledEvent`]) runs the task on its input and then
+    /// reports the outcome to the scheduler's queue; the invocation then succeeds whatever the
+    /// task did (the scheduler retries, not Lambda), unless the report itself fails.
     pub async fn handle(&self, event: Value, invocation: &Invocation) -> Result<Value, TaskError> {
+        match ScheduledEvent::parse(&event) {
+            None => self.run_event(event, invocation).await,
+            Some(Err(error)) => Err(error),
+            Some(Ok(scheduled)) => self.run_scheduled(scheduled, invocation).await,
+        }
+    }
+
+    async fn run_scheduled(
+        &self,
+        scheduled: ScheduledEvent,
+        invocation: &Invocation,
+    ) -> Result<Value, TaskError> {
+        let Some(queue) = &self.scheduler_queue else {
+            return Err(TaskError::new(
+                worker::NAME_NOT_CONFIGURED,
+                format!(
+                    "the event carries the scheduler's coordinates (`{}`) but the function has \
+                     no scheduler queue to report to: set `{}` to the tables' prefix (and build \
+                     the binary with the `aws` feature)",
+                    worker::COORDINATES_KEY,
+                    worker::PREFIX_VAR
+                ),
+            ));
+        };
+        let result = if scheduled.coordinates.labourer_id == self.requested {
+            self.run_event(scheduled.envelope(), invocation).await
+        } else {
+            Err(TaskError::new(
+                worker::NAME_WRONG_FUNCTION,
+                format!(
+                    "task {} of labourer `{}` was sent to the function serving `{}`",
+                    scheduled.coordinates.task_id, scheduled.coordinates.labourer_id, self.requested
+                ),
+            ))
+        };
+        match worker::report(&**queue, &scheduled, &result, Backoff::DEFAULT) {
+            Ok(reported) => {
+                tracing::info!(task_id = %scheduled.coordinates.task_id, attempt = scheduled.coordinates.attempts, reported = ?reported, "reported to the scheduler");
+                Ok(worker::response(&scheduled, &result, reported))
+            }
+            Err(error) => Err(TaskError::new(
+                worker::NAME_REPORT_FAILED,
+                format!(
+                    "task {} ran but its outcome could not be recorded: {error}",
+                    scheduled.coordinates.task_id
+                ),
+            )),
+        }
+    }
+
+    async fn run_event(&self, event: Value, invocation: &Invocation) -> Result<Value, TaskError> {
         let envelope = Envelope::parse(event);
         let meta = envelope.meta.as_ref();
         let span = tracing::info_span!(

@@ -1,6 +1,6 @@
-//! Dispatch (sosw's Orchestrator and Scavenger, locally): claims the oldest queued tasks of
-//! each labourer within its `max_simultaneous_invocations`, runs them in process through the
-//! task registry, archives completions, retries failures at once with exponential backoff and
+//! Dispatch (sosw's Orchestrator and Scavenger): claims the oldest queued tasks of each
+//! labourer within its `max_simultaneous_invocations`, runs them in process through the task
+//! registry (or invokes their Lambda functions, see [`Invoker`]), archives completions, retries failures at once with exponential backoff and
 //! jitter, expires invocations that outlive their lease, and dead-letters a task at
 //! `max_attempts`.
 
@@ -110,7 +110,20 @@ pub trait DrainProgress: Send + Sync {
     fn update(&self, archived: u64, total: u64);
 }
 
-/// The local dispatcher over a queue store.
+/// How the dispatcher starts a claimed task.
+#[derive(Debug, Clone, Default)]
+pub enum Invoker {
+    /// Runs the labourer in this process through the task registry and records its outcome.
+    #[default]
+    InProcess,
+    /// Invokes the labourer's Lambda function asynchronously (feature `aws`); the labourer
+    /// reports its own outcome ([`worker`](super::worker)), else its lease expires. An
+    /// `Invoke` that fails counts as a failed attempt.
+    #[cfg(feature = "aws")]
+    Lambda(Arc<super::lambda_invoke::LambdaInvoker>),
+}
+
+/// The dispatcher over a queue store (sosw's Orchestrator and Scavenger).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -128,6 +141,7 @@ pub struct Dispatcher {
     registry: &'static Registry,
     config: SchedulerConfig,
     options: DispatchOptions,
+    invoker: Invoker,
 }
 
 /// One finished invocation, reported to the loop.
@@ -135,8 +149,10 @@ struct Done {
     report: DrainReport,
 }
 
+type DoneSender = mpsc::UnboundedSender<Result<Done, StoreError>>;
+
 impl Dispatcher {
-    /// A dispatcher running `registry`'s tasks as labourers.
+    /// A dispatcher running `registry`'s tasks as labourers, in process.
     pub fn new(
         store: Arc<dyn QueueStore>,
         registry: &'static Registry,
@@ -148,7 +164,14 @@ impl Dispatcher {
             registry,
             config,
             options,
+            invoker: Invoker::InProcess,
         }
+    }
+
+    /// The same dispatcher, starting tasks with `invoker`.
+    pub fn with_invoker(mut self, invoker: Invoker) -> Dispatcher {
+        self.invoker = invoker;
+        self
     }
 
     fn plan(&self, labourer: &str, attempts: u32) -> RetryPlan {
@@ -156,6 +179,73 @@ impl Dispatcher {
         RetryPlan {
             max_attempts: limits.max_attempts,
             launch_at_ms: now_ms() + self.options.backoff.delay(attempts).as_millis() as i64,
+        }
+    }
+
+    /// The scavenger, the retry requeue and the claims of one look at the queue: every claim
+    /// is started on its own tokio task, which sends its result to `tx`. Returns the claims.
+    async fn start(&self, tx: &DoneSender, report: &mut DrainReport) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let grace = self.options.grace.as_millis() as i64;
+        for (_, outcome) in self.store.expire(now, grace, &|l, a| self.plan(l, a))? {
+            report.expired += 1;
+            if outcome == FailOutcome::Dead {
+                report.dead += 1;
+            }
+        }
+        self.store.requeue_due(now)?;
+        let mut claimed = 0u64;
+        for labourer in self.store.labourers_with_queued()? {
+            let spec = self.registry.task(&labourer);
+            let limits = self.config.limits(&labourer, spec);
+            let claims = self.store.claim(
+                &labourer,
+                limits.max_simultaneous_invocations,
+                limits.max_simultaneous_invocations as usize,
+                limits.lease.as_millis() as i64,
+                &self.options.owner,
+                now,
+            )?;
+            for claim in claims {
+                claimed += 1;
+                report.invoked += 1;
+                let store = self.store.clone();
+                let tx = tx.clone();
+                let plan = self.plan(&labourer, claim.attempts);
+                let lease = limits.lease;
+                let invoker = self.invoker.clone();
+                tokio::spawn(async move {
+                    let done = match invoker {
+                        Invoker::InProcess => run_one(&*store, spec, claim, lease, plan).await,
+                        #[cfg(feature = "aws")]
+                        Invoker::Lambda(lambda) => invoke_one(&*store, &lambda, claim, plan).await,
+                    };
+                    let _ = tx.send(done);
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// One dispatch pass, what the orchestrator does per scheduled event in Lambda: expires
+    /// hung tasks, requeues due retries, claims up to each labourer's limit, starts them and
+    /// waits only until they are started (with [`Invoker::Lambda`], until Lambda accepted each
+    /// `Invoke`; in process, until each task ran).
+    pub async fn pass(&self) -> Result<DrainReport, StoreError> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Result<Done, StoreError>>();
+        let mut report = DrainReport::default();
+        self.start(&tx, &mut report).await?;
+        drop(tx);
+        let mut fault = None;
+        while let Some(done) = rx.recv().await {
+            match done {
+                Ok(done) => report.absorb(done.report),
+                Err(e) => fault = Some(e),
+            }
+        }
+        match fault {
+            Some(e) => Err(e),
+            None => Ok(report),
         }
     }
 
@@ -171,41 +261,8 @@ impl Dispatcher {
         let start: u64 = self.archived_total()?;
         let mut last_shown = std::time::Instant::now() - PROGRESS_EVERY;
         loop {
-            let now = now_ms();
-            let grace = self.options.grace.as_millis() as i64;
-            for (_, outcome) in self.store.expire(now, grace, &|l, a| self.plan(l, a))? {
-                report.expired += 1;
-                if outcome == FailOutcome::Dead {
-                    report.dead += 1;
-                }
-            }
-            self.store.requeue_due(now)?;
-            let mut claimed = 0usize;
-            for labourer in self.store.labourers_with_queued()? {
-                let spec = self.registry.task(&labourer);
-                let limits = self.config.limits(&labourer, spec);
-                let claims = self.store.claim(
-                    &labourer,
-                    limits.max_simultaneous_invocations,
-                    limits.max_simultaneous_invocations as usize,
-                    limits.lease.as_millis() as i64,
-                    &self.options.owner,
-                    now,
-                )?;
-                claimed += claims.len();
-                for claim in claims {
-                    report.invoked += 1;
-                    in_flight += 1;
-                    let store = self.store.clone();
-                    let tx = tx.clone();
-                    let plan = self.plan(&labourer, claim.attempts);
-                    let lease = limits.lease;
-                    tokio::spawn(async move {
-                        let done = run_one(&*store, spec, claim, lease, plan).await;
-                        let _ = tx.send(done);
-                    });
-                }
-            }
+            let claimed = self.start(&tx, &mut report).await?;
+            in_flight += claimed;
             // Counting is a scan: only for the bar (a few times a second) and to decide the end.
             let idle = in_flight == 0 && claimed == 0;
             let show = progress.is_some() && last_shown.elapsed() >= PROGRESS_EVERY;
@@ -230,12 +287,8 @@ impl Dispatcher {
             }
             let first = tokio::time::timeout(wait, rx.recv()).await;
             let mut absorb = |done: Result<Done, StoreError>| -> Result<(), StoreError> {
-                let done = done?;
                 in_flight -= 1;
-                report.completed += done.report.completed;
-                report.retried += done.report.retried;
-                report.expired += done.report.expired;
-                report.dead += done.report.dead;
+                report.absorb(done?.report);
                 Ok(())
             };
             if let Ok(Some(done)) = first {
@@ -255,6 +308,36 @@ impl Dispatcher {
             .map(|c| c.completed + c.dead)
             .sum())
     }
+}
+
+impl DrainReport {
+    fn absorb(&mut self, other: DrainReport) {
+        self.completed += other.completed;
+        self.retried += other.retried;
+        self.expired += other.expired;
+        self.dead += other.dead;
+    }
+}
+
+/// Invokes one claimed task's Lambda function; a refused `Invoke` is a failed attempt.
+#[cfg(feature = "aws")]
+async fn invoke_one(
+    store: &dyn QueueStore,
+    lambda: &super::lambda_invoke::LambdaInvoker,
+    claim: Claim,
+    plan: RetryPlan,
+) -> Result<Done, StoreError> {
+    let mut report = DrainReport::default();
+    let event = super::worker::ScheduledEvent::for_claim(&claim, plan.max_attempts);
+    if let Err(error) = lambda.invoke(&event).await {
+        tracing::warn!(task_id = %claim.task_id, error = error.message(), "Invoke failed");
+        match store.fail(&claim, (error.name(), error.message()), plan, now_ms())? {
+            FailOutcome::Retrying => report.retried += 1,
+            FailOutcome::Dead => report.dead += 1,
+            FailOutcome::LeaseLost => {}
+        }
+    }
+    Ok(Done { report })
 }
 
 /// Runs one claimed task and records its outcome.
