@@ -572,6 +572,64 @@ mod tests {
         );
     }
 
+    fn fails_on_zero(input: Value, _: &Context) -> Result<Value, TaskError> {
+        match input["n"].as_i64() {
+            Some(0) => Err(TaskError::new("Zero", "n is zero")),
+            n => Ok(json!(n)),
+        }
+    }
+
+    static FAILS_ON_ZERO: TaskSpec = TaskSpec {
+        name: "fails_on_zero",
+        body: ErasedBody::Sync(fails_on_zero),
+        ..ECHO
+    };
+
+    #[tokio::test]
+    async fn scheduled_events_report_to_the_queue_once_and_only_while_the_claim_holds() {
+        use crate::scheduler::sqlite::SqliteQueue;
+        use crate::scheduler::store::{now_ms, NewTask, RetryPlan};
+        let dir = std::env::temp_dir().join(format!("orkestra-handler-q-{}", std::process::id()));
+        let queue = Arc::new(SqliteQueue::open(dir.join("q.db")).unwrap());
+        let registry = Registry::from_entries([&FAILS_ON_ZERO], []).unwrap();
+        let handler = Handler::resolve(Ok(&registry), Some("fails_on_zero"))
+            .with_scheduler_queue(queue.clone());
+        let tasks = [json!({"n": 1}), json!({"n": 0}), json!({"n": 2})]
+            .map(|p| NewTask::new("fails_on_zero", p));
+        queue.submit(&tasks, false, now_ms()).unwrap();
+        let claims = queue
+            .claim("fails_on_zero", 10, 10, 60_000, "orchestrator", now_ms())
+            .unwrap();
+        let event = |i: usize| ScheduledEvent::for_claim(&claims[i], 2).to_json();
+
+        let ok = run(&handler, event(0)).await.unwrap();
+        assert_eq!((ok["reported"].as_str(), &ok["output"]), (Some("completed"), &json!(1)));
+        // A duplicate delivery runs the task but archives nothing twice.
+        let again = run(&handler, event(0)).await.unwrap();
+        assert_eq!(again["reported"], "lease_lost");
+        // A failure is retried by the scheduler; Lambda sees a success (no async retry).
+        let failed = run(&handler, event(1)).await.unwrap();
+        assert_eq!(failed["reported"], "retrying");
+        assert_eq!(failed["error"]["errorType"], "Zero");
+        // A late report after the claim expired and was retried changes nothing.
+        let plan = |_: &str, _: u32| RetryPlan { max_attempts: 5, launch_at_ms: 0 };
+        queue.expire(now_ms() + 120_000, 0, &plan).unwrap();
+        let late = run(&handler, event(2)).await.unwrap();
+        assert_eq!(late["reported"], "lease_lost");
+        let counts = queue.counts().unwrap()["fails_on_zero"];
+        assert_eq!((counts.completed, counts.retrying), (1, 2), "{counts:?}");
+
+        // Without a queue, a scheduled event is refused with what to set.
+        let bare = Handler::resolve(Ok(&registry), Some("fails_on_zero"));
+        let error = run(&bare, event(0)).await.unwrap_err();
+        assert_eq!(error.name(), "Scheduler.NotConfigured");
+        assert!(error.message().contains("ORKESTRA_SCHEDULER_PREFIX"), "{error}");
+        // Events without coordinates are served as before.
+        assert_eq!(run(&bare, json!({"n": 3})).await.unwrap(), json!(3));
+        drop(queue);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn the_posted_error_is_the_cause_byte_for_byte() {
         let error = TaskError::new("Orkestra.Panic", "it \"broke\"\nbadly ✗");
