@@ -18,20 +18,11 @@ use super::config::SchedulerConfig;
 use super::worker::ScheduledEvent;
 use crate::aws::AwsConfig;
 use crate::error::TaskError;
-use crate::export::naming::logical_id;
 
 /// The error name of an `Invoke` that Lambda refused (throttled, function missing, ...).
 pub const NAME_INVOKE_FAILED: &str = "Scheduler.InvokeFailed";
 
-/// The environment variable naming the function of labourer `labourer`.
-///
-/// ```
-/// use orkestra::scheduler::lambda_invoke::function_var;
-/// assert_eq!(function_var("report_worker"), "ORKESTRA_LABOURER_ReportWorker");
-/// ```
-pub fn function_var(labourer: &str) -> String {
-    format!("ORKESTRA_LABOURER_{}", logical_id(labourer))
-}
+pub use crate::export::scheduler::function_var;
 
 /// Invokes labourers as Lambda functions, asynchronously.
 #[derive(Debug, Clone)]

@@ -23,7 +23,7 @@ use crate::error::TaskError;
 use crate::registry::Registry;
 
 /// The `Handler` (`_HANDLER`) of the orchestrator's function.
-pub const HANDLER: &str = "orkestra-scheduler";
+pub const HANDLER: &str = crate::export::scheduler::ORCHESTRATOR_HANDLER;
 
 
 /// One dispatch pass per invocation over the DynamoDB queue, with the Lambda invoker.

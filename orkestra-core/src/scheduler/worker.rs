@@ -28,7 +28,7 @@ pub const COORDINATES_KEY: &str = "orkestra_scheduler";
 /// The variable naming the DynamoDB tables' prefix in Lambda (`--dynamodb PREFIX` on the
 /// command line): the labourers report to `<prefix>_tasks`, ... and the orchestrator
 /// dispatches from them.
-pub const PREFIX_VAR: &str = "ORKESTRA_SCHEDULER_PREFIX";
+pub const PREFIX_VAR: &str = crate::export::scheduler::PREFIX_VAR;
 
 /// What a labourer needs to report on its claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
