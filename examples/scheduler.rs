@@ -50,7 +50,9 @@ pub async fn report_worker(task: Value, ctx: &Context) -> Result<Value, NoSectio
     let work_ms = task["work_ms"].as_u64().unwrap_or(2);
     tokio::time::sleep(Duration::from_millis(work_ms)).await;
     let rows = count("date_list") * count("sections") * count("stores") * count("products");
-    Ok(json!({"task": ctx.execution_id(), "rows": rows, "started_ms": started_ms, "ended_ms": epoch_ms()}))
+    Ok(
+        json!({"task": ctx.execution_id(), "rows": rows, "started_ms": started_ms, "ended_ms": epoch_ms()}),
+    )
 }
 
 fn epoch_ms() -> u128 {

@@ -3,11 +3,11 @@
 //! least-privilege roles; the real `cfn-lint` and `checkov` run on it (installed by
 //! `.ci/setup.d/30-export.sh`; under `CI=true` a missing tool is a failure).
 
+#[path = "support/examples.rs"]
+mod examples;
 #[allow(dead_code)]
 #[path = "../examples/map_job.rs"]
 mod map_job;
-#[path = "support/examples.rs"]
-mod examples;
 
 mod labourers {
     use orkestra::{compose, Context};
@@ -31,11 +31,10 @@ use orkestra::TaskDef;
 use serde_json::{json, Value};
 
 fn template_with(rate: Option<&str>) -> Value {
-    let mut scheduler =
-        SchedulerExport::new([
-            <labourers::build_report as TaskDef>::spec(),
-            <labourers::send_mail as TaskDef>::spec(),
-        ]);
+    let mut scheduler = SchedulerExport::new([
+        <labourers::build_report as TaskDef>::spec(),
+        <labourers::send_mail as TaskDef>::spec(),
+    ]);
     if let Some(rate) = rate {
         scheduler = scheduler.rate(rate);
     }
@@ -159,7 +158,10 @@ fn the_orchestrator_runs_on_a_schedule_one_pass_per_event() {
         env["ORKESTRA_LABOURER_BuildReport"],
         get_att("BuildReportFunction")
     );
-    assert_eq!(env["ORKESTRA_LABOURER_SendMail"], get_att("SendMailFunction"));
+    assert_eq!(
+        env["ORKESTRA_LABOURER_SendMail"],
+        get_att("SendMailFunction")
+    );
     let rule = &r["OrkestraSchedulerRule"];
     assert_eq!(rule["Type"], "AWS::Events::Rule");
     assert_eq!(rule["Properties"]["ScheduleExpression"], "rate(1 minute)");
@@ -205,10 +207,7 @@ fn the_orchestrator_may_invoke_only_the_labourers_and_use_only_the_scheduler_tab
             one => vec![one.as_str().unwrap().to_string()],
         };
         if actions.iter().any(|a| a.starts_with("dynamodb:")) {
-            assert!(
-                actions.iter().all(|a| !a.contains('*')),
-                "{statement}"
-            );
+            assert!(actions.iter().all(|a| !a.contains('*')), "{statement}");
             assert_eq!(granted(statement), table_resources, "{statement}");
         }
     }
@@ -223,7 +222,10 @@ fn a_labourer_may_only_report_on_the_scheduler_tables_and_update_its_own_count()
         .filter(|s| s.to_string().contains("dynamodb:"))
         .collect();
     assert_eq!(
-        dynamo.iter().map(|s| s["Action"].clone()).collect::<Vec<_>>(),
+        dynamo
+            .iter()
+            .map(|s| s["Action"].clone())
+            .collect::<Vec<_>>(),
         vec![
             json!(["dynamodb:GetItem", "dynamodb:DeleteItem"]),
             json!("dynamodb:PutItem"),
@@ -256,7 +258,10 @@ fn a_labourer_may_only_report_on_the_scheduler_tables_and_update_its_own_count()
     );
     // A workflow task that is no labourer gets no scheduler access.
     let plain = statements_of(&template, "SumUpFunctionRole");
-    assert!(!plain.iter().any(|s| s.to_string().contains("Scheduler")), "{plain:?}");
+    assert!(
+        !plain.iter().any(|s| s.to_string().contains("Scheduler")),
+        "{plain:?}"
+    );
 }
 
 #[test]
@@ -305,7 +310,14 @@ fn checkov_fails_no_check() {
     };
     let path = write("template-checkov.json", &template());
     let out = Command::new(&checkov)
-        .args(["--framework", "cloudformation", "--skip-download", "-o", "json", "-f"])
+        .args([
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "-o",
+            "json",
+            "-f",
+        ])
         .arg(&path)
         .output()
         .unwrap();
@@ -334,21 +346,31 @@ fn synth_exports_the_binarys_labourers() {
             .unwrap()
     };
     let out = synth(&["--schedule-rate", "rate(2 minutes)"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let template: Value = serde_json::from_slice(&out.stdout).unwrap();
     let r = &template["Resources"];
     assert_eq!(
         r["OrkestraSchedulerRule"]["Properties"]["ScheduleExpression"],
         "rate(2 minutes)"
     );
-    assert_eq!(r["ReportWorkerFunction"]["Properties"]["Handler"], "report_worker");
+    assert_eq!(
+        r["ReportWorkerFunction"]["Properties"]["Handler"],
+        "report_worker"
+    );
     assert!(r["SchedulerTasksTable"].is_object());
 
     let bad = synth(&["--schedule-rate", "every minute"]);
     assert_eq!(bad.status.code(), Some(2));
     let error: Value = serde_json::from_slice(&bad.stdout).unwrap();
     assert!(
-        error.to_string().contains("--schedule-rate: `every minute`"),
+        error
+            .to_string()
+            .contains("--schedule-rate: `every minute`"),
         "{error}"
     );
     let unknown = synth(&["--labourer", "nope"]);

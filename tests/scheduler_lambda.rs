@@ -128,7 +128,9 @@ fn orchestrator_passes_invoke_labourers_that_report_their_own_outcome() {
     const TASKS: usize = 30;
     let config = config_file(
         &prefix,
-        &format!(r#"{{"labourers":{{"report_worker":{{"max_simultaneous_invocations":{LIMIT}}}}}}}"#),
+        &format!(
+            r#"{{"labourers":{{"report_worker":{{"max_simultaneous_invocations":{LIMIT}}}}}}}"#
+        ),
     );
     let mut payloads: Vec<Value> = (0..TASKS)
         .map(|i| json!({"sections": [format!("s{i}")], "work_ms": 150}))
@@ -183,12 +185,19 @@ fn orchestrator_passes_invoke_labourers_that_report_their_own_outcome() {
     lambda.wait_idle(Duration::from_secs(10));
 
     let counts = queue.counts().unwrap()["report_worker"];
-    assert_eq!((counts.completed, counts.dead), (TASKS as u64, 1), "{counts:?}");
+    assert_eq!(
+        (counts.completed, counts.dead),
+        (TASKS as u64, 1),
+        "{counts:?}"
+    );
     // 30 first attempts plus 3 of the failing task; every one ran in the real binary.
     assert_eq!(invoked, TASKS + 3);
     let ran = lambda.ran();
     assert_eq!(ran.len(), TASKS + 3);
-    assert!(ran.iter().all(|r| r.ok), "every scheduled invocation succeeds for Lambda");
+    assert!(
+        ran.iter().all(|r| r.ok),
+        "every scheduled invocation succeeds for Lambda"
+    );
 
     // The labourers reported: each completed task archived exactly once.
     let mut windows = Vec::new();
@@ -196,7 +205,10 @@ fn orchestrator_passes_invoke_labourers_that_report_their_own_outcome() {
         let task_id = r.event["orkestra_scheduler"]["task_id"].as_str().unwrap();
         if r.posted["reported"] == "completed" {
             let out = &r.posted["output"];
-            assert_eq!(out["task"], task_id, "the context's execution id is the task id");
+            assert_eq!(
+                out["task"], task_id,
+                "the context's execution id is the task id"
+            );
             windows.push((
                 out["started_ms"].as_u64().unwrap(),
                 out["ended_ms"].as_u64().unwrap(),
@@ -286,7 +298,11 @@ fn the_cli_drains_with_the_lambda_invoker_and_dead_letters_a_missing_function() 
             String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout)
         )
     });
-    assert_eq!(out.status.code(), Some(1), "a task was dead-lettered: {stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a task was dead-lettered: {stdout}"
+    );
     assert_eq!(stdout["status"], "DRAINED");
     assert_eq!(stdout["invoked"], 5 + 3, "{stdout}");
     assert_eq!(stdout["labourers"]["report_worker"]["completed"], 5);

@@ -442,8 +442,7 @@ fn scheduler_export(
             "--schedule-rate: `{rate}` is not a schedule expression; use e.g. `rate(1 minute)` or `cron(0/5 * * * ? *)`"
         ));
     }
-    Ok((!labourers.is_empty())
-        .then(|| crate::export::SchedulerExport::new(labourers).rate(rate)))
+    Ok((!labourers.is_empty()).then(|| crate::export::SchedulerExport::new(labourers).rate(rate)))
 }
 
 fn synth(

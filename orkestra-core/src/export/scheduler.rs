@@ -3,7 +3,7 @@
 //! an EventBridge schedule, and least-privilege access for it and for each labourer's function.
 //!
 //! The tables are `<stack name>_tasks` (index `<stack name>_tasks_greenfield` on `labourer_id`
-//! + `greenfield`), `_retry_tasks`, `_closed_tasks`, `_labourers` and `_audit`: the layout of
+//! and `greenfield`), `_retry_tasks`, `_closed_tasks`, `_labourers` and `_audit`: the layout of
 //! `orkestra::scheduler::dynamo` (feature `aws`), so `schedule submit --dynamodb <stack name>`
 //! queues into them. Every scheduler function gets the prefix as [`PREFIX_VAR`].
 //!

@@ -200,7 +200,9 @@ impl Handler {
                 worker::NAME_WRONG_FUNCTION,
                 format!(
                     "task {} of labourer `{}` was sent to the function serving `{}`",
-                    scheduled.coordinates.task_id, scheduled.coordinates.labourer_id, self.requested
+                    scheduled.coordinates.task_id,
+                    scheduled.coordinates.labourer_id,
+                    self.requested
                 ),
             ))
         };
@@ -603,7 +605,10 @@ mod tests {
         let event = |i: usize| ScheduledEvent::for_claim(&claims[i], 2).to_json();
 
         let ok = run(&handler, event(0)).await.unwrap();
-        assert_eq!((ok["reported"].as_str(), &ok["output"]), (Some("completed"), &json!(1)));
+        assert_eq!(
+            (ok["reported"].as_str(), &ok["output"]),
+            (Some("completed"), &json!(1))
+        );
         // A duplicate delivery runs the task but archives nothing twice.
         let again = run(&handler, event(0)).await.unwrap();
         assert_eq!(again["reported"], "lease_lost");
@@ -612,7 +617,10 @@ mod tests {
         assert_eq!(failed["reported"], "retrying");
         assert_eq!(failed["error"]["errorType"], "Zero");
         // A late report after the claim expired and was retried changes nothing.
-        let plan = |_: &str, _: u32| RetryPlan { max_attempts: 5, launch_at_ms: 0 };
+        let plan = |_: &str, _: u32| RetryPlan {
+            max_attempts: 5,
+            launch_at_ms: 0,
+        };
         queue.expire(now_ms() + 120_000, 0, &plan).unwrap();
         let late = run(&handler, event(2)).await.unwrap();
         assert_eq!(late["reported"], "lease_lost");
@@ -623,7 +631,10 @@ mod tests {
         let bare = Handler::resolve(Ok(&registry), Some("fails_on_zero"));
         let error = run(&bare, event(0)).await.unwrap_err();
         assert_eq!(error.name(), "Scheduler.NotConfigured");
-        assert!(error.message().contains("ORKESTRA_SCHEDULER_PREFIX"), "{error}");
+        assert!(
+            error.message().contains("ORKESTRA_SCHEDULER_PREFIX"),
+            "{error}"
+        );
         // Events without coordinates are served as before.
         assert_eq!(run(&bare, json!({"n": 3})).await.unwrap(), json!(3));
         drop(queue);

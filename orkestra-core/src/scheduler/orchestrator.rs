@@ -25,7 +25,6 @@ use crate::registry::Registry;
 /// The `Handler` (`_HANDLER`) of the orchestrator's function.
 pub const HANDLER: &str = crate::export::scheduler::ORCHESTRATOR_HANDLER;
 
-
 /// One dispatch pass per invocation over the DynamoDB queue, with the Lambda invoker.
 pub struct Orchestrator {
     dispatcher: Result<Dispatcher, TaskError>,

@@ -249,7 +249,9 @@ mod tests {
     fn events_without_coordinates_are_not_scheduled() {
         assert!(ScheduledEvent::parse(&json!({"input": 1})).is_none());
         assert!(ScheduledEvent::parse(&json!([1, 2])).is_none());
-        assert!(ScheduledEvent::parse(&json!({"input": 1, "meta": {"execution_id": "e"}})).is_none());
+        assert!(
+            ScheduledEvent::parse(&json!({"input": 1, "meta": {"execution_id": "e"}})).is_none()
+        );
     }
 
     #[test]
@@ -258,7 +260,8 @@ mod tests {
         let error = ScheduledEvent::parse(&bad).unwrap().unwrap_err();
         assert_eq!(error.name(), NAME_BAD_EVENT);
         assert!(
-            error.message().contains("`orkestra_scheduler`") && error.message().contains("labourer_id"),
+            error.message().contains("`orkestra_scheduler`")
+                && error.message().contains("labourer_id"),
             "{}",
             error.message()
         );
