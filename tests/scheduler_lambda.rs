@@ -320,3 +320,26 @@ fn the_cli_drains_with_the_lambda_invoker_and_dead_letters_a_missing_function() 
     }
     assert_eq!(lambda.ran().len(), 5);
 }
+
+/// Without `ORKESTRA_SCHEDULER_PREFIX` the orchestrator's every invocation fails saying what to
+/// set (the process keeps serving); no AWS server is needed to see it.
+#[test]
+fn an_orchestrator_without_its_prefix_says_what_to_set() {
+    let orchestrator = Orchestrator::start(&[
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("ORKESTRA_SCHEDULER_PREFIX".into(), String::new()),
+    ]);
+    for _ in 0..2 {
+        let posted = orchestrator.api.invoke(b"{}");
+        assert_eq!(posted.kind, Kind::Error, "{}", posted.text());
+        let error = posted.json();
+        assert_eq!(error["errorType"], "Scheduler.NotConfigured");
+        assert!(
+            error["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("`ORKESTRA_SCHEDULER_PREFIX` is not set"),
+            "{error}"
+        );
+    }
+}

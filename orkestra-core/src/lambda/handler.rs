@@ -635,6 +635,21 @@ mod tests {
             error.message().contains("ORKESTRA_SCHEDULER_PREFIX"),
             "{error}"
         );
+        // An event for another labourer is not run: reported as a failed attempt.
+        queue
+            .submit(&[NewTask::new("other", json!({"n": 5}))], false, now_ms())
+            .unwrap();
+        let other = queue
+            .claim("other", 1, 1, 60_000, "orchestrator", now_ms())
+            .unwrap();
+        let misrouted = ScheduledEvent::for_claim(&other[0], 1).to_json();
+        let out = run(&handler, misrouted).await.unwrap();
+        assert_eq!(out["reported"], "dead");
+        assert_eq!(out["error"]["errorType"], "Scheduler.WrongFunction");
+        assert_eq!(
+            queue.dead_letters().unwrap()[0].errors[0]["error"],
+            "Scheduler.WrongFunction"
+        );
         // Events without coordinates are served as before.
         assert_eq!(run(&bare, json!({"n": 3})).await.unwrap(), json!(3));
         drop(queue);
