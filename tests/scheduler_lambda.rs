@@ -305,6 +305,11 @@ fn the_cli_drains_with_the_lambda_invoker_and_dead_letters_a_missing_function() 
     );
     assert_eq!(stdout["status"], "DRAINED");
     assert_eq!(stdout["invoked"], 5 + 3, "{stdout}");
+    // Counted from the store: the labourers recorded these themselves.
+    assert_eq!(
+        (&stdout["completed"], &stdout["dead"]),
+        (&json!(5), &json!(1))
+    );
     assert_eq!(stdout["labourers"]["report_worker"]["completed"], 5);
     assert_eq!(stdout["labourers"][missing]["dead"], 1);
     let dead = queue.dead_letters().unwrap();

@@ -4,6 +4,7 @@
 //! jitter, expires invocations that outlive their lease, and dead-letters a task at
 //! `max_attempts`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::config::SchedulerConfig;
-use super::store::{now_ms, Claim, FailOutcome, QueueStore, RetryPlan, StoreError};
+use super::store::{now_ms, Claim, FailOutcome, LabourerCounts, QueueStore, RetryPlan, StoreError};
 use crate::context::Context;
 use crate::error::TaskError;
 use crate::registry::{with_registration_hint, Registry};
@@ -251,6 +252,10 @@ impl Dispatcher {
 
     /// Drains the queue: runs until nothing is queued, running or waiting to retry (or, with
     /// `watch`, forever). Store faults end the run (the queue is intact; run again).
+    ///
+    /// With [`Invoker::Lambda`] the labourers report their own outcomes: `completed` and
+    /// `dead` are then the store's counts' growth over the run, `retried` only the refused
+    /// `Invoke`s.
     pub async fn run(
         &self,
         progress: Option<&dyn DrainProgress>,
@@ -258,7 +263,8 @@ impl Dispatcher {
         let (tx, mut rx) = mpsc::unbounded_channel::<Result<Done, StoreError>>();
         let mut report = DrainReport::default();
         let mut in_flight: u64 = 0;
-        let start: u64 = self.archived_total()?;
+        let before = self.store.counts()?;
+        let start: u64 = before.values().map(|c| c.completed + c.dead).sum();
         let mut last_shown = std::time::Instant::now() - PROGRESS_EVERY;
         loop {
             let claimed = self.start(&tx, &mut report).await?;
@@ -276,6 +282,11 @@ impl Dispatcher {
                     last_shown = std::time::Instant::now();
                 }
                 if idle && pending == 0 && !self.options.watch {
+                    if self.reports_elsewhere() {
+                        // The labourers recorded their outcomes: count them from the store.
+                        report.completed = growth(&before, &counts, |c| c.completed);
+                        report.dead = growth(&before, &counts, |c| c.dead);
+                    }
                     return Ok(report);
                 }
             }
@@ -300,14 +311,20 @@ impl Dispatcher {
         }
     }
 
-    fn archived_total(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .store
-            .counts()?
-            .values()
-            .map(|c| c.completed + c.dead)
-            .sum())
+    /// Whether labourers record their own outcomes (the Lambda invoker).
+    fn reports_elsewhere(&self) -> bool {
+        !matches!(self.invoker, Invoker::InProcess)
     }
+}
+
+/// How much `count` grew, summed over the labourers, from `before` to `after`.
+fn growth(
+    before: &BTreeMap<String, LabourerCounts>,
+    after: &BTreeMap<String, LabourerCounts>,
+    count: fn(&LabourerCounts) -> u64,
+) -> u64 {
+    let sum = |counts: &BTreeMap<String, LabourerCounts>| counts.values().map(count).sum::<u64>();
+    sum(after).saturating_sub(sum(before))
 }
 
 impl DrainReport {
