@@ -348,3 +348,97 @@ fn an_orchestrator_without_its_prefix_says_what_to_set() {
         );
     }
 }
+
+/// Percent-encodes a form value (RFC 3986 unreserved characters kept).
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Creates a CloudFormation stack on the local server (the Query API, as the CLI sends it).
+fn create_stack(endpoint: &str, name: &str, template: &Value) {
+    use std::io::{Read, Write};
+    let body = format!(
+        "Action=CreateStack&Version=2010-05-15&StackName={}&TemplateBody={}",
+        form_encode(name),
+        form_encode(&template.to_string())
+    );
+    let host = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20261203/us-east-1/cloudformation/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+}
+
+/// The tables `synth` emits are the ones the DynamoDB queue uses: created from the template by
+/// CloudFormation (moto), the queue submits, claims, completes and retries on them.
+#[test]
+fn the_synthesized_tables_serve_the_dynamodb_queue() {
+    let Some(endpoint) = aws_local::endpoint() else {
+        return;
+    };
+    let out = Command::new(examples::example_binary("scheduler"))
+        .arg("synth")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let template: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tables: serde_json::Map<String, Value> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::DynamoDB::Table")
+        .map(|(id, r)| (id.clone(), r.clone()))
+        .collect();
+    assert_eq!(tables.len(), 5);
+    let stack = aws_local::unique("synth");
+    create_stack(&endpoint, &stack, &json!({"Resources": tables}));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = rt.block_on(AwsConfig::local(&endpoint));
+    let queue = DynamoQueue::new(&config, &stack);
+    let job = ChunkedJob {
+        labourer: "report_worker".into(),
+        rerun: false,
+        payloads: (0..3).map(|i| json!({"sections": [i]})).collect(),
+    };
+    assert_eq!(submit(&queue, &job, |_| {}).unwrap().queued, 3);
+    let now = orkestra::scheduler::store::now_ms();
+    let claims = queue
+        .claim("report_worker", 2, 3, 60_000, "me", now)
+        .unwrap();
+    assert_eq!(claims.len(), 2, "the limit, through the labourers table");
+    assert_eq!(
+        claims[0].payload,
+        json!({"sections": [0]}),
+        "oldest first, through the index"
+    );
+    assert!(queue.complete(&claims[0], now + 1).unwrap());
+    let plan = orkestra::scheduler::store::RetryPlan {
+        max_attempts: 3,
+        launch_at_ms: now,
+    };
+    let outcome = queue.fail(&claims[1], ("E", "m"), plan, now + 1).unwrap();
+    assert_eq!(outcome, orkestra::scheduler::store::FailOutcome::Retrying);
+    assert_eq!(queue.requeue_due(now + 2).unwrap(), 1);
+    let counts = queue.counts().unwrap()["report_worker"];
+    assert_eq!((counts.completed, counts.queued, counts.running), (1, 2, 0));
+    assert_eq!(queue.audit(&claims[0].task_id).unwrap().len(), 4);
+}
