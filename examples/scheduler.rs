@@ -10,6 +10,9 @@
 //! cargo run --example scheduler -- schedule work --config examples/scheduler/scheduler.json
 //! cargo run --example scheduler -- schedule status
 //! ```
+//!
+//! Built with `--features aws`, the same binary is the labourer's Lambda function
+//! (`_HANDLER=report_worker`) and the orchestrator's (`_HANDLER=orkestra-scheduler`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,20 +38,32 @@ impl std::fmt::Display for NoSections {
 }
 
 /// Builds one chunk of the daily report: one row per (date, section, store, product) named.
+/// Its output says when it ran (epoch ms), so tests can see how many ran at once.
 #[compose(max_simultaneous_invocations = 16, max_attempts = 3)]
 pub async fn report_worker(task: Value, ctx: &Context) -> Result<Value, NoSections> {
+    let started_ms = epoch_ms();
     let count = |key: &str| task[key].as_array().map_or(1, Vec::len);
     if task.get("sections").is_none() {
         return Err(NoSections);
     }
-    // Stands in for the I/O of a real report: a short wait, not CPU.
-    tokio::time::sleep(Duration::from_millis(2)).await;
+    // Stands in for the I/O of a real report: a short wait (`work_ms`, default 2), not CPU.
+    let work_ms = task["work_ms"].as_u64().unwrap_or(2);
+    tokio::time::sleep(Duration::from_millis(work_ms)).await;
     let rows = count("date_list") * count("sections") * count("stores") * count("products");
-    Ok(json!({"task": ctx.execution_id(), "rows": rows}))
+    Ok(
+        json!({"task": ctx.execution_id(), "rows": rows, "started_ms": started_ms, "ended_ms": epoch_ms()}),
+    )
+}
+
+fn epoch_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
 }
 
 fn main() -> ExitCode {
-    if std::env::args().len() > 1 {
+    // With arguments, or inside Lambda (feature `lambda`): the binary's command line / handler.
+    if std::env::args().len() > 1 || std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         return orkestra::main();
     }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");

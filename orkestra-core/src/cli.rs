@@ -127,6 +127,13 @@ pub enum Command {
         /// The functions' architecture: x86_64 (default) or arm64; package the binary to match.
         #[arg(long, default_value = "x86_64")]
         arch: crate::export::Architecture,
+        /// A task to export as a scheduler labourer (repeatable), besides the tasks with
+        /// scheduler options (`max_simultaneous_invocations`, `max_attempts`), which always are.
+        #[arg(long = "labourer", value_name = "TASK")]
+        labourers: Vec<String>,
+        /// How often the scheduler's orchestrator runs (an EventBridge schedule expression).
+        #[arg(long, value_name = "EXPRESSION", default_value = crate::export::scheduler::DEFAULT_RATE)]
+        schedule_rate: String,
     },
     /// Prints a workflow's Amazon States Language definition.
     Asl {
@@ -323,7 +330,12 @@ pub async fn execute(command: Option<Command>) -> Outcome {
             workflows,
             output,
             arch,
-        } => synth(registry, workflows, output, arch),
+            labourers,
+            schedule_rate,
+        } => match scheduler_export(registry, labourers, schedule_rate) {
+            Ok(scheduler) => synth(registry, workflows, output, arch, scheduler),
+            Err(message) => usage_error(message),
+        },
         Command::Invoke { task, event } => invoke(registry, &task, &event).await,
         Command::Schedule { command } => crate::scheduler::cli::execute(registry, command).await,
         Command::Diagram {
@@ -392,11 +404,43 @@ fn find_workflow(
     }
 }
 
+/// The scheduler's part of `synth`: the tasks with scheduler options and the named ones;
+/// `None` when there are none.
+fn scheduler_export(
+    registry: &Registry,
+    named: Vec<String>,
+    rate: String,
+) -> Result<Option<crate::export::SchedulerExport>, String> {
+    let mut labourers: Vec<&'static crate::TaskSpec> = registry
+        .tasks()
+        .filter(|t| {
+            t.options.max_simultaneous_invocations.is_some() || t.options.max_attempts.is_some()
+        })
+        .collect();
+    for name in named {
+        match registry.task(&name) {
+            Some(spec) => labourers.push(spec),
+            None => {
+                return Err(with_registration_hint(format!(
+                    "--labourer: no task named `{name}` is registered in this binary"
+                )))
+            }
+        }
+    }
+    if !(rate.starts_with("rate(") || rate.starts_with("cron(")) || !rate.ends_with(')') {
+        return Err(format!(
+            "--schedule-rate: `{rate}` is not a schedule expression; use e.g. `rate(1 minute)` or `cron(0/5 * * * ? *)`"
+        ));
+    }
+    Ok((!labourers.is_empty()).then(|| crate::export::SchedulerExport::new(labourers).rate(rate)))
+}
+
 fn synth(
     registry: &Registry,
     names: Vec<String>,
     output: Option<std::path::PathBuf>,
     arch: crate::export::Architecture,
+    scheduler: Option<crate::export::SchedulerExport>,
 ) -> Outcome {
     let entries = if names.is_empty() {
         registry.workflows().collect::<Vec<_>>()
@@ -410,11 +454,14 @@ fn synth(
             Err(message) => return usage_error(message),
         }
     };
-    let template = entries
+    let mut template = entries
         .iter()
         .fold(crate::export::Template::new().architecture(arch), |t, e| {
             t.workflow(&(e.build)())
         });
+    if let Some(scheduler) = scheduler {
+        template = template.scheduler(scheduler);
+    }
     let json = match template.to_json() {
         Ok(json) => json,
         Err(error) => return usage_error(error.to_string()),

@@ -90,6 +90,27 @@ impl LambdaFunction {
         }
     }
 
+    /// A function serving `handler` (a `_HANDLER` the binary knows besides its tasks, such as
+    /// the scheduler's `orkestra-scheduler`), with the given memory and timeout.
+    ///
+    /// ```
+    /// use orkestra::export::LambdaFunction;
+    /// let f = LambdaFunction::for_handler("orkestra-scheduler", 256, 60);
+    /// assert_eq!(f.logical_id(), "OrkestraSchedulerFunction");
+    /// assert_eq!(f.properties()["Timeout"], 60);
+    /// ```
+    pub fn for_handler(handler: &'static str, memory_mb: u32, timeout_secs: u32) -> LambdaFunction {
+        LambdaFunction {
+            task: handler,
+            memory_mb,
+            timeout_secs,
+            architecture: Architecture::default(),
+            environment: BTreeMap::new(),
+            statements: Vec::new(),
+            reserved_concurrency: None,
+        }
+    }
+
     /// Selects the architecture.
     pub fn architecture(mut self, architecture: Architecture) -> Self {
         self.architecture = architecture;
@@ -187,7 +208,7 @@ impl LambdaFunction {
             "Type": "AWS::Lambda::Function",
             "Properties": self.properties(),
             "Metadata": checkov_skips(&[
-                ("CKV_AWS_116", "Invoked synchronously by Step Functions, which retries and reports failures; a DLQ only applies to async invocations."),
+                ("CKV_AWS_116", "Invoked synchronously by Step Functions, which retries and reports failures, or asynchronously by the scheduler (or its schedule), which keeps failed tasks with their errors in its own dead-letter table; a DLQ would duplicate that."),
                 ("CKV_AWS_117", "The tasks call public AWS APIs; a VPC is the deployer's choice, not a default."),
                 ("CKV_AWS_173", "Environment variables hold configuration only; Lambda encrypts them at rest with an AWS managed key."),
                 ("CKV_AWS_115", "Concurrency is limited per task with `reserved_concurrency` where the workload needs it."),

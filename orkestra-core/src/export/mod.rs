@@ -26,10 +26,12 @@ pub fn asl(workflow: &Workflow) -> Result<StateMachine, Vec<AslError>> {
 }
 
 pub mod lambda;
+pub mod scheduler;
 pub mod state_data;
 pub mod template;
 
 pub use lambda::{Architecture, LambdaFunction};
+pub use scheduler::SchedulerExport;
 pub use template::{ScheduledStateMachine, Template, TemplateError};
 
 /// `.task()`: a task's state JSON alone, in the shape CDK's `CustomState({stateJson})` takes.

@@ -2,8 +2,9 @@
 //! task, all sharing one code artefact; a state machine per workflow with a role that may invoke
 //! exactly its own functions; an EventBridge Scheduler schedule where a workflow has one; the
 //! state data table and bucket when a task uses state data, with access for exactly those
-//! tasks' functions; and, per STANDARD state machine, a policy letting its functions stop its
-//! executions (`ctx.stop_execution`).
+//! tasks' functions; per STANDARD state machine, a policy letting its functions stop its
+//! executions (`ctx.stop_execution`); and, with [`Template::scheduler`], the scheduler's
+//! tables, orchestrator and schedule.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::lambda::{checkov_skips, log_group, Architecture, LambdaFunction};
 use super::naming::{function_arn_substitution, function_id, function_role_id, logical_id};
+use super::scheduler::{SchedulerExport, ORCHESTRATOR_HANDLER};
 use super::{asl, state_data, AslError};
 use crate::graph::{StateMachineType, Workflow};
 use crate::task::TaskSpec;
@@ -216,6 +218,7 @@ pub struct Template {
     workflows: Vec<Workflow>,
     architecture: Architecture,
     overrides: BTreeMap<&'static str, LambdaFunction>,
+    scheduler: Option<SchedulerExport>,
 }
 
 impl Template {
@@ -236,6 +239,13 @@ impl Template {
         self
     }
 
+    /// Adds the scheduler: its labourers' functions, the queue's tables, the orchestrator on
+    /// its schedule, and their access (see [`scheduler`](super::scheduler)).
+    pub fn scheduler(mut self, scheduler: SchedulerExport) -> Template {
+        self.scheduler = Some(scheduler);
+        self
+    }
+
     /// Replaces a task's function settings (extra environment, IAM statements, concurrency).
     pub fn function(mut self, function: LambdaFunction) -> Template {
         self.overrides.insert(function.task(), function);
@@ -252,6 +262,15 @@ impl Template {
                 tasks.insert(task.task.name, task.task);
             }
         }
+        let labourers: BTreeSet<&str> = match &self.scheduler {
+            Some(scheduler) => {
+                for spec in scheduler.labourers() {
+                    tasks.insert(spec.name, spec);
+                }
+                scheduler.labourers().iter().map(|s| s.name).collect()
+            }
+            None => BTreeSet::new(),
+        };
         let mut ids: BTreeMap<String, &str> = BTreeMap::new();
         let mut uses_state_data = false;
         for (name, spec) in &tasks {
@@ -271,7 +290,23 @@ impl Template {
                 uses_state_data = true;
                 function = state_data::grant(function);
             }
+            if let Some(scheduler) = self.scheduler.as_ref().filter(|_| labourers.contains(name)) {
+                function = scheduler.grant_labourer(function);
+            }
             resources.extend(function.resources());
+        }
+        if let Some(scheduler) = &self.scheduler {
+            if let Some(other) = ids.get(&logical_id(ORCHESTRATOR_HANDLER)) {
+                return Err(TemplateError::LogicalIdClash(
+                    other.to_string(),
+                    ORCHESTRATOR_HANDLER.to_string(),
+                ));
+            }
+            resources.extend(scheduler.resources());
+            outputs.insert(
+                "SchedulerPrefix".into(),
+                json!({"Description": "Prefix of the scheduler's DynamoDB tables (`schedule submit --dynamodb PREFIX`)", "Value": {"Ref": "AWS::StackName"}}),
+            );
         }
         if uses_state_data {
             resources.extend(state_data::resources());

@@ -9,6 +9,9 @@ use tracing::Instrument;
 use crate::envelope::Envelope;
 use crate::error::{names, TaskError};
 use crate::registry::{Registry, RegistryError};
+use crate::scheduler::dispatch::Backoff;
+use crate::scheduler::store::QueueStore;
+use crate::scheduler::worker::{self, ScheduledEvent};
 use crate::state_data::{ExecutionStopper, StateDataStore};
 use crate::task::TaskSpec;
 
@@ -58,6 +61,7 @@ pub struct Handler {
     task: Result<&'static TaskSpec, TaskError>,
     state_store: Option<Arc<dyn StateDataStore>>,
     stopper: Option<Arc<dyn ExecutionStopper>>,
+    scheduler_queue: Option<Arc<dyn QueueStore>>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -67,6 +71,7 @@ impl std::fmt::Debug for Handler {
             .field("task", &self.task)
             .field("state_store", &self.state_store.is_some())
             .field("stopper", &self.stopper.is_some())
+            .field("scheduler_queue", &self.scheduler_queue.is_some())
             .finish()
     }
 }
@@ -125,6 +130,7 @@ impl Handler {
             task,
             state_store: None,
             stopper: None,
+            scheduler_queue: None,
         }
     }
 
@@ -142,6 +148,14 @@ impl Handler {
         self
     }
 
+    /// The same handler, reporting the outcome of events that carry the scheduler's coordinates
+    /// to `queue` (the worker assistant; in Lambda the DynamoDB queue named by
+    /// `ORKESTRA_SCHEDULER_PREFIX`).
+    pub fn with_scheduler_queue(mut self, queue: Arc<dyn QueueStore>) -> Handler {
+        self.scheduler_queue = Some(queue);
+        self
+    }
+
     /// The task this handler serves, or why there is none.
     pub fn task(&self) -> Result<&'static TaskSpec, &TaskError> {
         self.task.as_ref().copied()
@@ -150,7 +164,64 @@ impl Handler {
     /// Runs one invocation: unwraps the envelope, builds the [`Context`](crate::Context) from
     /// it and from `invocation`, and calls the task (panics caught), inside an `invocation`
     /// log span.
+    ///
+    /// An event from the scheduler ([`ScheduledEvent`]) runs the task on its input and then
+    /// reports the outcome to the scheduler's queue; the invocation then succeeds whatever the
+    /// task did (the scheduler retries, not Lambda), unless the report itself fails.
     pub async fn handle(&self, event: Value, invocation: &Invocation) -> Result<Value, TaskError> {
+        match ScheduledEvent::parse(&event) {
+            None => self.run_event(event, invocation).await,
+            Some(Err(error)) => Err(error),
+            Some(Ok(scheduled)) => self.run_scheduled(scheduled, invocation).await,
+        }
+    }
+
+    async fn run_scheduled(
+        &self,
+        scheduled: ScheduledEvent,
+        invocation: &Invocation,
+    ) -> Result<Value, TaskError> {
+        let Some(queue) = &self.scheduler_queue else {
+            return Err(TaskError::new(
+                worker::NAME_NOT_CONFIGURED,
+                format!(
+                    "the event carries the scheduler's coordinates (`{}`) but the function has \
+                     no scheduler queue to report to: set `{}` to the tables' prefix (and build \
+                     the binary with the `aws` feature)",
+                    worker::COORDINATES_KEY,
+                    worker::PREFIX_VAR
+                ),
+            ));
+        };
+        let result = if scheduled.coordinates.labourer_id == self.requested {
+            self.run_event(scheduled.envelope(), invocation).await
+        } else {
+            Err(TaskError::new(
+                worker::NAME_WRONG_FUNCTION,
+                format!(
+                    "task {} of labourer `{}` was sent to the function serving `{}`",
+                    scheduled.coordinates.task_id,
+                    scheduled.coordinates.labourer_id,
+                    self.requested
+                ),
+            ))
+        };
+        match worker::report(&**queue, &scheduled, &result, Backoff::DEFAULT) {
+            Ok(reported) => {
+                tracing::info!(task_id = %scheduled.coordinates.task_id, attempt = scheduled.coordinates.attempts, reported = ?reported, "reported to the scheduler");
+                Ok(worker::response(&scheduled, &result, reported))
+            }
+            Err(error) => Err(TaskError::new(
+                worker::NAME_REPORT_FAILED,
+                format!(
+                    "task {} ran but its outcome could not be recorded: {error}",
+                    scheduled.coordinates.task_id
+                ),
+            )),
+        }
+    }
+
+    async fn run_event(&self, event: Value, invocation: &Invocation) -> Result<Value, TaskError> {
         let envelope = Envelope::parse(event);
         let meta = envelope.meta.as_ref();
         let span = tracing::info_span!(
@@ -501,6 +572,88 @@ mod tests {
             missing.message().contains("`_HANDLER` is not set"),
             "{missing}"
         );
+    }
+
+    fn fails_on_zero(input: Value, _: &Context) -> Result<Value, TaskError> {
+        match input["n"].as_i64() {
+            Some(0) => Err(TaskError::new("Zero", "n is zero")),
+            n => Ok(json!(n)),
+        }
+    }
+
+    static FAILS_ON_ZERO: TaskSpec = TaskSpec {
+        name: "fails_on_zero",
+        body: ErasedBody::Sync(fails_on_zero),
+        ..ECHO
+    };
+
+    #[tokio::test]
+    async fn scheduled_events_report_to_the_queue_once_and_only_while_the_claim_holds() {
+        use crate::scheduler::sqlite::SqliteQueue;
+        use crate::scheduler::store::{now_ms, NewTask, RetryPlan};
+        let dir = std::env::temp_dir().join(format!("orkestra-handler-q-{}", std::process::id()));
+        let queue = Arc::new(SqliteQueue::open(dir.join("q.db")).unwrap());
+        let registry = Registry::from_entries([&FAILS_ON_ZERO], []).unwrap();
+        let handler = Handler::resolve(Ok(&registry), Some("fails_on_zero"))
+            .with_scheduler_queue(queue.clone());
+        let tasks = [json!({"n": 1}), json!({"n": 0}), json!({"n": 2})]
+            .map(|p| NewTask::new("fails_on_zero", p));
+        queue.submit(&tasks, false, now_ms()).unwrap();
+        let claims = queue
+            .claim("fails_on_zero", 10, 10, 60_000, "orchestrator", now_ms())
+            .unwrap();
+        let event = |i: usize| ScheduledEvent::for_claim(&claims[i], 2).to_json();
+
+        let ok = run(&handler, event(0)).await.unwrap();
+        assert_eq!(
+            (ok["reported"].as_str(), &ok["output"]),
+            (Some("completed"), &json!(1))
+        );
+        // A duplicate delivery runs the task but archives nothing twice.
+        let again = run(&handler, event(0)).await.unwrap();
+        assert_eq!(again["reported"], "lease_lost");
+        // A failure is retried by the scheduler; Lambda sees a success (no async retry).
+        let failed = run(&handler, event(1)).await.unwrap();
+        assert_eq!(failed["reported"], "retrying");
+        assert_eq!(failed["error"]["errorType"], "Zero");
+        // A late report after the claim expired and was retried changes nothing.
+        let plan = |_: &str, _: u32| RetryPlan {
+            max_attempts: 5,
+            launch_at_ms: 0,
+        };
+        queue.expire(now_ms() + 120_000, 0, &plan).unwrap();
+        let late = run(&handler, event(2)).await.unwrap();
+        assert_eq!(late["reported"], "lease_lost");
+        let counts = queue.counts().unwrap()["fails_on_zero"];
+        assert_eq!((counts.completed, counts.retrying), (1, 2), "{counts:?}");
+
+        // Without a queue, a scheduled event is refused with what to set.
+        let bare = Handler::resolve(Ok(&registry), Some("fails_on_zero"));
+        let error = run(&bare, event(0)).await.unwrap_err();
+        assert_eq!(error.name(), "Scheduler.NotConfigured");
+        assert!(
+            error.message().contains("ORKESTRA_SCHEDULER_PREFIX"),
+            "{error}"
+        );
+        // An event for another labourer is not run: reported as a failed attempt.
+        queue
+            .submit(&[NewTask::new("other", json!({"n": 5}))], false, now_ms())
+            .unwrap();
+        let other = queue
+            .claim("other", 1, 1, 60_000, "orchestrator", now_ms())
+            .unwrap();
+        let misrouted = ScheduledEvent::for_claim(&other[0], 1).to_json();
+        let out = run(&handler, misrouted).await.unwrap();
+        assert_eq!(out["reported"], "dead");
+        assert_eq!(out["error"]["errorType"], "Scheduler.WrongFunction");
+        assert_eq!(
+            queue.dead_letters().unwrap()[0].errors[0]["error"],
+            "Scheduler.WrongFunction"
+        );
+        // Events without coordinates are served as before.
+        assert_eq!(run(&bare, json!({"n": 3})).await.unwrap(), json!(3));
+        drop(queue);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

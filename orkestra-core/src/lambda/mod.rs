@@ -13,6 +13,11 @@
 //!   [`TaskError::cause`](crate::TaskError::cause) gives and `invoke` prints; panics are caught
 //!   and posted as `Orkestra.Panic`, and the runtime keeps serving.
 //!
+//! An event carrying the scheduler's coordinates (`{"input":..,"orkestra_scheduler":{..}}`, see
+//! [`crate::scheduler::worker`]) runs the task on its input and then reports completion or
+//! failure to the scheduler's queue (the worker assistant). With the `aws` feature, the
+//! `Handler` `orkestra-scheduler` serves the scheduler's orchestrator instead of a task.
+//!
 //! Logs are JSON lines on stdout, Lambda's log stream (see [`logging`]).
 
 pub mod handler;
@@ -42,7 +47,13 @@ pub async fn with_cloud_backends(handler: Handler) -> Handler {
     use std::sync::Arc;
 
     let config = AwsConfig::from_env().await;
-    let handler = handler.with_stopper(Arc::new(SfnStopper::new(&config)));
+    let mut handler = handler.with_stopper(Arc::new(SfnStopper::new(&config)));
+    // A labourer of the scheduler reports its outcome to the queue's tables.
+    let prefix = std::env::var(crate::scheduler::worker::PREFIX_VAR).ok();
+    if let Some(prefix) = prefix.filter(|p| !p.is_empty()) {
+        let queue = crate::scheduler::dynamo::DynamoQueue::new(&config, &prefix);
+        handler = handler.with_scheduler_queue(Arc::new(queue));
+    }
     match std::env::var(TABLE_VAR).ok().filter(|t| !t.is_empty()) {
         Some(table) => {
             let bucket = std::env::var(BUCKET_VAR).ok().filter(|b| !b.is_empty());
@@ -85,6 +96,20 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The scheduler's orchestrator: one dispatch pass per (scheduled) invocation.
+    #[cfg(feature = "aws")]
+    if std::env::var(HANDLER_VAR).as_deref() == Ok(crate::scheduler::orchestrator::HANDLER) {
+        let served = crate::registry::Registry::global()
+            .map_err(|e| lambda_runtime::Error::from(e.to_string()))
+            .map(|registry| runtime.block_on(crate::scheduler::orchestrator::serve(registry)));
+        return match served.and_then(|r| r) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(error = %error, "the Lambda runtime stopped");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let handler = runtime.block_on(with_cloud_backends(Handler::from_env()));
     match runtime.block_on(handler.serve()) {
         Ok(()) => ExitCode::SUCCESS,

@@ -50,8 +50,17 @@ pub enum ScheduleCommand {
     /// The orchestrator and scavenger: runs queued tasks until the queue is drained.
     Work {
         /// Keep running and take new tasks as they are queued.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "once")]
         watch: bool,
+        /// One dispatch pass (expire, requeue retries, claim, start) and exit: what the
+        /// orchestrator does per scheduled event in Lambda.
+        #[arg(long)]
+        once: bool,
+        /// Invoke the labourers' Lambda functions asynchronously (they report their own
+        /// outcome) instead of running them in this process; needs `--dynamodb`.
+        #[cfg(feature = "aws")]
+        #[arg(long, requires = "dynamodb")]
+        lambda: bool,
         /// The scheduler config.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -192,6 +201,9 @@ async fn run(registry: &'static Registry, command: ScheduleCommand) -> Result<Ou
         }
         ScheduleCommand::Work {
             watch,
+            once,
+            #[cfg(feature = "aws")]
+            lambda,
             config,
             store,
         } => {
@@ -201,11 +213,28 @@ async fn run(registry: &'static Registry, command: ScheduleCommand) -> Result<Ou
                 watch,
                 ..DispatchOptions::default()
             };
-            let bar = Bar::new("draining", 0);
-            let dispatcher = Dispatcher::new(queue.clone(), registry, config, options);
-            let report = dispatcher.run(Some(&bar)).await.map_err(store_fault)?;
-            bar.finish();
-            let mut out = json!({"status": "DRAINED"});
+            #[cfg(feature = "aws")]
+            let invoker = if lambda {
+                let aws = crate::aws::AwsConfig::from_env().await;
+                super::dispatch::Invoker::Lambda(Arc::new(
+                    super::lambda_invoke::LambdaInvoker::new(&aws, &config),
+                ))
+            } else {
+                super::dispatch::Invoker::InProcess
+            };
+            #[cfg(not(feature = "aws"))]
+            let invoker = super::dispatch::Invoker::InProcess;
+            let dispatcher =
+                Dispatcher::new(queue.clone(), registry, config, options).with_invoker(invoker);
+            let (report, status) = if once {
+                (dispatcher.pass().await.map_err(store_fault)?, "PASSED")
+            } else {
+                let bar = Bar::new("draining", 0);
+                let report = dispatcher.run(Some(&bar)).await.map_err(store_fault)?;
+                bar.finish();
+                (report, "DRAINED")
+            };
+            let mut out = json!({"status": status});
             merge(&mut out, serde_json::to_value(report).expect("serialises"));
             out["labourers"] =
                 serde_json::to_value(queue.counts().map_err(store_fault)?).expect("serialises");

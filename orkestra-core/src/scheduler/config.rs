@@ -3,7 +3,8 @@
 //! ```json
 //! {"job_schema_variants": {"default": {"chunkable_attrs": ["section", "store", "product"]}},
 //!  "labourers": {"report_worker": {"max_simultaneous_invocations": 4, "max_attempts": 5,
-//!                                  "lease_secs": 60}}}
+//!                                  "lease_secs": 60,
+//!                                  "arn": "arn:aws:lambda:eu-west-1:123456789012:function:report"}}}
 //! ```
 
 use std::collections::BTreeMap;
@@ -43,6 +44,9 @@ pub struct LabourerOverride {
     pub max_attempts: Option<u32>,
     /// Seconds an invocation may run before it expires and is retried.
     pub lease_secs: Option<u64>,
+    /// The Lambda function (name or ARN) the Lambda invoker calls for this labourer
+    /// (`schedule work --lambda`, the orchestrator in Lambda), as sosw's `arn`.
+    pub arn: Option<String>,
 }
 
 /// The limits the dispatcher applies to one labourer.

@@ -1,9 +1,10 @@
-//! Dispatch (sosw's Orchestrator and Scavenger, locally): claims the oldest queued tasks of
-//! each labourer within its `max_simultaneous_invocations`, runs them in process through the
-//! task registry, archives completions, retries failures at once with exponential backoff and
+//! Dispatch (sosw's Orchestrator and Scavenger): claims the oldest queued tasks of each
+//! labourer within its `max_simultaneous_invocations`, runs them in process through the task
+//! registry (or invokes their Lambda functions, see [`Invoker`]), archives completions, retries failures at once with exponential backoff and
 //! jitter, expires invocations that outlive their lease, and dead-letters a task at
 //! `max_attempts`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::config::SchedulerConfig;
-use super::store::{now_ms, Claim, FailOutcome, QueueStore, RetryPlan, StoreError};
+use super::store::{now_ms, Claim, FailOutcome, LabourerCounts, QueueStore, RetryPlan, StoreError};
 use crate::context::Context;
 use crate::error::TaskError;
 use crate::registry::{with_registration_hint, Registry};
@@ -110,7 +111,20 @@ pub trait DrainProgress: Send + Sync {
     fn update(&self, archived: u64, total: u64);
 }
 
-/// The local dispatcher over a queue store.
+/// How the dispatcher starts a claimed task.
+#[derive(Debug, Clone, Default)]
+pub enum Invoker {
+    /// Runs the labourer in this process through the task registry and records its outcome.
+    #[default]
+    InProcess,
+    /// Invokes the labourer's Lambda function asynchronously (feature `aws`); the labourer
+    /// reports its own outcome ([`worker`](super::worker)), else its lease expires. An
+    /// `Invoke` that fails counts as a failed attempt.
+    #[cfg(feature = "aws")]
+    Lambda(Arc<super::lambda_invoke::LambdaInvoker>),
+}
+
+/// The dispatcher over a queue store (sosw's Orchestrator and Scavenger).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -128,6 +142,7 @@ pub struct Dispatcher {
     registry: &'static Registry,
     config: SchedulerConfig,
     options: DispatchOptions,
+    invoker: Invoker,
 }
 
 /// One finished invocation, reported to the loop.
@@ -135,8 +150,10 @@ struct Done {
     report: DrainReport,
 }
 
+type DoneSender = mpsc::UnboundedSender<Result<Done, StoreError>>;
+
 impl Dispatcher {
-    /// A dispatcher running `registry`'s tasks as labourers.
+    /// A dispatcher running `registry`'s tasks as labourers, in process.
     pub fn new(
         store: Arc<dyn QueueStore>,
         registry: &'static Registry,
@@ -148,7 +165,14 @@ impl Dispatcher {
             registry,
             config,
             options,
+            invoker: Invoker::InProcess,
         }
+    }
+
+    /// The same dispatcher, starting tasks with `invoker`.
+    pub fn with_invoker(mut self, invoker: Invoker) -> Dispatcher {
+        self.invoker = invoker;
+        self
     }
 
     fn plan(&self, labourer: &str, attempts: u32) -> RetryPlan {
@@ -159,8 +183,79 @@ impl Dispatcher {
         }
     }
 
+    /// The scavenger, the retry requeue and the claims of one look at the queue: every claim
+    /// is started on its own tokio task, which sends its result to `tx`. Returns the claims.
+    async fn start(&self, tx: &DoneSender, report: &mut DrainReport) -> Result<u64, StoreError> {
+        let now = now_ms();
+        let grace = self.options.grace.as_millis() as i64;
+        for (_, outcome) in self.store.expire(now, grace, &|l, a| self.plan(l, a))? {
+            report.expired += 1;
+            if outcome == FailOutcome::Dead {
+                report.dead += 1;
+            }
+        }
+        self.store.requeue_due(now)?;
+        let mut claimed = 0u64;
+        for labourer in self.store.labourers_with_queued()? {
+            let spec = self.registry.task(&labourer);
+            let limits = self.config.limits(&labourer, spec);
+            let claims = self.store.claim(
+                &labourer,
+                limits.max_simultaneous_invocations,
+                limits.max_simultaneous_invocations as usize,
+                limits.lease.as_millis() as i64,
+                &self.options.owner,
+                now,
+            )?;
+            for claim in claims {
+                claimed += 1;
+                report.invoked += 1;
+                let store = self.store.clone();
+                let tx = tx.clone();
+                let plan = self.plan(&labourer, claim.attempts);
+                let lease = limits.lease;
+                let invoker = self.invoker.clone();
+                tokio::spawn(async move {
+                    let done = match invoker {
+                        Invoker::InProcess => run_one(&*store, spec, claim, lease, plan).await,
+                        #[cfg(feature = "aws")]
+                        Invoker::Lambda(lambda) => invoke_one(&*store, &lambda, claim, plan).await,
+                    };
+                    let _ = tx.send(done);
+                });
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// One dispatch pass, what the orchestrator does per scheduled event in Lambda: expires
+    /// hung tasks, requeues due retries, claims up to each labourer's limit, starts them and
+    /// waits only until they are started (with [`Invoker::Lambda`], until Lambda accepted each
+    /// `Invoke`; in process, until each task ran).
+    pub async fn pass(&self) -> Result<DrainReport, StoreError> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Result<Done, StoreError>>();
+        let mut report = DrainReport::default();
+        self.start(&tx, &mut report).await?;
+        drop(tx);
+        let mut fault = None;
+        while let Some(done) = rx.recv().await {
+            match done {
+                Ok(done) => report.absorb(done.report),
+                Err(e) => fault = Some(e),
+            }
+        }
+        match fault {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
     /// Drains the queue: runs until nothing is queued, running or waiting to retry (or, with
     /// `watch`, forever). Store faults end the run (the queue is intact; run again).
+    ///
+    /// With [`Invoker::Lambda`] the labourers report their own outcomes: `completed` and
+    /// `dead` are then the store's counts' growth over the run, `retried` only the refused
+    /// `Invoke`s.
     pub async fn run(
         &self,
         progress: Option<&dyn DrainProgress>,
@@ -168,44 +263,12 @@ impl Dispatcher {
         let (tx, mut rx) = mpsc::unbounded_channel::<Result<Done, StoreError>>();
         let mut report = DrainReport::default();
         let mut in_flight: u64 = 0;
-        let start: u64 = self.archived_total()?;
+        let before = self.store.counts()?;
+        let start: u64 = before.values().map(|c| c.completed + c.dead).sum();
         let mut last_shown = std::time::Instant::now() - PROGRESS_EVERY;
         loop {
-            let now = now_ms();
-            let grace = self.options.grace.as_millis() as i64;
-            for (_, outcome) in self.store.expire(now, grace, &|l, a| self.plan(l, a))? {
-                report.expired += 1;
-                if outcome == FailOutcome::Dead {
-                    report.dead += 1;
-                }
-            }
-            self.store.requeue_due(now)?;
-            let mut claimed = 0usize;
-            for labourer in self.store.labourers_with_queued()? {
-                let spec = self.registry.task(&labourer);
-                let limits = self.config.limits(&labourer, spec);
-                let claims = self.store.claim(
-                    &labourer,
-                    limits.max_simultaneous_invocations,
-                    limits.max_simultaneous_invocations as usize,
-                    limits.lease.as_millis() as i64,
-                    &self.options.owner,
-                    now,
-                )?;
-                claimed += claims.len();
-                for claim in claims {
-                    report.invoked += 1;
-                    in_flight += 1;
-                    let store = self.store.clone();
-                    let tx = tx.clone();
-                    let plan = self.plan(&labourer, claim.attempts);
-                    let lease = limits.lease;
-                    tokio::spawn(async move {
-                        let done = run_one(&*store, spec, claim, lease, plan).await;
-                        let _ = tx.send(done);
-                    });
-                }
-            }
+            let claimed = self.start(&tx, &mut report).await?;
+            in_flight += claimed;
             // Counting is a scan: only for the bar (a few times a second) and to decide the end.
             let idle = in_flight == 0 && claimed == 0;
             let show = progress.is_some() && last_shown.elapsed() >= PROGRESS_EVERY;
@@ -219,6 +282,11 @@ impl Dispatcher {
                     last_shown = std::time::Instant::now();
                 }
                 if idle && pending == 0 && !self.options.watch {
+                    if self.reports_elsewhere() {
+                        // The labourers recorded their outcomes: count them from the store.
+                        report.completed = growth(&before, &counts, |c| c.completed);
+                        report.dead = growth(&before, &counts, |c| c.dead);
+                    }
                     return Ok(report);
                 }
             }
@@ -230,12 +298,8 @@ impl Dispatcher {
             }
             let first = tokio::time::timeout(wait, rx.recv()).await;
             let mut absorb = |done: Result<Done, StoreError>| -> Result<(), StoreError> {
-                let done = done?;
                 in_flight -= 1;
-                report.completed += done.report.completed;
-                report.retried += done.report.retried;
-                report.expired += done.report.expired;
-                report.dead += done.report.dead;
+                report.absorb(done?.report);
                 Ok(())
             };
             if let Ok(Some(done)) = first {
@@ -247,14 +311,50 @@ impl Dispatcher {
         }
     }
 
-    fn archived_total(&self) -> Result<u64, StoreError> {
-        Ok(self
-            .store
-            .counts()?
-            .values()
-            .map(|c| c.completed + c.dead)
-            .sum())
+    /// Whether labourers record their own outcomes (the Lambda invoker).
+    fn reports_elsewhere(&self) -> bool {
+        !matches!(self.invoker, Invoker::InProcess)
     }
+}
+
+/// How much `count` grew, summed over the labourers, from `before` to `after`.
+fn growth(
+    before: &BTreeMap<String, LabourerCounts>,
+    after: &BTreeMap<String, LabourerCounts>,
+    count: fn(&LabourerCounts) -> u64,
+) -> u64 {
+    let sum = |counts: &BTreeMap<String, LabourerCounts>| counts.values().map(count).sum::<u64>();
+    sum(after).saturating_sub(sum(before))
+}
+
+impl DrainReport {
+    fn absorb(&mut self, other: DrainReport) {
+        self.completed += other.completed;
+        self.retried += other.retried;
+        self.expired += other.expired;
+        self.dead += other.dead;
+    }
+}
+
+/// Invokes one claimed task's Lambda function; a refused `Invoke` is a failed attempt.
+#[cfg(feature = "aws")]
+async fn invoke_one(
+    store: &dyn QueueStore,
+    lambda: &super::lambda_invoke::LambdaInvoker,
+    claim: Claim,
+    plan: RetryPlan,
+) -> Result<Done, StoreError> {
+    let mut report = DrainReport::default();
+    let event = super::worker::ScheduledEvent::for_claim(&claim, plan.max_attempts);
+    if let Err(error) = lambda.invoke(&event).await {
+        tracing::warn!(task_id = %claim.task_id, error = error.message(), "Invoke failed");
+        match store.fail(&claim, (error.name(), error.message()), plan, now_ms())? {
+            FailOutcome::Retrying => report.retried += 1,
+            FailOutcome::Dead => report.dead += 1,
+            FailOutcome::LeaseLost => {}
+        }
+    }
+    Ok(Done { report })
 }
 
 /// Runs one claimed task and records its outcome.

@@ -1,7 +1,10 @@
 //! The scheduler and task queue (sosw's Scheduler, Orchestrator, worker assistant and
 //! Scavenger): chunk a business job into many labourer tasks ([`chunk`]), queue them
 //! idempotently ([`store`], [`sqlite`]), and dispatch them under per-labourer concurrency
-//! limits with retries, expiry and dead letters ([`dispatch`]).
+//! limits with retries, expiry and dead letters ([`dispatch`]), running labourers in process or
+//! (feature `aws`) as Lambda functions invoked asynchronously (`lambda_invoke`), which report
+//! their own outcome ([`worker`]); in Lambda, the orchestrator runs one dispatch pass per
+//! scheduled event (`orchestrator`).
 //!
 //! Labourers are registered `#[compose]` tasks; `#[compose(max_simultaneous_invocations = N,
 //! max_attempts = N)]` sets their limits, a labourers config ([`config`]) overrides them.
@@ -14,8 +17,13 @@ pub mod dispatch;
 #[cfg(feature = "aws")]
 pub mod dynamo;
 pub mod job;
+#[cfg(feature = "aws")]
+pub mod lambda_invoke;
+#[cfg(feature = "aws")]
+pub mod orchestrator;
 pub mod sqlite;
 pub mod store;
+pub mod worker;
 
 use store::{NewTask, QueueStore, StoreError, SubmitReport};
 
