@@ -29,15 +29,20 @@ pub struct Callback<T> {
     op_id: String,
     name: Option<String>,
     deadline_ms: Option<u64>,
+    /// The id its store gave it (the Lambda service mints its own), if any.
+    minted_id: Option<String>,
     _t: PhantomData<fn() -> T>,
 }
 
 const POLL: Duration = Duration::from_millis(25);
 
 impl<T: DeserializeOwned> Callback<T> {
-    /// The id that completes this callback: `"{execution_id}/{operation_id}"`.
+    /// The id that completes this callback: `"{execution_id}/{operation_id}"`, or the id the
+    /// store's service minted (on AWS Lambda).
     pub fn callback_id(&self) -> String {
-        format!("{}/{}", self.ctx.execution_id(), self.op_id)
+        self.minted_id
+            .clone()
+            .unwrap_or_else(|| format!("{}/{}", self.ctx.execution_id(), self.op_id))
     }
 
     /// Waits for the callback's result (or error, or timeout). While none has arrived, it
@@ -113,8 +118,12 @@ impl DurableContext {
     ) -> Result<Callback<T>, DurableError> {
         self.ensure_not_in_step("callback", name)?;
         let id = self.next_id();
-        let deadline_ms = match self.replay(&id, OperationType::Callback, name)? {
-            Some(rec) => rec.result.as_deref().and_then(|r| r.parse().ok()),
+        let replayed = self.replay(&id, OperationType::Callback, name)?;
+        let deadline_ms = match &replayed {
+            Some(rec) if rec.status == OperationStatus::Started => {
+                rec.result.as_deref().and_then(|r| r.parse().ok())
+            }
+            Some(_) => None,
             None => {
                 let deadline = config.timeout.map(|t| self.now_ms() + t.as_millis() as u64);
                 self.checkpoint(&OperationRecord {
@@ -138,11 +147,21 @@ impl DurableContext {
                 deadline
             }
         };
+        // The store's record has the id callers complete it by (minted by the service on
+        // Lambda, where it comes back with the START's checkpoint).
+        let minted_id = match replayed {
+            Some(rec) => rec.details.callback_id,
+            None => self
+                .store()
+                .load_operation(self.execution_id(), &id)?
+                .and_then(|rec| rec.details.callback_id),
+        };
         Ok(Callback {
             ctx: self.clone(),
             op_id: id,
             name: name.map(str::to_string),
             deadline_ms,
+            minted_id,
             _t: PhantomData,
         })
     }

@@ -119,6 +119,19 @@ impl DurableContext {
                 _ => {}
             }
         }
+        if self.store().chains_remotely() {
+            // The service runs the target (a durable function of that name) and re-invokes
+            // this execution with its result.
+            if !started {
+                let input = serde_json::to_string(&input).map_err(|e| DurableError::Serde {
+                    what: format!("input of invoked function {handler:?}"),
+                    message: e.to_string(),
+                })?;
+                self.checkpoint(&record(OperationStatus::Started, Some(input), None))
+                    .await?;
+            }
+            return self.park(None).await;
+        }
         let invalid = |message| DurableError::InvalidConfig {
             what: "invoke",
             message,

@@ -271,6 +271,7 @@ where
     async fn run_item(self: Arc<Self>, index: usize) -> Joined<F::Output> {
         let name = item_name(&self.work.config, self.work.kinds, &self.work.items, index);
         let child_id = DurableContext::nth_child_id(&self.map_id, index);
+        let mut replayed_start = false;
         match self
             .ctx
             .replay(&child_id, OperationType::Context, Some(&name))
@@ -282,10 +283,28 @@ where
                     self.ctx.forget_descendants(&child_id);
                     return (index, stored);
                 }
+                replayed_start = true;
             }
             Ok(None) => {}
         }
         let child = self.ctx.child(child_id.clone());
+        if !replayed_start && child.store().records_item_starts() {
+            // The Lambda service wants the item's context to exist before its operations.
+            child.checkpoint_nowait(&OperationRecord {
+                id: child_id.clone(),
+                parent_id: Some(self.map_id.clone()),
+                op_type: OperationType::Context,
+                sub_type: Some(self.work.kinds.1.into()),
+                name: Some(name.clone()),
+                status: OperationStatus::Started,
+                result: None,
+                error: None,
+                attempt: 0,
+                started_ms: None,
+                ended_ms: None,
+                details: Default::default(),
+            });
+        }
         let out = self
             .work
             .f
