@@ -14,7 +14,13 @@
 //!   and posted as `Orkestra.Panic`, and the runtime keeps serving.
 //!
 //! Logs are JSON lines on stdout, Lambda's log stream (see [`logging`]).
+//!
+//! With the `aws` feature, a `_HANDLER` naming a `#[durable_execution]` handler serves it as a
+//! Lambda durable function instead (see [`durable`]); a name that is both a task and a durable
+//! handler is a start-up error.
 
+#[cfg(feature = "aws")]
+pub mod durable;
 pub mod handler;
 pub mod logging;
 
@@ -85,6 +91,24 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    #[cfg(feature = "aws")]
+    match durable::from_env() {
+        Ok(Some((name, handler))) => {
+            let resolve = move |_: &str| Some((name.clone(), handler.clone()));
+            return match runtime.block_on(durable::serve(Box::new(resolve))) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(error = %error, "the Lambda runtime stopped");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(error = %error, "cannot serve the function's handler");
+            return ExitCode::FAILURE;
+        }
+    }
     let handler = runtime.block_on(with_cloud_backends(Handler::from_env()));
     match runtime.block_on(handler.serve()) {
         Ok(()) => ExitCode::SUCCESS,
