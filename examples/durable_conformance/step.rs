@@ -29,7 +29,7 @@ impl std::fmt::Display for StepError {
     }
 }
 
-fn fixed(max_attempts: u32, delay: Duration, backoff_rate: f64) -> RetryStrategy {
+pub fn fixed(max_attempts: u32, delay: Duration, backoff_rate: f64) -> RetryStrategy {
     RetryStrategy {
         max_attempts,
         initial_delay: delay,

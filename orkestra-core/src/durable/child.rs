@@ -4,7 +4,7 @@ use super::batch::BatchResult;
 use super::completion::CompletionConfig;
 use super::context::DurableContext;
 use super::error::{capture_error, DurableError};
-use super::map::MapConfig;
+use super::map::{MapConfig, MAX_CHECKPOINT_RESULT};
 use super::step::BoxFuture;
 use super::store::{
     ErrorObject, OperationDetails, OperationRecord, OperationStatus, OperationType,
@@ -87,11 +87,16 @@ impl DurableContext {
             name: name.to_string(),
             error,
         };
+        let mut replaying_children = false;
         if let Some(rec) = self.replay(&id, OperationType::Context, Some(name))? {
-            if rec.status.is_finished() {
+            // A result over MAX_CHECKPOINT_RESULT was not stored: the body runs again and its
+            // operations replay from their records to rebuild it.
+            replaying_children = rec.status == OperationStatus::Succeeded && rec.details.replay_children;
+            if rec.status.is_finished() && !replaying_children {
                 self.forget_descendants(&id);
             }
             match rec.status {
+                _ if replaying_children => {}
                 OperationStatus::Succeeded => {
                     return serde_json::from_str(rec.result.as_deref().unwrap_or("null")).map_err(
                         |e| DurableError::Serde {
@@ -122,16 +127,23 @@ impl DurableContext {
             ended_ms: None,
             details: Default::default(),
         };
-        self.checkpoint_nowait(&record(OperationStatus::Started, None, None));
+        if !replaying_children {
+            self.checkpoint_nowait(&record(OperationStatus::Started, None, None));
+        }
         let out = f(self.child(id.clone())).await;
         match out {
+            Ok(v) if replaying_children => Ok(v),
             Ok(v) => {
                 let text = serde_json::to_string(&v).map_err(|e| DurableError::Serde {
                     what: format!("result of child context {name:?}"),
                     message: e.to_string(),
                 })?;
-                self.checkpoint(&record(OperationStatus::Succeeded, Some(text), None))
-                    .await?;
+                // Too large to checkpoint: a replay runs the body again (ReplayChildren).
+                let large = text.len() > MAX_CHECKPOINT_RESULT;
+                let stored = if large { String::new() } else { text };
+                let mut done = record(OperationStatus::Succeeded, Some(stored), None);
+                done.details.replay_children = large;
+                self.checkpoint(&done).await?;
                 Ok(v)
             }
             Err(e) => {

@@ -265,11 +265,12 @@ impl LambdaCheckpointStore {
                 return Commit::ready(Err(error));
             }
         };
-        self.shared
-            .ops
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .put(record.clone());
+        let update = {
+            let mut ops = self.shared.ops.lock().unwrap_or_else(|p| p.into_inner());
+            let known = ops.by_id.get(&record.id).map(|r| r.status);
+            ops.put(record.clone());
+            update.filter(|u| !wire::repeated_start(u, known))
+        };
         match update {
             Some(update) => self.send(update, awaited),
             None => Commit::ready(Ok(())),

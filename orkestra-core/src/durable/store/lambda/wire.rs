@@ -300,6 +300,20 @@ pub fn encode(rec: &OperationRecord, now_ms: u64) -> Result<Option<Update>, Wire
     }))
 }
 
+/// Whether `update` is a START of an operation the service already has (status `known`): a
+/// replay that runs a started operation again (a step or context interrupted by a crash, a
+/// context whose children are still waiting). The service refuses a second START, except a
+/// step's next attempt once its retry is due.
+pub fn repeated_start(update: &Update, known: Option<OperationStatus>) -> bool {
+    match (update.action, known) {
+        (Action::Start, Some(status)) => {
+            update.update_type != UpdateType::Op(OperationType::Step)
+                || !matches!(status, OperationStatus::Ready | OperationStatus::Pending)
+        }
+        _ => false,
+    }
+}
+
 /// An `Operation` as the invocation event and the API's JSON carry it, made an engine record;
 /// `None` for the EXECUTION operation (its input is the handler's event, see
 /// [`execution_input`]) and for types the engine does not know.
