@@ -140,9 +140,10 @@ where
         all,
         completion_reason: reason,
     };
-    let text = summary::checkpoint_text(&batch, &job.work.config, &label, launched)?;
-    ctx.checkpoint(&record(OperationStatus::Succeeded, Some(text)))
-        .await?;
+    let (text, summarized) = summary::checkpoint_text(&batch, &job.work.config, &label, launched)?;
+    let mut done = record(OperationStatus::Succeeded, Some(text));
+    done.details.replay_children = summarized;
+    ctx.checkpoint(&done).await?;
     Ok(batch)
 }
 
