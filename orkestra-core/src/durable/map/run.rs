@@ -43,6 +43,12 @@ where
     let id = ctx.next_id();
     let label = name.clone().unwrap_or_else(|| format!("map {id}"));
     let total = items.len();
+    if config.max_concurrency == Some(0) {
+        return Err(DurableError::InvalidConfig {
+            what: "max_concurrency",
+            message: format!("{label:?} has max_concurrency 0: give at least 1, or None for no limit"),
+        });
+    }
     let completion = config.completion_config.clone();
     completion.validate(total).map_err(|e| match e {
         DurableError::InvalidConfig { what, message } => DurableError::InvalidConfig {
