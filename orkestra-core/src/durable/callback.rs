@@ -19,6 +19,11 @@ use std::time::Duration;
 pub struct CallbackConfig {
     /// Fail with `CallbackTimeout` when no result arrived within this time (`None`: wait forever).
     pub timeout: Option<Duration>,
+    /// Fail when no heartbeat (or result) arrived within this time since the last one
+    /// (`None`: no heartbeat needed). Enforced by the AWS Lambda durable service, which
+    /// receives heartbeats (`SendDurableExecutionCallbackHeartbeat`); the embedded store does
+    /// not track heartbeats.
+    pub heartbeat_timeout: Option<Duration>,
 }
 
 /// A created callback: hand [`Callback::callback_id`] to the outside world, then await
@@ -140,6 +145,7 @@ impl DurableContext {
                     ended_ms: None,
                     details: OperationDetails {
                         callback_id: Some(format!("{}/{id}", self.execution_id())),
+                        heartbeat_timeout_ms: config.heartbeat_timeout.map(|h| h.as_millis() as u64),
                         ..Default::default()
                     },
                 })

@@ -161,6 +161,11 @@ pub struct OperationDetails {
     /// value (`ReplayChildren`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replay_children: bool,
+    /// A callback's heartbeat timeout in milliseconds, as its START asks for it
+    /// (`CallbackOptions.HeartbeatTimeoutSeconds`); the Lambda service enforces it, the
+    /// embedded store does not keep it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_timeout_ms: Option<u64>,
 }
 
 /// Whether an operation's stored result is always JSON text: a map's or parallel's results

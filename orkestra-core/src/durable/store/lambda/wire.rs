@@ -278,7 +278,11 @@ pub fn encode(rec: &OperationRecord, now_ms: u64) -> Result<Option<Update>, Wire
             // The engine keeps a callback's deadline (epoch ms) as its START's result.
             let deadline = rec.result.as_deref().and_then(|r| r.parse::<u64>().ok());
             options.callback_timeout_seconds = Some(deadline.map_or(0, |d| seconds_until(d, now_ms)));
-            options.callback_heartbeat_seconds = Some(0);
+            options.callback_heartbeat_seconds = Some(
+                rec.details
+                    .heartbeat_timeout_ms
+                    .map_or(0, |h| h.div_ceil(1000).max(1)),
+            );
             (Action::Start, None, None)
         }
         (T::ChainedInvoke, S::Started) => {
@@ -358,6 +362,7 @@ pub fn decode(op: &Value) -> Option<OperationRecord> {
             next_attempt_ms: millis(d.get("NextAttemptTimestamp")),
             callback_id: text(d, "CallbackId"),
             replay_children: d.get("ReplayChildren").and_then(Value::as_bool).unwrap_or(false),
+            heartbeat_timeout_ms: None,
         },
     })
 }
