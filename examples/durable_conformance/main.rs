@@ -21,6 +21,7 @@ mod map;
 mod parallel;
 mod step;
 mod wait;
+mod wait_for_callback;
 
 /// The handler of function `name` (`req-<id>` or a chained-invoke target).
 fn handler_for(name: &str) -> Option<Arc<dyn DurableHandler>> {
@@ -31,6 +32,7 @@ fn handler_for(name: &str) -> Option<Arc<dyn DurableHandler>> {
         .or_else(|| map::handler(id))
         .or_else(|| parallel::handler(id))
         .or_else(|| callback::handler(id))
+        .or_else(|| wait_for_callback::handler(id))
         .or_else(|| invoke::handler(id))
 }
 

@@ -24,6 +24,8 @@ pub struct CallbackConfig {
     /// receives heartbeats (`SendDurableExecutionCallbackHeartbeat`); the embedded store does
     /// not track heartbeats.
     pub heartbeat_timeout: Option<Duration>,
+    /// How [`DurableContext::wait_for_callback`] retries its submitter step (`None`: no retry).
+    pub submitter_retry: Option<super::retry::RetryStrategy>,
 }
 
 /// A created callback: hand [`Callback::callback_id`] to the outside world, then await
@@ -62,7 +64,11 @@ impl<T: DeserializeOwned> Callback<T> {
             let rec = store.load_operation(self.ctx.execution_id(), &self.op_id)?;
             match rec.as_ref().map(|r| r.status) {
                 Some(OperationStatus::Succeeded) => {
-                    let text = rec.and_then(|r| r.result).unwrap_or_else(|| "null".into());
+                    // A callback completed without a payload has the result `null`.
+                    let text = rec
+                        .and_then(|r| r.result)
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or_else(|| "null".into());
                     return serde_json::from_str(&text).map_err(|e| DurableError::Serde {
                         what: format!("result of callback {label:?}"),
                         message: e.to_string(),
@@ -172,8 +178,9 @@ impl DurableContext {
         })
     }
 
-    /// In a child context called `name`: creates a callback, runs `submitter` with its id as
-    /// a step (e.g. to send the id to an external system), then waits for the result.
+    /// In a child context called `name` (sub type `WaitForCallback`): creates a callback,
+    /// runs `submitter` with its id as a step (e.g. to send the id to an external system;
+    /// retried by `config.submitter_retry`), then waits for the result.
     pub async fn wait_for_callback<T, E, F, Fut>(
         &self,
         name: &str,
@@ -188,12 +195,17 @@ impl DurableContext {
     {
         self.ensure_not_in_step("wait_for_callback", Some(name))?;
         let submitter = std::sync::Arc::new(submitter);
-        self.run_in_child_context(name, |child: DurableContext| async move {
+        let retry = config
+            .submitter_retry
+            .clone()
+            .unwrap_or_else(super::retry::RetryStrategy::none);
+        self.child_context_of_kind(name, "WaitForCallback", |child: DurableContext| async move {
             let callback = child.create_callback::<T>(Some("callback"), config).await?;
             let id = callback.callback_id();
             child
                 .step(move |s: StepContext| submitter(id.clone(), s))
                 .name("submitter")
+                .retry(retry)
                 .await?;
             callback.result().await
         })

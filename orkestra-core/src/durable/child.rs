@@ -82,6 +82,24 @@ impl DurableContext {
         Fut: Future<Output = Result<T, E>>,
     {
         self.ensure_not_in_step("child context", Some(name))?;
+        self.child_context_of_kind(name, "RunInChildContext", f)
+            .await
+    }
+
+    /// [`run_in_child_context`](Self::run_in_child_context) recorded with sub type
+    /// `sub_type` (e.g. `WaitForCallback`, as the SDKs record that operation).
+    pub(crate) async fn child_context_of_kind<T, E, F, Fut>(
+        &self,
+        name: &str,
+        sub_type: &'static str,
+        f: F,
+    ) -> Result<T, DurableError>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+        F: FnOnce(DurableContext) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         let id = self.next_id();
         let fail = |error| DurableError::OperationFailed {
             name: name.to_string(),
@@ -117,7 +135,7 @@ impl DurableContext {
             id: id.clone(),
             parent_id: self.context_id().map(str::to_string),
             op_type: OperationType::Context,
-            sub_type: Some("RunInChildContext".into()),
+            sub_type: Some(sub_type.into()),
             name: Some(name.to_string()),
             status,
             result,
