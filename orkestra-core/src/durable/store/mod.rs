@@ -166,6 +166,10 @@ pub struct OperationDetails {
     /// embedded store does not keep it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_timeout_ms: Option<u64>,
+    /// A chained invoke's target function, as its START names it
+    /// (`ChainedInvokeOptions.FunctionName`); the embedded store does not keep it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_name: Option<String>,
 }
 
 /// Whether an operation's stored result is always JSON text: a map's or parallel's results

@@ -286,7 +286,7 @@ pub fn encode(rec: &OperationRecord, now_ms: u64) -> Result<Option<Update>, Wire
             (Action::Start, None, None)
         }
         (T::ChainedInvoke, S::Started) => {
-            options.function_name = rec.name.clone();
+            options.function_name = rec.details.function_name.clone().or_else(|| rec.name.clone());
             (Action::Start, rec.result.clone(), None)
         }
         _ => return Ok(None),
@@ -363,6 +363,7 @@ pub fn decode(op: &Value) -> Option<OperationRecord> {
             callback_id: text(d, "CallbackId"),
             replay_children: d.get("ReplayChildren").and_then(Value::as_bool).unwrap_or(false),
             heartbeat_timeout_ms: None,
+            function_name: None,
         },
     })
 }
