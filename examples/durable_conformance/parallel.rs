@@ -137,6 +137,25 @@ async fn accessors(_: Value, ctx: DurableContext) -> Result<Value, DurableError>
     }))
 }
 
+/// A branch result checkpointed as `{"wrapped": v}` and read back as `v` (a custom
+/// serializer pair: the Rust form of the requirement's per-branch serdes).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Wrapped {
+    wrapped: Value,
+}
+
+async fn wrapped_branches(_: Value, ctx: DurableContext) -> Result<Vec<Value>, DurableError> {
+    let wrap = |v: &'static str| {
+        branch(move |_ctx: DurableContext| async move {
+            Ok::<_, DurableError>(Wrapped { wrapped: json!(v) })
+        })
+    };
+    let batch = ctx
+        .parallel(None, vec![wrap("x"), wrap("y")], all_completed())
+        .await?;
+    Ok(batch.into_result()?.into_iter().map(|w| w.wrapped).collect())
+}
+
 async fn nested(_: Value, ctx: DurableContext) -> Result<Vec<Value>, DurableError> {
     let outer = branch(|ctx: DurableContext| async move {
         let inner = ctx
@@ -164,6 +183,7 @@ pub fn handler(id: &str) -> Option<Arc<dyn DurableHandler>> {
         "8-11" => boxed(concurrent),
         "8-13" => boxed(|_: Value, ctx| projected("xxoo", tolerating(None, Some(25.0), None), false, true, ctx)),
         "8-14" => boxed(suspends),
+        "8-15" => boxed(wrapped_branches),
         "8-16" => boxed(|_: Value, ctx| projected("xxx", tolerating(Some(3), None, None), true, true, ctx)),
         "8-17" => boxed(|_: Value, ctx| projected("oxo", tolerating(None, None, Some(3)), true, true, ctx)),
         "8-18" => boxed(|_: Value, ctx| projected("xxoo", tolerating(Some(1), None, Some(3)), false, true, ctx)),

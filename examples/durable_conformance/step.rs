@@ -91,6 +91,25 @@ async fn complex(event: Value, ctx: DurableContext) -> Result<Value, DurableErro
     .await
 }
 
+/// A step result whose serializer uppercases it (a custom serializer: the Rust form of the
+/// requirement's per-step serdes); it reads back as stored.
+#[derive(Debug, serde::Deserialize)]
+struct Upper(String);
+
+impl serde::Serialize for Upper {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.to_uppercase())
+    }
+}
+
+async fn custom_serdes(input: String, ctx: DurableContext) -> Result<Upper, DurableError> {
+    ctx.step(move |_s: StepContext| {
+        let input = input.clone();
+        async move { Ok::<_, StepError>(Upper(input)) }
+    })
+    .await
+}
+
 async fn null_result(_: Value, ctx: DurableContext) -> Result<Value, DurableError> {
     ctx.step(|_s: StepContext| async { Ok::<_, StepError>(Value::Null) })
         .await
@@ -246,6 +265,7 @@ pub fn handler(id: &str) -> Option<Arc<dyn DurableHandler>> {
         "1-3" => boxed(sequential),
         "1-4" => boxed(complex),
         "1-5" => boxed(null_result),
+        "1-6" => boxed(custom_serdes),
         "1-7" => boxed(logged),
         "1-8" => boxed(|_: Value, ctx| step_then_wait("computed", 2, ctx)),
         "1-9" => boxed(|_: Value, ctx| step_then_wait("cached_value", 1, ctx)),
