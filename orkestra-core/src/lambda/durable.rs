@@ -208,3 +208,113 @@ pub fn resolve_registered(
     }
     Ok(Some((name.to_string(), Arc::from(handler))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::durable::store::lambda::fake::{event, FakeService};
+    use crate::durable::store::lambda::{Action, UpdateType};
+    use crate::durable::{handler_fn, DurableContext, StepContext};
+
+    async fn double(n: i64, ctx: DurableContext) -> Result<i64, DurableError> {
+        let doubled = ctx
+            .step(move |_s: StepContext| async move { Ok::<_, std::io::Error>(n * 2) })
+            .await?;
+        Ok(doubled)
+    }
+
+    async fn wait_then(n: i64, ctx: DurableContext) -> Result<i64, DurableError> {
+        ctx.wait(Duration::from_secs(60)).await?;
+        Ok(n)
+    }
+
+    async fn fails(_: i64, _ctx: DurableContext) -> Result<i64, std::io::Error> {
+        Err(std::io::Error::other("no luck"))
+    }
+
+    async fn huge(_: i64, _ctx: DurableContext) -> Result<String, DurableError> {
+        Ok("x".repeat(RESPONSE_LIMIT))
+    }
+
+    #[tokio::test]
+    async fn a_finished_handler_answers_succeeded_with_its_result() {
+        let service = Arc::new(FakeService::default());
+        let out = invoke(service.clone(), "double", &handler_fn(double), event(&json!(21), vec![], None))
+            .await
+            .unwrap();
+        assert_eq!(out, json!({"Status": "SUCCEEDED", "Result": "42"}));
+        let sent: Vec<Action> = service
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, u)| u.iter().map(|u| u.action))
+            .collect();
+        assert_eq!(sent, vec![Action::Start, Action::Succeed]);
+    }
+
+    #[tokio::test]
+    async fn a_wait_ends_the_invocation_pending_and_a_replay_finishes() {
+        let service = Arc::new(FakeService::default());
+        let out = invoke(service.clone(), "w", &handler_fn(wait_then), event(&json!(5), vec![], None))
+            .await
+            .unwrap();
+        assert_eq!(out, json!({"Status": "PENDING"}));
+        let wait_id = service.calls.lock().unwrap()[0].1[0].id.clone();
+        // The service fired the timer: the replay returns.
+        let fired = json!({"Id": wait_id, "Type": "WAIT", "SubType": "Wait", "Status": "SUCCEEDED",
+                           "StartTimestamp": 1u64});
+        let out = invoke(service.clone(), "w", &handler_fn(wait_then), event(&json!(5), vec![fired], None))
+            .await
+            .unwrap();
+        assert_eq!(out, json!({"Status": "SUCCEEDED", "Result": "5"}));
+        assert_eq!(service.calls.lock().unwrap().len(), 1, "the replay sends nothing");
+    }
+
+    #[tokio::test]
+    async fn a_failed_handler_answers_failed_with_its_error() {
+        let service = Arc::new(FakeService::default());
+        let out = invoke(service, "f", &handler_fn(fails), event(&json!(1), vec![], None))
+            .await
+            .unwrap();
+        assert_eq!(out["Status"], "FAILED");
+        assert_eq!(out["Error"]["ErrorMessage"], "no luck");
+    }
+
+    #[tokio::test]
+    async fn a_revoked_token_answers_pending_even_when_the_handler_finished() {
+        let service = Arc::new(FakeService {
+            revoke_at: Some(0),
+            ..Default::default()
+        });
+        let out = invoke(service, "double", &handler_fn(double), event(&json!(1), vec![], None))
+            .await
+            .unwrap();
+        assert_eq!(out, json!({"Status": "PENDING"}));
+    }
+
+    #[tokio::test]
+    async fn a_result_over_the_response_limit_is_checkpointed_on_the_execution() {
+        let service = Arc::new(FakeService::default());
+        let out = invoke(service.clone(), "h", &handler_fn(huge), event(&json!(1), vec![], None))
+            .await
+            .unwrap();
+        assert_eq!(out, json!({"Status": "SUCCEEDED", "Result": ""}));
+        let calls = service.calls.lock().unwrap();
+        let (_, last) = calls.last().unwrap();
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[0].update_type, UpdateType::Execution);
+        assert_eq!(last[0].action, Action::Succeed);
+        assert_eq!(last[0].payload.as_ref().map(String::len), Some(RESPONSE_LIMIT + 2));
+    }
+
+    #[tokio::test]
+    async fn a_non_durable_event_is_a_function_error() {
+        let service = Arc::new(FakeService::default());
+        let e = invoke(service, "double", &handler_fn(double), json!({"orders": []}))
+            .await
+            .unwrap_err();
+        assert_eq!(e.error_type, "Orkestra.InvalidDurableEvent");
+        assert!(e.error_message.contains("DurableExecutionArn"), "{e}");
+    }
+}

@@ -28,6 +28,8 @@
 //! ```
 
 pub mod batch;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod service;
 pub mod wire;
 
