@@ -64,15 +64,19 @@ pub struct SdkService {
 }
 
 impl SdkService {
-    /// A service calling through `client`.
-    pub fn new(client: aws_sdk_lambda::Client) -> Self {
-        SdkService { client }
+    /// A service calling through a Lambda client of `config`.
+    pub fn new(config: &crate::aws::AwsConfig) -> Self {
+        SdkService {
+            client: aws_sdk_lambda::Client::new(config.sdk()),
+        }
     }
 
-    /// A service configured from the environment.
+    /// A service configured from the environment ([`AwsConfig::from_env`]: region,
+    /// credentials, `AWS_ENDPOINT_URL_LAMBDA`; throttling and transport errors retried).
+    ///
+    /// [`AwsConfig::from_env`]: crate::aws::AwsConfig::from_env
     pub async fn from_env() -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        SdkService::new(aws_sdk_lambda::Client::new(&config))
+        SdkService::new(&crate::aws::AwsConfig::from_env().await)
     }
 }
 
@@ -95,7 +99,7 @@ where
 }
 
 /// An update as the SDK's type.
-pub fn to_sdk(u: &Update) -> sdk::OperationUpdate {
+pub(crate) fn to_sdk(u: &Update) -> sdk::OperationUpdate {
     let op_type = match u.update_type {
         UpdateType::Execution => sdk::OperationType::Execution,
         UpdateType::Op(t) => sdk::OperationType::from(t.as_str()),
@@ -155,7 +159,7 @@ fn error_json(e: &sdk::ErrorObject) -> Value {
 }
 
 /// An SDK `Operation` in the invocation event's JSON shape (timestamps in epoch ms).
-pub fn from_sdk(op: &sdk::Operation) -> Value {
+pub(crate) fn from_sdk(op: &sdk::Operation) -> Value {
     let mut m = Map::new();
     m.insert("Id".into(), json!(op.id()));
     if let Some(p) = op.parent_id() {
