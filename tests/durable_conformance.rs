@@ -26,19 +26,11 @@ const SUITES: [(&str, usize); 8] = [
 ];
 
 /// Requirements of the claimed suites that Orkestra does not pass, and why.
-const EXCEPTIONS: [(&str, &str); 4] = [
+const EXCEPTIONS: [(&str, &str); 2] = [
     (
         "3-14",
         "a child context's custom serdes writes a non-JSON payload (`HELLO CHILD`); Orkestra \
          checkpoints child results as JSON and has no per-context codec",
-    ),
-    (
-        "8-12",
-        "FLAT nesting (branches without their own contexts) is not in Orkestra's parallel",
-    ),
-    (
-        "9-12",
-        "FLAT nesting (items without their own contexts) is not in Orkestra's map",
     ),
     (
         "5-8",

@@ -4,7 +4,7 @@ use super::boxed;
 use super::step::StepError;
 use orkestra::durable::{
     BatchItem, BatchItemStatus, BatchResult, CompletionConfig, CompletionReason, DurableContext,
-    DurableError, DurableHandler, MapConfig, Serdes, StepContext,
+    DurableError, DurableHandler, MapConfig, Nesting, Serdes, StepContext,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -145,6 +145,21 @@ async fn concurrent(_: Value, ctx: DurableContext) -> Result<Vec<String>, Durabl
         .into_result()
 }
 
+async fn flat(_: Value, ctx: DurableContext) -> Result<Vec<String>, DurableError> {
+    let item = |c: DurableContext, item: String, _i: usize, _all: Arc<[String]>| async move {
+        c.step(move |_s: StepContext| {
+            let item = item.clone();
+            async move { Ok::<_, StepError>(item) }
+        })
+        .await
+    };
+    ctx.map(strings(&["fa", "fb"]), item)
+        .config(sequential(CompletionConfig::all_completed()))
+        .nesting(Nesting::Flat)
+        .await?
+        .into_result()
+}
+
 async fn named_items(items: Vec<i64>, ctx: DurableContext) -> Result<Vec<i64>, DurableError> {
     let times_ten = |_c: DurableContext, item: i64, _i: usize, _all: Arc<[i64]>| async move {
         Ok::<_, DurableError>(item * 10)
@@ -278,6 +293,7 @@ pub fn handler(id: &str) -> Option<Arc<dyn DurableHandler>> {
         "9-9" => boxed(|_: Value, ctx| exceeded(&["fail", "fail", "ok"], tolerating(Some(1), None, None), ctx)),
         "9-10" => boxed(|_: Value, ctx| exceeded(&["fail", "fail", "ok", "ok"], tolerating(None, Some(25.0), None), ctx)),
         "9-11" => boxed(concurrent),
+        "9-12" => boxed(flat),
         "9-13" => boxed(named_items),
         "9-14" => boxed(item_serdes),
         "9-15" => boxed(wait_in_item),

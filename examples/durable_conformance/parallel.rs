@@ -4,7 +4,7 @@ use super::boxed;
 use super::step::StepError;
 use orkestra::durable::{
     branch, BatchResult, Branch, CompletionConfig, DurableContext, DurableError, DurableHandler,
-    ParallelConfig, StepContext,
+    Nesting, ParallelConfig, StepContext,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -14,6 +14,7 @@ fn sequential(completion: CompletionConfig) -> ParallelConfig {
     ParallelConfig {
         max_concurrency: Some(1),
         completion_config: completion,
+        ..Default::default()
     }
 }
 
@@ -105,6 +106,7 @@ async fn concurrent(_: Value, ctx: DurableContext) -> Result<Vec<Value>, Durable
     let config = ParallelConfig {
         max_concurrency: Some(2),
         completion_config: CompletionConfig::all_completed(),
+        ..Default::default()
     };
     run(&ctx, None, branches, config).await?.into_result()
 }
@@ -123,6 +125,7 @@ async fn zero_concurrency(_: Value, ctx: DurableContext) -> Result<Vec<Value>, D
     let config = ParallelConfig {
         max_concurrency: Some(0),
         completion_config: CompletionConfig::all_completed(),
+        ..Default::default()
     };
     run(&ctx, None, pattern("oo"), config).await?.into_result()
 }
@@ -156,6 +159,16 @@ async fn wrapped_branches(_: Value, ctx: DurableContext) -> Result<Vec<Value>, D
     Ok(batch.into_result()?.into_iter().map(|w| w.wrapped).collect())
 }
 
+async fn flat(_: Value, ctx: DurableContext) -> Result<Vec<Value>, DurableError> {
+    let config = ParallelConfig {
+        nesting: Nesting::Flat,
+        ..all_completed()
+    };
+    run(&ctx, None, vec![stepping("fa"), stepping("fb")], config)
+        .await?
+        .into_result()
+}
+
 async fn nested(_: Value, ctx: DurableContext) -> Result<Vec<Value>, DurableError> {
     let outer = branch(|ctx: DurableContext| async move {
         let inner = ctx
@@ -181,6 +194,7 @@ pub fn handler(id: &str) -> Option<Arc<dyn DurableHandler>> {
         "8-9" => boxed(|_: Value, ctx| projected("oxo", tolerating(Some(1), None, None), true, true, ctx)),
         "8-10" => boxed(|_: Value, ctx| projected("xxo", tolerating(Some(1), None, None), false, true, ctx)),
         "8-11" => boxed(concurrent),
+        "8-12" => boxed(flat),
         "8-13" => boxed(|_: Value, ctx| projected("xxoo", tolerating(None, Some(25.0), None), false, true, ctx)),
         "8-14" => boxed(suspends),
         "8-15" => boxed(wrapped_branches),

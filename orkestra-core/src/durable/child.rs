@@ -47,6 +47,8 @@ pub struct ParallelConfig {
     pub max_concurrency: Option<usize>,
     /// When the parallel is done (default: [`CompletionConfig::all_successful`]).
     pub completion_config: CompletionConfig,
+    /// How branches are recorded (default [`Nesting::Nested`](crate::durable::Nesting)).
+    pub nesting: super::map::Nesting,
 }
 
 impl Default for ParallelConfig {
@@ -54,6 +56,7 @@ impl Default for ParallelConfig {
         ParallelConfig {
             max_concurrency: None,
             completion_config: CompletionConfig::all_successful(),
+            nesting: Default::default(),
         }
     }
 }
@@ -245,6 +248,7 @@ impl DurableContext {
         let mut builder = self
             .map(branches, run_branch::<T>)
             .kinds("Parallel", "ParallelBranch")
+            .nesting(config.nesting)
             .config(MapConfig {
                 max_concurrency: config.max_concurrency,
                 completion_config: config.completion_config,

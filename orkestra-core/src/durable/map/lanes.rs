@@ -60,6 +60,8 @@ pub(super) struct MapWork<T, F: MapFunction<T>> {
     pub(super) items: Arc<[T]>,
     pub(super) f: F,
     pub(super) config: MapConfig<T, F::Output>,
+    /// Whether items have contexts of their own.
+    pub(super) nesting: super::Nesting,
 }
 
 /// What the lanes of one map share.
@@ -287,8 +289,13 @@ where
             }
             Ok(None) => {}
         }
-        let child = self.ctx.child(child_id.clone());
-        if !replayed_start && child.store().records_item_starts() {
+        let flat = self.work.nesting == super::Nesting::Flat;
+        let child = if flat {
+            self.ctx.virtual_child(child_id.clone(), self.map_id.clone())
+        } else {
+            self.ctx.child(child_id.clone())
+        };
+        if !flat && !replayed_start && child.store().records_item_starts() {
             // The Lambda service wants the item's context to exist before its operations.
             child.checkpoint_nowait(&OperationRecord {
                 id: child_id.clone(),
@@ -331,6 +338,13 @@ where
                 (OperationStatus::Failed, None, Some(capture_error(e)))
             }
         };
+        if flat {
+            // A virtual item has no record: its outcome lives in the map's result.
+            return (
+                index,
+                Ok(out.map_err(|_| error.expect("a failed item has an error"))),
+            );
+        }
         // An item may run again anyway: its completion need not be durable before the map
         // goes on (the map's own result, written after it, is awaited).
         let record = OperationRecord {

@@ -33,6 +33,7 @@ where
         f,
         name,
         config,
+        nesting,
     } = b;
     let kind = if kinds.0 == "Parallel" {
         "parallel"
@@ -101,6 +102,7 @@ where
         items,
         f,
         config,
+        nesting,
     };
     let job = MapJob::new(ctx.clone(), id.clone(), label.clone(), work, limit);
     let (slots, reason) = match completion.check(0, 0, total) {
