@@ -83,7 +83,10 @@ fn parse_line_reads_the_bed_verdicts() {
         parse_line("FAIL 9-12   map                  2.3s invocations=5"),
         Some((false, "9-12".into(), "map".into()))
     );
-    assert_eq!(parse_line("     Event[EventId=2].EventType: expected"), None);
+    assert_eq!(
+        parse_line("     Event[EventId=2].EventType: expected"),
+        None
+    );
     assert_eq!(parse_line("24/25 passed"), None);
 }
 

@@ -8,7 +8,12 @@ use std::time::Duration;
 
 static RUNS: AtomicU32 = AtomicU32::new(0);
 
-async fn shout(ctx: DurableContext, item: String, _i: usize, _all: Arc<[String]>) -> Result<String, DurableError> {
+async fn shout(
+    ctx: DurableContext,
+    item: String,
+    _i: usize,
+    _all: Arc<[String]>,
+) -> Result<String, DurableError> {
     ctx.step(move |_s: StepContext| {
         let item = item.clone();
         async move {
@@ -35,7 +40,9 @@ async fn flat_map(items: Vec<String>, ctx: DurableContext) -> Result<Vec<String>
 #[tokio::test]
 async fn flat_items_record_only_their_operations_under_the_map() {
     let runner = DurableTestRunner::new(flat_map);
-    let result = runner.run(vec!["a".to_string(), "b".to_string(), "c".to_string()]).await;
+    let result = runner
+        .run(vec!["a".to_string(), "b".to_string(), "c".to_string()])
+        .await;
     assert_eq!(result.status(), InvocationStatus::Succeeded);
     assert_eq!(result.result::<Vec<String>>(), vec!["A", "B", "C"]);
     let map = result.get_map("flat").expect("the map's record");
@@ -52,10 +59,16 @@ async fn flat_items_record_only_their_operations_under_the_map() {
         .filter(|r| r.op_type == OperationType::Step)
         .collect();
     assert_eq!(steps.len(), 3);
-    assert!(steps.iter().all(|s| s.parent_id.as_deref() == Some(map_id.as_str())));
+    assert!(steps
+        .iter()
+        .all(|s| s.parent_id.as_deref() == Some(map_id.as_str())));
     let ids: std::collections::HashSet<&str> = steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids.len(), 3, "each virtual item keeps its own id namespace");
-    assert_eq!(RUNS.load(Ordering::SeqCst), 3, "the suspension's replay ran no step again");
+    assert_eq!(
+        RUNS.load(Ordering::SeqCst),
+        3,
+        "the suspension's replay ran no step again"
+    );
 }
 
 async fn flat_parallel(_: (), ctx: DurableContext) -> Result<Vec<String>, DurableError> {
@@ -93,7 +106,8 @@ async fn flat_branches_have_no_branch_records() {
 }
 
 async fn zero(_: (), ctx: DurableContext) -> Result<Vec<u32>, DurableError> {
-    let id = |_c: DurableContext, v: u32, _i: usize, _a: Arc<[u32]>| async move { Ok::<_, String>(v) };
+    let id =
+        |_c: DurableContext, v: u32, _i: usize, _a: Arc<[u32]>| async move { Ok::<_, String>(v) };
     ctx.map(vec![1u32, 2], id)
         .config(MapConfig {
             max_concurrency: Some(0),

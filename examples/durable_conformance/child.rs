@@ -29,8 +29,11 @@ struct Named {
 
 async fn named(input: Named, ctx: DurableContext) -> Result<String, DurableError> {
     let value = input.value;
-    ctx.run_in_child_context(&input.name, |child| async move { echo(&child, value).await })
-        .await
+    ctx.run_in_child_context(
+        &input.name,
+        |child| async move { echo(&child, value).await },
+    )
+    .await
 }
 
 async fn two_steps(input: String, ctx: DurableContext) -> Result<String, DurableError> {
@@ -44,7 +47,9 @@ async fn two_steps(input: String, ctx: DurableContext) -> Result<String, Durable
 async fn failing_child(ctx: &DurableContext) -> Result<String, DurableError> {
     ctx.run_in_child_context("failing-child", |child| async move {
         child
-            .step(|_s: StepContext| async { Err::<String, _>(StepError("inner step failed".into())) })
+            .step(|_s: StepContext| async {
+                Err::<String, _>(StepError("inner step failed".into()))
+            })
             .retry(RetryStrategy::none())
             .await
     })
@@ -173,8 +178,10 @@ async fn throws_directly(_: Value, ctx: DurableContext) -> Result<String, Durabl
 }
 
 async fn returns_null(_: Value, ctx: DurableContext) -> Result<Value, DurableError> {
-    ctx.run_in_child_context("null", |_child| async move { Ok::<_, DurableError>(Value::Null) })
-        .await
+    ctx.run_in_child_context("null", |_child| async move {
+        Ok::<_, DurableError>(Value::Null)
+    })
+    .await
 }
 
 async fn logger_only(input: String, ctx: DurableContext) -> Result<String, DurableError> {

@@ -53,7 +53,8 @@ async fn invoke_echo(input: Value, ctx: DurableContext) -> Result<Value, Durable
 
 async fn named(input: Value, ctx: DurableContext) -> Result<Value, DurableError> {
     let name = input["name"].as_str().unwrap_or("invoke").to_string();
-    ctx.invoke_named(Some(&name), ECHO, input["payload"].clone()).await
+    ctx.invoke_named(Some(&name), ECHO, input["payload"].clone())
+        .await
 }
 
 async fn fails(_: Value, ctx: DurableContext) -> Result<Value, DurableError> {
@@ -70,7 +71,8 @@ async fn fails_caught(_: Value, ctx: DurableContext) -> Result<Value, DurableErr
 async fn large(_: Value, ctx: DurableContext) -> Result<Value, DurableError> {
     // Near the 256 KB asynchronous invoke payload limit.
     let payload = "x".repeat(200 * 1024);
-    ctx.invoke_named(None, MEASURE, json!({ "data": payload })).await
+    ctx.invoke_named(None, MEASURE, json!({ "data": payload }))
+        .await
 }
 
 async fn tenant(input: Value, ctx: DurableContext) -> Result<Value, DurableError> {
@@ -85,7 +87,10 @@ async fn then_wait(_: Value, ctx: DurableContext) -> Result<Value, DurableError>
 }
 
 async fn fails_then_wait(_: Value, ctx: DurableContext) -> Result<Value, DurableError> {
-    let caught = ctx.invoke_named::<_, Value>(None, FAIL, Value::Null).await.is_err();
+    let caught = ctx
+        .invoke_named::<_, Value>(None, FAIL, Value::Null)
+        .await
+        .is_err();
     ctx.wait(Duration::from_secs(1)).await?;
     Ok(json!({ "caught": caught }))
 }
@@ -98,7 +103,9 @@ async fn step_then_invoke(_: Value, ctx: DurableContext) -> Result<Value, Durabl
 }
 
 async fn invoke_then_step(_: Value, ctx: DurableContext) -> Result<Value, DurableError> {
-    let v: Value = ctx.invoke_named(None, ECHO, json!("from the target")).await?;
+    let v: Value = ctx
+        .invoke_named(None, ECHO, json!("from the target"))
+        .await?;
     ctx.step(move |_s: StepContext| {
         let v = v.clone();
         async move { Ok::<_, StepError>(json!({ "processed": v })) }
@@ -108,7 +115,9 @@ async fn invoke_then_step(_: Value, ctx: DurableContext) -> Result<Value, Durabl
 
 async fn in_child(_: Value, ctx: DurableContext) -> Result<Value, DurableError> {
     ctx.run_in_child_context("invoking", |child| async move {
-        child.invoke_named::<_, Value>(None, ECHO, json!("inside")).await
+        child
+            .invoke_named::<_, Value>(None, ECHO, json!("inside"))
+            .await
     })
     .await
 }

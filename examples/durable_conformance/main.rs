@@ -14,6 +14,7 @@ use orkestra::durable::{handler_fn, DurableHandler};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+mod bench;
 mod callback;
 mod child;
 mod invoke;
@@ -34,6 +35,7 @@ fn handler_for(name: &str) -> Option<Arc<dyn DurableHandler>> {
         .or_else(|| callback::handler(id))
         .or_else(|| wait_for_callback::handler(id))
         .or_else(|| invoke::handler(id))
+        .or_else(|| bench::handler(id))
 }
 
 /// Wraps an `async fn(event, ctx)` as a shared handler.

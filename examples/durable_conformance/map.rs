@@ -19,7 +19,11 @@ fn sequential<T, R>(completion: CompletionConfig) -> MapConfig<T, R> {
     }
 }
 
-fn tolerating(count: Option<usize>, percentage: Option<f64>, min_successful: Option<usize>) -> CompletionConfig {
+fn tolerating(
+    count: Option<usize>,
+    percentage: Option<f64>,
+    min_successful: Option<usize>,
+) -> CompletionConfig {
     CompletionConfig {
         min_successful,
         tolerated_failure_count: count,
@@ -36,7 +40,11 @@ fn projection<T: serde::Serialize>(batch: &BatchResult<T>, with_status: bool) ->
         "totalCount": batch.total_count(),
     });
     if with_status {
-        v["status"] = json!(if batch.has_failure() { "FAILED" } else { "SUCCEEDED" });
+        v["status"] = json!(if batch.has_failure() {
+            "FAILED"
+        } else {
+            "SUCCEEDED"
+        });
     }
     v
 }
@@ -77,7 +85,12 @@ async fn plus_index(items: Vec<i64>, ctx: DurableContext) -> Result<Vec<i64>, Du
 }
 
 /// Items named "fail" fail; the others return themselves.
-fn fail_named(_c: DurableContext, item: String, _i: usize, _all: Arc<[String]>) -> impl std::future::Future<Output = Result<String, StepError>> + Send {
+fn fail_named(
+    _c: DurableContext,
+    item: String,
+    _i: usize,
+    _all: Arc<[String]>,
+) -> impl std::future::Future<Output = Result<String, StepError>> + Send {
     async move {
         if item == "fail" {
             Err(StepError(format!("item {item} failed")))
@@ -124,7 +137,11 @@ async fn tolerated(_: Value, ctx: DurableContext) -> Result<Value, DurableError>
     Ok(projection(&batch, true))
 }
 
-async fn exceeded(items: &[&str], completion: CompletionConfig, ctx: DurableContext) -> Result<Value, DurableError> {
+async fn exceeded(
+    items: &[&str],
+    completion: CompletionConfig,
+    ctx: DurableContext,
+) -> Result<Value, DurableError> {
     let batch = ctx
         .map(strings(items), fail_named)
         .config(sequential(completion))
@@ -166,10 +183,18 @@ async fn named_items(items: Vec<i64>, ctx: DurableContext) -> Result<Vec<i64>, D
     };
     let mut config = sequential(CompletionConfig::all_completed());
     config.item_namer = Some(Arc::new(|item: &i64, _i| format!("item-{item}")));
-    ctx.map(items, times_ten).config(config).await?.into_result()
+    ctx.map(items, times_ten)
+        .config(config)
+        .await?
+        .into_result()
 }
 
-fn upper(_c: DurableContext, item: String, _i: usize, _all: Arc<[String]>) -> impl std::future::Future<Output = Result<String, DurableError>> + Send {
+fn upper(
+    _c: DurableContext,
+    item: String,
+    _i: usize,
+    _all: Arc<[String]>,
+) -> impl std::future::Future<Output = Result<String, DurableError>> + Send {
     async move { Ok(item.to_uppercase()) }
 }
 
@@ -244,7 +269,11 @@ struct OpSerde;
 
 impl Serdes<BatchResult<String>> for OpSerde {
     fn serialize(&self, batch: &BatchResult<String>) -> Result<String, String> {
-        let results: Vec<&str> = batch.get_results().into_iter().map(String::as_str).collect();
+        let results: Vec<&str> = batch
+            .get_results()
+            .into_iter()
+            .map(String::as_str)
+            .collect();
         Ok(format!("OPSERDE:{}", results.join(",")))
     }
     fn deserialize(&self, text: &str) -> Result<BatchResult<String>, String> {
@@ -290,8 +319,20 @@ pub fn handler(id: &str) -> Option<Arc<dyn DurableHandler>> {
         "9-6" => boxed(rethrow),
         "9-7" => boxed(min_successful),
         "9-8" => boxed(tolerated),
-        "9-9" => boxed(|_: Value, ctx| exceeded(&["fail", "fail", "ok"], tolerating(Some(1), None, None), ctx)),
-        "9-10" => boxed(|_: Value, ctx| exceeded(&["fail", "fail", "ok", "ok"], tolerating(None, Some(25.0), None), ctx)),
+        "9-9" => boxed(|_: Value, ctx| {
+            exceeded(
+                &["fail", "fail", "ok"],
+                tolerating(Some(1), None, None),
+                ctx,
+            )
+        }),
+        "9-10" => boxed(|_: Value, ctx| {
+            exceeded(
+                &["fail", "fail", "ok", "ok"],
+                tolerating(None, Some(25.0), None),
+                ctx,
+            )
+        }),
         "9-11" => boxed(concurrent),
         "9-12" => boxed(flat),
         "9-13" => boxed(named_items),

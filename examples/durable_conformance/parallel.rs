@@ -22,7 +22,11 @@ fn all_completed() -> ParallelConfig {
     sequential(CompletionConfig::all_completed())
 }
 
-fn tolerating(count: Option<usize>, percentage: Option<f64>, min_successful: Option<usize>) -> ParallelConfig {
+fn tolerating(
+    count: Option<usize>,
+    percentage: Option<f64>,
+    min_successful: Option<usize>,
+) -> ParallelConfig {
     sequential(CompletionConfig {
         min_successful,
         tolerated_failure_count: count,
@@ -40,7 +44,9 @@ fn constant(v: Value) -> Branch<Value> {
 
 /// A branch failing directly.
 fn failing(i: usize) -> Branch<Value> {
-    branch(move |_ctx: DurableContext| async move { Err::<Value, _>(StepError(format!("branch {i} failed"))) })
+    branch(move |_ctx: DurableContext| async move {
+        Err::<Value, _>(StepError(format!("branch {i} failed")))
+    })
 }
 
 /// A branch running one step that returns `v`.
@@ -55,7 +61,13 @@ fn stepping(v: &'static str) -> Branch<Value> {
 fn pattern(p: &str) -> Vec<Branch<Value>> {
     p.chars()
         .enumerate()
-        .map(|(i, c)| if c == 'x' { failing(i) } else { constant(json!("ok")) })
+        .map(|(i, c)| {
+            if c == 'x' {
+                failing(i)
+            } else {
+                constant(json!("ok"))
+            }
+        })
         .collect()
 }
 
@@ -69,28 +81,53 @@ fn projection(batch: &BatchResult<Value>, with_status: bool, with_failures: bool
         v["failureCount"] = json!(batch.failure_count());
     }
     if with_status {
-        v["status"] = json!(if batch.has_failure() { "FAILED" } else { "SUCCEEDED" });
+        v["status"] = json!(if batch.has_failure() {
+            "FAILED"
+        } else {
+            "SUCCEEDED"
+        });
     }
     v
 }
 
-async fn run(ctx: &DurableContext, name: Option<&str>, branches: Vec<Branch<Value>>, config: ParallelConfig) -> Result<BatchResult<Value>, DurableError> {
+async fn run(
+    ctx: &DurableContext,
+    name: Option<&str>,
+    branches: Vec<Branch<Value>>,
+    config: ParallelConfig,
+) -> Result<BatchResult<Value>, DurableError> {
     ctx.parallel(name, branches, config).await
 }
 
 async fn basic(_: Value, ctx: DurableContext) -> Result<Vec<Value>, DurableError> {
-    run(&ctx, Some("parallel"), vec![stepping("task-1"), stepping("task-2")], all_completed())
-        .await?
-        .into_result()
+    run(
+        &ctx,
+        Some("parallel"),
+        vec![stepping("task-1"), stepping("task-2")],
+        all_completed(),
+    )
+    .await?
+    .into_result()
 }
 
 async fn constants(values: Vec<Value>, ctx: DurableContext) -> Result<Vec<Value>, DurableError> {
-    run(&ctx, None, values.into_iter().map(constant).collect(), all_completed())
-        .await?
-        .into_result()
+    run(
+        &ctx,
+        None,
+        values.into_iter().map(constant).collect(),
+        all_completed(),
+    )
+    .await?
+    .into_result()
 }
 
-async fn projected(p: &'static str, config: ParallelConfig, status: bool, failures: bool, ctx: DurableContext) -> Result<Value, DurableError> {
+async fn projected(
+    p: &'static str,
+    config: ParallelConfig,
+    status: bool,
+    failures: bool,
+    ctx: DurableContext,
+) -> Result<Value, DurableError> {
     let batch = run(&ctx, None, pattern(p), config).await?;
     Ok(projection(&batch, status, failures))
 }
@@ -156,7 +193,11 @@ async fn wrapped_branches(_: Value, ctx: DurableContext) -> Result<Vec<Value>, D
     let batch = ctx
         .parallel(None, vec![wrap("x"), wrap("y")], all_completed())
         .await?;
-    Ok(batch.into_result()?.into_iter().map(|w| w.wrapped).collect())
+    Ok(batch
+        .into_result()?
+        .into_iter()
+        .map(|w| w.wrapped)
+        .collect())
 }
 
 async fn flat(_: Value, ctx: DurableContext) -> Result<Vec<Value>, DurableError> {
@@ -177,7 +218,9 @@ async fn nested(_: Value, ctx: DurableContext) -> Result<Vec<Value>, DurableErro
             .into_result()?;
         Ok::<_, DurableError>(json!(inner))
     });
-    run(&ctx, None, vec![outer], all_completed()).await?.into_result()
+    run(&ctx, None, vec![outer], all_completed())
+        .await?
+        .into_result()
 }
 
 /// The handler of requirement `id`, if it is in this suite.
@@ -186,25 +229,45 @@ pub fn handler(id: &str) -> Option<Arc<dyn DurableHandler>> {
         "8-1" => boxed(basic),
         "8-2" => boxed(|_: Value, ctx| constants(vec![json!("alpha"), json!("beta")], ctx)),
         "8-3" => boxed(|_: Value, ctx| constants(vec![json!("one"), json!("two")], ctx)),
-        "8-4" => boxed(|_: Value, ctx| constants(vec![json!("hello"), json!(42), json!({"k": "v"})], ctx)),
+        "8-4" => boxed(|_: Value, ctx| {
+            constants(vec![json!("hello"), json!(42), json!({"k": "v"})], ctx)
+        }),
         "8-5" => boxed(|_: Value, ctx| constants(vec![], ctx)),
-        "8-6" => boxed(|_: Value, ctx| projected("oxo", tolerating(Some(0), None, None), true, true, ctx)),
+        "8-6" => boxed(|_: Value, ctx| {
+            projected("oxo", tolerating(Some(0), None, None), true, true, ctx)
+        }),
         "8-7" => boxed(rethrow),
-        "8-8" => boxed(|_: Value, ctx| projected("oooo", tolerating(None, None, Some(2)), false, false, ctx)),
-        "8-9" => boxed(|_: Value, ctx| projected("oxo", tolerating(Some(1), None, None), true, true, ctx)),
-        "8-10" => boxed(|_: Value, ctx| projected("xxo", tolerating(Some(1), None, None), false, true, ctx)),
+        "8-8" => boxed(|_: Value, ctx| {
+            projected("oooo", tolerating(None, None, Some(2)), false, false, ctx)
+        }),
+        "8-9" => boxed(|_: Value, ctx| {
+            projected("oxo", tolerating(Some(1), None, None), true, true, ctx)
+        }),
+        "8-10" => boxed(|_: Value, ctx| {
+            projected("xxo", tolerating(Some(1), None, None), false, true, ctx)
+        }),
         "8-11" => boxed(concurrent),
         "8-12" => boxed(flat),
-        "8-13" => boxed(|_: Value, ctx| projected("xxoo", tolerating(None, Some(25.0), None), false, true, ctx)),
+        "8-13" => boxed(|_: Value, ctx| {
+            projected("xxoo", tolerating(None, Some(25.0), None), false, true, ctx)
+        }),
         "8-14" => boxed(suspends),
         "8-15" => boxed(wrapped_branches),
-        "8-16" => boxed(|_: Value, ctx| projected("xxx", tolerating(Some(3), None, None), true, true, ctx)),
-        "8-17" => boxed(|_: Value, ctx| projected("oxo", tolerating(None, None, Some(3)), true, true, ctx)),
-        "8-18" => boxed(|_: Value, ctx| projected("xxoo", tolerating(Some(1), None, Some(3)), false, true, ctx)),
+        "8-16" => boxed(|_: Value, ctx| {
+            projected("xxx", tolerating(Some(3), None, None), true, true, ctx)
+        }),
+        "8-17" => boxed(|_: Value, ctx| {
+            projected("oxo", tolerating(None, None, Some(3)), true, true, ctx)
+        }),
+        "8-18" => boxed(|_: Value, ctx| {
+            projected("xxoo", tolerating(Some(1), None, Some(3)), false, true, ctx)
+        }),
         "8-19" => boxed(zero_concurrency),
         "8-20" => boxed(accessors),
         "8-21" => boxed(nested),
-        "8-22" => boxed(|_: Value, ctx| projected("xooo", tolerating(None, Some(25.0), None), true, true, ctx)),
+        "8-22" => boxed(|_: Value, ctx| {
+            projected("xooo", tolerating(None, Some(25.0), None), true, true, ctx)
+        }),
         _ => None,
     }
 }

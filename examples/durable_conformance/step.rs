@@ -2,8 +2,7 @@
 
 use super::boxed;
 use orkestra::durable::{
-    DurableContext, DurableError, DurableHandler, Jitter, RetryStrategy, StepContext,
-    StepSemantics,
+    DurableContext, DurableError, DurableHandler, Jitter, RetryStrategy, StepContext, StepSemantics,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -42,7 +41,8 @@ pub fn fixed(max_attempts: u32, delay: Duration, backoff_rate: f64) -> RetryStra
 /// Counts this invocation's crashes of `key` in `DEX_SCRATCH_DIR` (state that survives the
 /// process): returns how many happened before, and records one more.
 pub fn bump(key: &str) -> u32 {
-    let dir = std::env::var("DEX_SCRATCH_DIR").unwrap_or_else(|_| std::env::temp_dir().display().to_string());
+    let dir = std::env::var("DEX_SCRATCH_DIR")
+        .unwrap_or_else(|_| std::env::temp_dir().display().to_string());
     let path = std::path::Path::new(&dir).join(format!("orkestra-{key}"));
     let before: u32 = std::fs::read_to_string(&path)
         .ok()
@@ -119,16 +119,22 @@ async fn logged(name: String, ctx: DurableContext) -> Result<String, DurableErro
     ctx.step(move |s: StepContext| {
         let name = name.clone();
         async move {
-            s.logger().info(format!("Greeting step started for: {name}"));
+            s.logger()
+                .info(format!("Greeting step started for: {name}"));
             let greeting = format!("Hello, {name}!");
-            s.logger().info(format!("Greeting step completed with: {greeting}"));
+            s.logger()
+                .info(format!("Greeting step completed with: {greeting}"));
             Ok::<_, StepError>(greeting)
         }
     })
     .await
 }
 
-async fn step_then_wait(value: &'static str, wait: u64, ctx: DurableContext) -> Result<String, DurableError> {
+async fn step_then_wait(
+    value: &'static str,
+    wait: u64,
+    ctx: DurableContext,
+) -> Result<String, DurableError> {
     let v = ctx
         .step(move |_s: StepContext| async move { Ok::<_, StepError>(value.to_string()) })
         .await?;
@@ -212,7 +218,11 @@ async fn transient(retried: bool, ctx: DurableContext) -> Result<String, Durable
     .await
 }
 
-async fn at_most_once(input: String, retried: bool, ctx: DurableContext) -> Result<String, DurableError> {
+async fn at_most_once(
+    input: String,
+    retried: bool,
+    ctx: DurableContext,
+) -> Result<String, DurableError> {
     let strategy = if retried {
         fixed(3, Duration::from_secs(1), 1.0)
     } else {
@@ -223,7 +233,8 @@ async fn at_most_once(input: String, retried: bool, ctx: DurableContext) -> Resu
         let input = input.clone();
         let key = format!("{execution}-crash");
         async move {
-            s.logger().info(format!("at-most-once step runs for {input}"));
+            s.logger()
+                .info(format!("at-most-once step runs for {input}"));
             if !retried || bump(&key) == 0 {
                 // A real crash: the process dies in the middle of the step.
                 std::process::exit(1);

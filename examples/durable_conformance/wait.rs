@@ -6,14 +6,20 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-async fn wait_for(seconds: u64, name: Option<&'static str>, ctx: DurableContext) -> Result<Value, DurableError> {
+async fn wait_for(
+    seconds: u64,
+    name: Option<&'static str>,
+    ctx: DurableContext,
+) -> Result<Value, DurableError> {
     ctx.wait_named(name, Duration::from_secs(seconds)).await?;
     Ok(Value::Null)
 }
 
 async fn two_waits(_: Value, ctx: DurableContext) -> Result<Value, DurableError> {
-    ctx.wait_named(Some("wait-1"), Duration::from_secs(2)).await?;
-    ctx.wait_named(Some("wait-2"), Duration::from_secs(2)).await?;
+    ctx.wait_named(Some("wait-1"), Duration::from_secs(2))
+        .await?;
+    ctx.wait_named(Some("wait-2"), Duration::from_secs(2))
+        .await?;
     Ok(json!({"completedWaits": 2}))
 }
 

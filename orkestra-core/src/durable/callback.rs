@@ -151,7 +151,9 @@ impl DurableContext {
                     ended_ms: None,
                     details: OperationDetails {
                         callback_id: Some(format!("{}/{id}", self.execution_id())),
-                        heartbeat_timeout_ms: config.heartbeat_timeout.map(|h| h.as_millis() as u64),
+                        heartbeat_timeout_ms: config
+                            .heartbeat_timeout
+                            .map(|h| h.as_millis() as u64),
                         ..Default::default()
                     },
                 })
@@ -199,16 +201,20 @@ impl DurableContext {
             .submitter_retry
             .clone()
             .unwrap_or_else(super::retry::RetryStrategy::none);
-        self.child_context_of_kind(name, "WaitForCallback", |child: DurableContext| async move {
-            let callback = child.create_callback::<T>(Some("callback"), config).await?;
-            let id = callback.callback_id();
-            child
-                .step(move |s: StepContext| submitter(id.clone(), s))
-                .name("submitter")
-                .retry(retry)
-                .await?;
-            callback.result().await
-        })
+        self.child_context_of_kind(
+            name,
+            "WaitForCallback",
+            |child: DurableContext| async move {
+                let callback = child.create_callback::<T>(Some("callback"), config).await?;
+                let id = callback.callback_id();
+                child
+                    .step(move |s: StepContext| submitter(id.clone(), s))
+                    .name("submitter")
+                    .retry(retry)
+                    .await?;
+                callback.result().await
+            },
+        )
         .await
     }
 }

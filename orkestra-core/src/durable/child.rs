@@ -112,7 +112,8 @@ impl DurableContext {
         if let Some(rec) = self.replay(&id, OperationType::Context, Some(name))? {
             // A result over MAX_CHECKPOINT_RESULT was not stored: the body runs again and its
             // operations replay from their records to rebuild it.
-            replaying_children = rec.status == OperationStatus::Succeeded && rec.details.replay_children;
+            replaying_children =
+                rec.status == OperationStatus::Succeeded && rec.details.replay_children;
             if rec.status.is_finished() && !replaying_children {
                 self.forget_descendants(&id);
             }

@@ -7,7 +7,8 @@ use super::execution::DurableExecutor;
 use super::registry::{registered_handler, registered_handlers};
 use super::step::StepContext;
 use super::store::{
-    ErrorObject, InvocationStatus, OperationDetails, OperationRecord, OperationStatus, OperationType,
+    ErrorObject, InvocationStatus, OperationDetails, OperationRecord, OperationStatus,
+    OperationType,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;

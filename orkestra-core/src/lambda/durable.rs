@@ -20,7 +20,9 @@
 
 use crate::durable::store::lambda::{CheckpointService, LambdaCheckpointStore, SdkService};
 use crate::durable::store::CheckpointStore;
-use crate::durable::{DurableError, DurableExecutor, DurableHandler, ErrorObject, InvocationStatus};
+use crate::durable::{
+    DurableError, DurableExecutor, DurableHandler, ErrorObject, InvocationStatus,
+};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +58,11 @@ pub async fn invoke(
         let pending = || Ok(json!({"Status": "PENDING"}));
         if store.revoked() {
             return pending();
+        }
+        if let Some(invalid) = store.invalid_operation() {
+            // The handler's own mistake: replaying would meet it again, so the execution fails.
+            let error = ErrorObject::new("Orkestra.InvalidOperation", invalid.to_string());
+            return answer_failed(&store, error).await;
         }
         let rec = match outcome {
             Ok(rec) => rec,
@@ -100,7 +107,10 @@ pub async fn invoke(
 }
 
 /// The FAILED answer, checkpointing an error too large for the response on EXECUTION.
-async fn answer_failed(store: &LambdaCheckpointStore, error: ErrorObject) -> Result<Value, ErrorObject> {
+async fn answer_failed(
+    store: &LambdaCheckpointStore,
+    error: ErrorObject,
+) -> Result<Value, ErrorObject> {
     if error.error_type.len() + error.error_message.len() <= RESPONSE_LIMIT {
         return Ok(json!({
             "Status": "FAILED",
@@ -239,9 +249,14 @@ mod tests {
     #[tokio::test]
     async fn a_finished_handler_answers_succeeded_with_its_result() {
         let service = Arc::new(FakeService::default());
-        let out = invoke(service.clone(), "double", &handler_fn(double), event(&json!(21), vec![], None))
-            .await
-            .unwrap();
+        let out = invoke(
+            service.clone(),
+            "double",
+            &handler_fn(double),
+            event(&json!(21), vec![], None),
+        )
+        .await
+        .unwrap();
         assert_eq!(out, json!({"Status": "SUCCEEDED", "Result": "42"}));
         let sent: Vec<Action> = service
             .calls
@@ -256,27 +271,46 @@ mod tests {
     #[tokio::test]
     async fn a_wait_ends_the_invocation_pending_and_a_replay_finishes() {
         let service = Arc::new(FakeService::default());
-        let out = invoke(service.clone(), "w", &handler_fn(wait_then), event(&json!(5), vec![], None))
-            .await
-            .unwrap();
+        let out = invoke(
+            service.clone(),
+            "w",
+            &handler_fn(wait_then),
+            event(&json!(5), vec![], None),
+        )
+        .await
+        .unwrap();
         assert_eq!(out, json!({"Status": "PENDING"}));
         let wait_id = service.calls.lock().unwrap()[0].1[0].id.clone();
         // The service fired the timer: the replay returns.
         let fired = json!({"Id": wait_id, "Type": "WAIT", "SubType": "Wait", "Status": "SUCCEEDED",
                            "StartTimestamp": 1u64});
-        let out = invoke(service.clone(), "w", &handler_fn(wait_then), event(&json!(5), vec![fired], None))
-            .await
-            .unwrap();
+        let out = invoke(
+            service.clone(),
+            "w",
+            &handler_fn(wait_then),
+            event(&json!(5), vec![fired], None),
+        )
+        .await
+        .unwrap();
         assert_eq!(out, json!({"Status": "SUCCEEDED", "Result": "5"}));
-        assert_eq!(service.calls.lock().unwrap().len(), 1, "the replay sends nothing");
+        assert_eq!(
+            service.calls.lock().unwrap().len(),
+            1,
+            "the replay sends nothing"
+        );
     }
 
     #[tokio::test]
     async fn a_failed_handler_answers_failed_with_its_error() {
         let service = Arc::new(FakeService::default());
-        let out = invoke(service, "f", &handler_fn(fails), event(&json!(1), vec![], None))
-            .await
-            .unwrap();
+        let out = invoke(
+            service,
+            "f",
+            &handler_fn(fails),
+            event(&json!(1), vec![], None),
+        )
+        .await
+        .unwrap();
         assert_eq!(out["Status"], "FAILED");
         assert_eq!(out["Error"]["ErrorMessage"], "no luck");
     }
@@ -287,33 +321,81 @@ mod tests {
             revoke_at: Some(0),
             ..Default::default()
         });
-        let out = invoke(service, "double", &handler_fn(double), event(&json!(1), vec![], None))
-            .await
-            .unwrap();
+        let out = invoke(
+            service,
+            "double",
+            &handler_fn(double),
+            event(&json!(1), vec![], None),
+        )
+        .await
+        .unwrap();
         assert_eq!(out, json!({"Status": "PENDING"}));
     }
 
     #[tokio::test]
     async fn a_result_over_the_response_limit_is_checkpointed_on_the_execution() {
         let service = Arc::new(FakeService::default());
-        let out = invoke(service.clone(), "h", &handler_fn(huge), event(&json!(1), vec![], None))
-            .await
-            .unwrap();
+        let out = invoke(
+            service.clone(),
+            "h",
+            &handler_fn(huge),
+            event(&json!(1), vec![], None),
+        )
+        .await
+        .unwrap();
         assert_eq!(out, json!({"Status": "SUCCEEDED", "Result": ""}));
         let calls = service.calls.lock().unwrap();
         let (_, last) = calls.last().unwrap();
         assert_eq!(last.len(), 1);
         assert_eq!(last[0].update_type, UpdateType::Execution);
         assert_eq!(last[0].action, Action::Succeed);
-        assert_eq!(last[0].payload.as_ref().map(String::len), Some(RESPONSE_LIMIT + 2));
+        assert_eq!(
+            last[0].payload.as_ref().map(String::len),
+            Some(RESPONSE_LIMIT + 2)
+        );
+    }
+
+    async fn badly_named(_: i64, ctx: DurableContext) -> Result<i64, DurableError> {
+        ctx.step(|_s: StepContext| async { Ok::<_, std::io::Error>(1) })
+            .name("tab\tin the name")
+            .await
+    }
+
+    #[tokio::test]
+    async fn an_operation_the_service_cannot_record_fails_the_execution_naming_it() {
+        let service = Arc::new(FakeService::default());
+        let out = invoke(
+            service.clone(),
+            "b",
+            &handler_fn(badly_named),
+            event(&json!(1), vec![], None),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out["Status"], "FAILED", "{out}");
+        assert_eq!(out["Error"]["ErrorType"], "Orkestra.InvalidOperation");
+        let message = out["Error"]["ErrorMessage"].as_str().unwrap();
+        assert!(
+            message.contains("tab\\tin the name") && message.contains("not printable ASCII"),
+            "{message}"
+        );
+        assert!(
+            service.calls.lock().unwrap().is_empty(),
+            "nothing was recorded"
+        );
     }
 
     #[tokio::test]
     async fn a_non_durable_event_is_a_function_error() {
         let service = Arc::new(FakeService::default());
-        let e = invoke(service, "double", &handler_fn(double), json!({"orders": []}))
-            .await
-            .unwrap_err();
+        let e = invoke(
+            service,
+            "double",
+            &handler_fn(double),
+            json!({"orders": []}),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(e.error_type, "Orkestra.InvalidDurableEvent");
         assert!(e.error_message.contains("DurableExecutionArn"), "{e}");
     }

@@ -291,7 +291,8 @@ where
         }
         let flat = self.work.nesting == super::Nesting::Flat;
         let child = if flat {
-            self.ctx.virtual_child(child_id.clone(), self.map_id.clone())
+            self.ctx
+                .virtual_child(child_id.clone(), self.map_id.clone())
         } else {
             self.ctx.child(child_id.clone())
         };

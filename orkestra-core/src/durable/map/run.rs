@@ -47,7 +47,9 @@ where
     if config.max_concurrency == Some(0) {
         return Err(DurableError::InvalidConfig {
             what: "max_concurrency",
-            message: format!("{label:?} has max_concurrency 0: give at least 1, or None for no limit"),
+            message: format!(
+                "{label:?} has max_concurrency 0: give at least 1, or None for no limit"
+            ),
         });
     }
     let completion = config.completion_config.clone();

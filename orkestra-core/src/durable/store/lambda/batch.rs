@@ -33,14 +33,17 @@ pub fn plan(updates: Vec<Update>) -> Vec<Vec<Update>> {
         let clash = ids
             .get(&update.id)
             .is_some_and(|prev| !pairs(prev, &update));
-        let full = current.len() >= MAX_UPDATES || (bytes + size > MAX_BYTES && !current.is_empty());
+        let full =
+            current.len() >= MAX_UPDATES || (bytes + size > MAX_BYTES && !current.is_empty());
         let execution = update.update_type == UpdateType::Execution;
         if (clash || full || execution) && !current.is_empty() {
             calls.push(std::mem::take(&mut current));
             ids.clear();
             bytes = 0;
         }
-        ids.entry(update.id.clone()).or_default().push(update.action);
+        ids.entry(update.id.clone())
+            .or_default()
+            .push(update.action);
         bytes += size;
         current.push(update);
         if execution {

@@ -36,9 +36,7 @@ pub mod wire;
 pub use service::{CheckpointResponse, CheckpointService, SdkService, ServiceError, StatePage};
 pub use wire::{Action, Update, UpdateType, WireError};
 
-use super::{
-    CheckpointStore, Commit, ErrorObject, ExecutionRecord, OperationRecord, StoreError,
-};
+use super::{CheckpointStore, Commit, ErrorObject, ExecutionRecord, OperationRecord, StoreError};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -92,6 +90,8 @@ struct Shared {
     ops: Mutex<Ops>,
     execution: Mutex<Option<ExecutionRecord>>,
     stopped: Mutex<Option<StoreError>>,
+    /// Why an operation could not be encoded (a bad id or name), if one could not.
+    invalid: Mutex<Option<WireError>>,
     revoked: AtomicBool,
     calls: AtomicU64,
     updates: AtomicU64,
@@ -154,7 +154,9 @@ impl LambdaCheckpointStore {
             .and_then(Value::as_str)
             .map(str::to_string);
         while let Some(m) = marker.filter(|m| !m.is_empty()) {
-            let token = token.as_deref().ok_or(EventError::Missing("CheckpointToken"))?;
+            let token = token
+                .as_deref()
+                .ok_or(EventError::Missing("CheckpointToken"))?;
             let page = service.get_state(&arn, token, &m).await?;
             raw.extend(page.operations);
             marker = page.next_marker;
@@ -173,6 +175,7 @@ impl LambdaCheckpointStore {
             ops: Mutex::new(ops),
             execution: Mutex::new(None),
             stopped: Mutex::new(None),
+            invalid: Mutex::new(None),
             revoked: AtomicBool::new(false),
             calls: AtomicU64::new(0),
             updates: AtomicU64::new(0),
@@ -182,7 +185,12 @@ impl LambdaCheckpointStore {
             shared.stop(revoked_error(&arn));
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(writer(service, shared.clone(), token.unwrap_or_default(), rx));
+        tokio::spawn(writer(
+            service,
+            shared.clone(),
+            token.unwrap_or_default(),
+            rx,
+        ));
         Ok((LambdaCheckpointStore { shared, tx }, input))
     }
 
@@ -193,13 +201,29 @@ impl LambdaCheckpointStore {
 
     /// How many operations the local state holds.
     pub fn operation_count(&self) -> usize {
-        self.shared.ops.lock().unwrap_or_else(|p| p.into_inner()).order.len()
+        self.shared
+            .ops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .order
+            .len()
     }
 
     /// Whether the service revoked the checkpoint token (or sent none): the invocation must
     /// record nothing more and answer PENDING.
     pub fn revoked(&self) -> bool {
         self.shared.revoked.load(Ordering::SeqCst)
+    }
+
+    /// The operation the handler asked for that the service cannot record (an id over 64
+    /// characters, a name that is not 1–256 printable ASCII characters), if there was one: the
+    /// store stopped there, and the execution fails with this error.
+    pub fn invalid_operation(&self) -> Option<WireError> {
+        self.shared
+            .invalid
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// `CheckpointDurableExecution` calls made so far.
@@ -259,6 +283,11 @@ impl LambdaCheckpointStore {
             Ok(u) => u,
             Err(e) => {
                 // Bad ids or names: nothing derived from this write may be recorded.
+                self.shared
+                    .invalid
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(e.clone());
                 let error = StoreError::Database {
                     path: self.shared.arn.clone(),
                     message: e.to_string(),

@@ -80,7 +80,10 @@ impl SdkService {
     }
 }
 
-fn service_error<E, R>(operation: &'static str, e: aws_sdk_lambda::error::SdkError<E, R>) -> ServiceError
+fn service_error<E, R>(
+    operation: &'static str,
+    e: aws_sdk_lambda::error::SdkError<E, R>,
+) -> ServiceError
 where
     E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -143,7 +146,10 @@ pub(crate) fn to_sdk(u: &Update) -> sdk::OperationUpdate {
         );
     }
     if let Some(f) = &o.function_name {
-        if let Ok(opts) = sdk::ChainedInvokeOptions::builder().function_name(f).build() {
+        if let Ok(opts) = sdk::ChainedInvokeOptions::builder()
+            .function_name(f)
+            .build()
+        {
             b = b.chained_invoke_options(opts);
         }
     }
@@ -181,7 +187,10 @@ pub(crate) fn from_sdk(op: &sdk::Operation) -> Value {
         m.insert(key.into(), v);
     };
     if let Some(d) = op.execution_details() {
-        details("ExecutionDetails", json!({"InputPayload": d.input_payload()}));
+        details(
+            "ExecutionDetails",
+            json!({"InputPayload": d.input_payload()}),
+        );
     }
     if let Some(d) = op.context_details() {
         details(

@@ -41,9 +41,12 @@ fn update(id: &str, t: OperationType, action: Action) -> Update {
 
 #[test]
 fn steps_encode_as_start_succeed_fail_retry() {
-    let start = encode(&rec(OperationType::Step, "Step", OperationStatus::Started), NOW)
-        .unwrap()
-        .unwrap();
+    let start = encode(
+        &rec(OperationType::Step, "Step", OperationStatus::Started),
+        NOW,
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(
         start.to_json(),
         json!({"Id": "0123456789abcdef0123456789abcdef", "Name": "op", "Type": "STEP",
@@ -52,13 +55,19 @@ fn steps_encode_as_start_succeed_fail_retry() {
     let mut done = rec(OperationType::Step, "Step", OperationStatus::Succeeded);
     done.result = Some("\"hi\"".into());
     let u = encode(&done, NOW).unwrap().unwrap();
-    assert_eq!((u.action, u.payload.as_deref()), (Action::Succeed, Some("\"hi\"")));
+    assert_eq!(
+        (u.action, u.payload.as_deref()),
+        (Action::Succeed, Some("\"hi\""))
+    );
 
     let mut failed = rec(OperationType::Step, "Step", OperationStatus::Failed);
     failed.error = Some(ErrorObject::new("Boom", "it broke"));
     let u = encode(&failed, NOW).unwrap().unwrap();
     assert_eq!(u.action, Action::Fail);
-    assert_eq!(u.to_json()["Error"], json!({"ErrorType": "Boom", "ErrorMessage": "it broke"}));
+    assert_eq!(
+        u.to_json()["Error"],
+        json!({"ErrorType": "Boom", "ErrorMessage": "it broke"})
+    );
     assert_eq!(u.payload, None, "FAIL carries no payload");
 
     let mut retry = rec(OperationType::Step, "Step", OperationStatus::Pending);
@@ -66,7 +75,10 @@ fn steps_encode_as_start_succeed_fail_retry() {
     retry.details.next_attempt_ms = Some(NOW + 2_500);
     let u = encode(&retry, NOW).unwrap().unwrap();
     assert_eq!(u.action, Action::Retry);
-    assert_eq!(u.to_json()["StepOptions"], json!({"NextAttemptDelaySeconds": 3}));
+    assert_eq!(
+        u.to_json()["StepOptions"],
+        json!({"NextAttemptDelaySeconds": 3})
+    );
 
     // The service owns READY (it flips a due retry).
     let ready = rec(OperationType::Step, "Step", OperationStatus::Ready);
@@ -84,12 +96,19 @@ fn waits_send_their_seconds_and_leave_completion_to_the_service() {
     wait.status = OperationStatus::Cancelled;
     assert_eq!(encode(&wait, NOW).unwrap().unwrap().action, Action::Cancel);
     assert_eq!(seconds_until(NOW, NOW), 1, "at least one second");
-    assert_eq!(seconds_until(NOW + 10 * 31_622_400_000, NOW), wire::MAX_DELAY_SECONDS);
+    assert_eq!(
+        seconds_until(NOW + 10 * 31_622_400_000, NOW),
+        wire::MAX_DELAY_SECONDS
+    );
 }
 
 #[test]
 fn callbacks_and_chained_invokes_encode_their_options() {
-    let mut cb = rec(OperationType::Callback, "Callback", OperationStatus::Started);
+    let mut cb = rec(
+        OperationType::Callback,
+        "Callback",
+        OperationStatus::Started,
+    );
     cb.result = Some((NOW + 5_000).to_string());
     cb.details.heartbeat_timeout_ms = Some(10_000);
     let u = encode(&cb, NOW).unwrap().unwrap();
@@ -99,21 +118,38 @@ fn callbacks_and_chained_invokes_encode_their_options() {
     );
     assert_eq!(u.payload, None, "the deadline is not sent as a payload");
     cb.status = OperationStatus::TimedOut;
-    assert_eq!(encode(&cb, NOW).unwrap(), None, "the service times callbacks out");
+    assert_eq!(
+        encode(&cb, NOW).unwrap(),
+        None,
+        "the service times callbacks out"
+    );
 
-    let mut invoke = rec(OperationType::ChainedInvoke, "ChainedInvoke", OperationStatus::Started);
+    let mut invoke = rec(
+        OperationType::ChainedInvoke,
+        "ChainedInvoke",
+        OperationStatus::Started,
+    );
     invoke.result = Some("{\"order\":7}".into());
     invoke.details.function_name = Some("orders".into());
     let u = encode(&invoke, NOW).unwrap().unwrap();
     assert_eq!(u.payload.as_deref(), Some("{\"order\":7}"));
-    assert_eq!(u.to_json()["ChainedInvokeOptions"], json!({"FunctionName": "orders"}));
+    assert_eq!(
+        u.to_json()["ChainedInvokeOptions"],
+        json!({"FunctionName": "orders"})
+    );
     invoke.status = OperationStatus::Succeeded;
     assert_eq!(encode(&invoke, NOW).unwrap(), None);
 }
 
 #[test]
 fn contexts_keep_their_sub_types_and_replay_children() {
-    for sub in ["Map", "MapIteration", "Parallel", "ParallelBranch", "RunInChildContext"] {
+    for sub in [
+        "Map",
+        "MapIteration",
+        "Parallel",
+        "ParallelBranch",
+        "RunInChildContext",
+    ] {
         let mut c = rec(OperationType::Context, sub, OperationStatus::Started);
         c.parent_id = Some("parent_id-1".into());
         let u = encode(&c, NOW).unwrap().unwrap();
@@ -124,7 +160,10 @@ fn contexts_keep_their_sub_types_and_replay_children() {
     big.result = Some("{\"summary\":{}}".into());
     big.details.replay_children = true;
     let u = encode(&big, NOW).unwrap().unwrap();
-    assert_eq!(u.to_json()["ContextOptions"], json!({"ReplayChildren": true}));
+    assert_eq!(
+        u.to_json()["ContextOptions"],
+        json!({"ReplayChildren": true})
+    );
 }
 
 #[test]
@@ -138,13 +177,22 @@ fn bad_ids_and_names_are_refused_with_the_reason() {
     assert!(e.contains("'/'"), "{e}");
     r.id = "ok".into();
     r.parent_id = Some(String::new());
-    assert!(encode(&r, NOW).unwrap_err().to_string().contains("ParentId"));
+    assert!(encode(&r, NOW)
+        .unwrap_err()
+        .to_string()
+        .contains("ParentId"));
     r.parent_id = None;
     r.name = Some("tab\there".into());
     let e = encode(&r, NOW).unwrap_err().to_string();
-    assert!(e.contains("not printable ASCII") && e.contains("operation ok"), "{e}");
+    assert!(
+        e.contains("not printable ASCII") && e.contains("operation ok"),
+        "{e}"
+    );
     r.name = Some("n".repeat(257));
-    assert!(encode(&r, NOW).unwrap_err().to_string().contains("257 characters"));
+    assert!(encode(&r, NOW)
+        .unwrap_err()
+        .to_string()
+        .contains("257 characters"));
     r.name = Some("n".repeat(256));
     assert!(encode(&r, NOW).is_ok());
 }
@@ -178,7 +226,10 @@ fn a_step_start_and_close_share_a_call_but_nothing_else_repeats() {
         ]
     );
     // A wait's START and CANCEL do not pair: two calls.
-    let calls = batch::plan(vec![update("w", Wait, Action::Start), update("w", Wait, Action::Cancel)]);
+    let calls = batch::plan(vec![
+        update("w", Wait, Action::Start),
+        update("w", Wait, Action::Cancel),
+    ]);
     assert_eq!(calls.len(), 2);
 }
 
@@ -202,7 +253,10 @@ fn calls_respect_the_count_and_size_limits() {
         .map(|i| update(&format!("s{i}"), OperationType::Step, Action::Start))
         .collect();
     let calls = batch::plan(many);
-    assert_eq!(calls.iter().map(Vec::len).collect::<Vec<_>>(), vec![250, 250, 100]);
+    assert_eq!(
+        calls.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![250, 250, 100]
+    );
     let big: Vec<Update> = (0..4)
         .map(|i| {
             let mut u = update(&format!("s{i}"), OperationType::Step, Action::Succeed);
@@ -211,8 +265,13 @@ fn calls_respect_the_count_and_size_limits() {
         })
         .collect();
     let calls = batch::plan(big);
-    assert!(calls.len() >= 2, "4 x 400 KB of request does not fit one call");
-    assert!(calls.iter().all(|c| c.iter().map(Update::wire_size).sum::<usize>() <= batch::MAX_BYTES));
+    assert!(
+        calls.len() >= 2,
+        "4 x 400 KB of request does not fit one call"
+    );
+    assert!(calls
+        .iter()
+        .all(|c| c.iter().map(Update::wire_size).sum::<usize>() <= batch::MAX_BYTES));
 }
 
 #[test]
@@ -231,7 +290,11 @@ fn operations_decode_from_the_event() {
     assert_eq!(r.parent_id.as_deref(), Some("c1"));
     let started = json!({"Id": "s2", "Type": "STEP", "Status": "STARTED", "StartTimestamp": NOW,
                          "StepDetails": {"Attempt": 1}});
-    assert_eq!(decode(&started).unwrap().attempt, 2, "the attempt after one retry");
+    assert_eq!(
+        decode(&started).unwrap().attempt,
+        2,
+        "the attempt after one retry"
+    );
     let cb = json!({"Id": "c", "Type": "CALLBACK", "Status": "SUCCEEDED", "StartTimestamp": NOW,
                     "CallbackDetails": {"CallbackId": "abc", "Result": "\"yes\""}});
     let r = decode(&cb).unwrap();
@@ -239,7 +302,11 @@ fn operations_decode_from_the_event() {
     assert_eq!(r.result.as_deref(), Some("\"yes\""));
     let exec = json!({"Id": "e", "Type": "EXECUTION", "Status": "STARTED", "StartTimestamp": NOW});
     assert_eq!(decode(&exec), None);
-    assert_eq!(execution_input(&[exec]).unwrap().unwrap(), json!({}), "no payload: {{}}");
+    assert_eq!(
+        execution_input(&[exec]).unwrap().unwrap(),
+        json!({}),
+        "no payload: {{}}"
+    );
     let with = json!({"Type": "EXECUTION", "ExecutionDetails": {"InputPayload": "[1,2]"}});
     assert_eq!(execution_input(&[with]).unwrap().unwrap(), json!([1, 2]));
 }
@@ -280,9 +347,10 @@ async fn the_first_state_is_paged_before_the_handler_runs() {
 #[tokio::test]
 async fn writes_follow_the_token_chain_and_merge_the_new_state() {
     let service = Arc::new(FakeService::default());
-    let (store, _) = LambdaCheckpointStore::from_event(service.clone(), &event(&json!(1), vec![], None))
-        .await
-        .unwrap();
+    let (store, _) =
+        LambdaCheckpointStore::from_event(service.clone(), &event(&json!(1), vec![], None))
+            .await
+            .unwrap();
     let arn = store.arn().to_string();
     let start = rec(OperationType::Step, "Step", OperationStatus::Started);
     store.checkpoint_nowait(&arn, &start);
@@ -290,14 +358,22 @@ async fn writes_follow_the_token_chain_and_merge_the_new_state() {
     done.status = OperationStatus::Succeeded;
     done.result = Some("2".into());
     store.checkpoint(&arn, &done).await.unwrap();
-    let mut cb = rec(OperationType::Callback, "Callback", OperationStatus::Started);
+    let mut cb = rec(
+        OperationType::Callback,
+        "Callback",
+        OperationStatus::Started,
+    );
     cb.id = "cb1".into();
     store.checkpoint(&arn, &cb).await.unwrap();
     let calls = service.calls.lock().unwrap().clone();
     let tokens: Vec<&str> = calls.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(tokens.first(), Some(&"token-0"));
     for (i, t) in tokens.iter().enumerate() {
-        assert_eq!(*t, format!("token-{i}"), "each call uses the token the last one returned");
+        assert_eq!(
+            *t,
+            format!("token-{i}"),
+            "each call uses the token the last one returned"
+        );
     }
     let sent: usize = calls.iter().map(|(_, u)| u.len()).sum();
     assert_eq!(sent, 3);
@@ -314,9 +390,10 @@ async fn a_revoked_token_stops_every_later_write() {
         revoke_at: Some(0),
         ..Default::default()
     });
-    let (store, _) = LambdaCheckpointStore::from_event(service.clone(), &event(&json!(1), vec![], None))
-        .await
-        .unwrap();
+    let (store, _) =
+        LambdaCheckpointStore::from_event(service.clone(), &event(&json!(1), vec![], None))
+            .await
+            .unwrap();
     let arn = store.arn().to_string();
     let start = rec(OperationType::Step, "Step", OperationStatus::Started);
     let err = store.checkpoint(&arn, &start).await.unwrap_err();
@@ -326,7 +403,11 @@ async fn a_revoked_token_stops_every_later_write() {
     let mut again = start.clone();
     again.id = "other".into();
     assert!(store.checkpoint(&arn, &again).await.is_err());
-    assert_eq!(service.calls.lock().unwrap().len(), 1, "nothing is sent after the revocation");
+    assert_eq!(
+        service.calls.lock().unwrap().len(),
+        1,
+        "nothing is sent after the revocation"
+    );
 }
 
 #[tokio::test]
@@ -334,7 +415,9 @@ async fn an_event_without_a_token_records_nothing() {
     let service = Arc::new(FakeService::default());
     let mut ev = event(&json!(1), vec![], None);
     ev.as_object_mut().unwrap().remove("CheckpointToken");
-    let (store, _) = LambdaCheckpointStore::from_event(service.clone(), &ev).await.unwrap();
+    let (store, _) = LambdaCheckpointStore::from_event(service.clone(), &ev)
+        .await
+        .unwrap();
     assert!(store.revoked());
     let start = rec(OperationType::Step, "Step", OperationStatus::Started);
     assert!(store.checkpoint(store.arn(), &start).await.is_err());
@@ -349,7 +432,10 @@ async fn a_bad_event_is_named() {
         .unwrap_err();
     assert!(e.to_string().contains("DurableExecutionArn"), "{e}");
     let mut ev = event(&json!(1), vec![], None);
-    ev["InitialExecutionState"]["Operations"][0]["ExecutionDetails"]["InputPayload"] = json!("{not json");
-    let e = LambdaCheckpointStore::from_event(service, &ev).await.unwrap_err();
+    ev["InitialExecutionState"]["Operations"][0]["ExecutionDetails"]["InputPayload"] =
+        json!("{not json");
+    let e = LambdaCheckpointStore::from_event(service, &ev)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("InputPayload is not JSON"), "{e}");
 }

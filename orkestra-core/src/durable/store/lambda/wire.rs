@@ -200,7 +200,10 @@ fn check_id(field: &'static str, value: &str) -> Result<(), WireError> {
     let why = if value.is_empty() {
         "it is empty".to_string()
     } else if value.chars().count() > MAX_ID_LEN {
-        format!("it has {} characters, at most {MAX_ID_LEN} are allowed", value.chars().count())
+        format!(
+            "it has {} characters, at most {MAX_ID_LEN} are allowed",
+            value.chars().count()
+        )
     } else if let Some(c) = value
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
@@ -220,7 +223,10 @@ fn check_name(id: &str, name: &str) -> Result<(), WireError> {
     let why = if name.is_empty() {
         "it is empty".to_string()
     } else if name.len() > MAX_NAME_LEN {
-        format!("it has {} characters, at most {MAX_NAME_LEN} are allowed", name.len())
+        format!(
+            "it has {} characters, at most {MAX_NAME_LEN} are allowed",
+            name.len()
+        )
     } else if let Some(c) = name.chars().find(|c| !(' '..='~').contains(c)) {
         format!("character {c:?} is not printable ASCII")
     } else {
@@ -277,7 +283,8 @@ pub fn encode(rec: &OperationRecord, now_ms: u64) -> Result<Option<Update>, Wire
         (T::Callback, S::Started) => {
             // The engine keeps a callback's deadline (epoch ms) as its START's result.
             let deadline = rec.result.as_deref().and_then(|r| r.parse::<u64>().ok());
-            options.callback_timeout_seconds = Some(deadline.map_or(0, |d| seconds_until(d, now_ms)));
+            options.callback_timeout_seconds =
+                Some(deadline.map_or(0, |d| seconds_until(d, now_ms)));
             options.callback_heartbeat_seconds = Some(
                 rec.details
                     .heartbeat_timeout_ms
@@ -286,7 +293,11 @@ pub fn encode(rec: &OperationRecord, now_ms: u64) -> Result<Option<Update>, Wire
             (Action::Start, None, None)
         }
         (T::ChainedInvoke, S::Started) => {
-            options.function_name = rec.details.function_name.clone().or_else(|| rec.name.clone());
+            options.function_name = rec
+                .details
+                .function_name
+                .clone()
+                .or_else(|| rec.name.clone());
             (Action::Start, rec.result.clone(), None)
         }
         _ => return Ok(None),
@@ -341,7 +352,9 @@ pub fn decode(op: &Value) -> Option<OperationRecord> {
         )
     });
     let mut attempt = d.get("Attempt").and_then(Value::as_u64).unwrap_or(0) as u32;
-    if op_type == OperationType::Step && !matches!(status, OperationStatus::Pending | OperationStatus::Ready) {
+    if op_type == OperationType::Step
+        && !matches!(status, OperationStatus::Pending | OperationStatus::Ready)
+    {
         // The service counts failed attempts; a started or finished record is the next one.
         attempt += 1;
     }
@@ -361,7 +374,10 @@ pub fn decode(op: &Value) -> Option<OperationRecord> {
             scheduled_end_ms: millis(d.get("ScheduledEndTimestamp")),
             next_attempt_ms: millis(d.get("NextAttemptTimestamp")),
             callback_id: text(d, "CallbackId"),
-            replay_children: d.get("ReplayChildren").and_then(Value::as_bool).unwrap_or(false),
+            replay_children: d
+                .get("ReplayChildren")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             heartbeat_timeout_ms: None,
             function_name: None,
         },
