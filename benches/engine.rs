@@ -39,7 +39,7 @@ impl std::fmt::Display for Tenth {
 
 #[compose(map, capture_errors, max_concurrency = 256)]
 fn fail_every_tenth(n: u64, _ctx: &Context) -> Result<u64, Tenth> {
-    if n % 10 == 0 {
+    if n.is_multiple_of(10) {
         Err(Tenth)
     } else {
         Ok(n)

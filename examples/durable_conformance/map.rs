@@ -85,18 +85,16 @@ async fn plus_index(items: Vec<i64>, ctx: DurableContext) -> Result<Vec<i64>, Du
 }
 
 /// Items named "fail" fail; the others return themselves.
-fn fail_named(
+async fn fail_named(
     _c: DurableContext,
     item: String,
     _i: usize,
     _all: Arc<[String]>,
-) -> impl std::future::Future<Output = Result<String, StepError>> + Send {
-    async move {
-        if item == "fail" {
-            Err(StepError(format!("item {item} failed")))
-        } else {
-            Ok(item)
-        }
+) -> Result<String, StepError> {
+    if item == "fail" {
+        Err(StepError(format!("item {item} failed")))
+    } else {
+        Ok(item)
     }
 }
 
@@ -189,13 +187,13 @@ async fn named_items(items: Vec<i64>, ctx: DurableContext) -> Result<Vec<i64>, D
         .into_result()
 }
 
-fn upper(
+async fn upper(
     _c: DurableContext,
     item: String,
     _i: usize,
     _all: Arc<[String]>,
-) -> impl std::future::Future<Output = Result<String, DurableError>> + Send {
-    async move { Ok(item.to_uppercase()) }
+) -> Result<String, DurableError> {
+    Ok(item.to_uppercase())
 }
 
 /// A per-item codec: `wrapped:<value>`.

@@ -32,8 +32,11 @@ use tracing::Instrument;
 /// the SDKs' `6*1024*1024 - 50`); a larger result is checkpointed on the EXECUTION operation.
 pub const RESPONSE_LIMIT: usize = 6 * 1024 * 1024 - 50;
 
+/// A durable handler and the name it is registered (or served) as.
+pub type NamedHandler = (String, Arc<dyn DurableHandler>);
+
 /// Picks the durable handler for an invocation of the function named by its argument.
-pub type Resolver = dyn Fn(&str) -> Option<(String, Arc<dyn DurableHandler>)> + Send + Sync;
+pub type Resolver = dyn Fn(&str) -> Option<NamedHandler> + Send + Sync;
 
 /// Runs one invocation of `handler` (registered as `name`) on `event`, checkpointing through
 /// `service`; returns the protocol's answer, or an error for a function error (the service
@@ -192,7 +195,7 @@ fn diagnostic(error: &ErrorObject) -> lambda_runtime::Diagnostic {
 /// The durable handler `_HANDLER` names, if this binary registers one
 /// (`#[durable_execution]`); an error when the name is ambiguous: a `#[compose]` task has it
 /// too, or two durable handlers do.
-pub fn from_env() -> Result<Option<(String, Arc<dyn DurableHandler>)>, String> {
+pub fn from_env() -> Result<Option<NamedHandler>, String> {
     let Ok(name) = std::env::var(super::HANDLER_VAR) else {
         return Ok(None);
     };
@@ -204,7 +207,7 @@ pub fn from_env() -> Result<Option<(String, Arc<dyn DurableHandler>)>, String> {
 pub fn resolve_registered(
     name: &str,
     tasks: Option<&crate::registry::Registry>,
-) -> Result<Option<(String, Arc<dyn DurableHandler>)>, String> {
+) -> Result<Option<NamedHandler>, String> {
     let handler = crate::durable::registered_handler(name).map_err(|e| e.to_string())?;
     let Some(handler) = handler else {
         return Ok(None);

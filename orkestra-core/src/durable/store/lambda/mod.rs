@@ -81,7 +81,7 @@ impl Ops {
 }
 
 enum Msg {
-    Update(Update, Option<oneshot::Sender<Result<(), StoreError>>>),
+    Update(Box<Update>, Option<oneshot::Sender<Result<(), StoreError>>>),
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -267,7 +267,7 @@ impl LambdaCheckpointStore {
         } else {
             (None, None)
         };
-        if self.tx.send(Msg::Update(update, tx)).is_err() {
+        if self.tx.send(Msg::Update(Box::new(update), tx)).is_err() {
             return Commit::ready(Err(StoreError::Closed));
         }
         match rx {
@@ -335,7 +335,7 @@ async fn writer(
         for msg in msgs {
             match msg {
                 Msg::Update(u, w) => {
-                    updates.push(u);
+                    updates.push(*u);
                     waiters.extend(w);
                 }
                 Msg::Flush(w) => waiters.push(w),
