@@ -1,8 +1,7 @@
 //! Durable handlers served as AWS Lambda durable functions (cargo feature `aws`).
 //!
 //! Per invocation ([`invoke`]): the event (`DurableExecutionArn`, `CheckpointToken`,
-//! `InitialExecutionState`) is parsed by hand into a
-//! [`LambdaCheckpointStore`](crate::durable::store::lambda::LambdaCheckpointStore), the
+//! `InitialExecutionState`) is parsed by hand into a [`LambdaCheckpointStore`], the
 //! [`DurableExecutor`] runs the handler on it, replaying what the service sent, and the answer
 //! is the protocol's envelope:
 //!
