@@ -25,7 +25,7 @@ mod handlers {
     }
 }
 
-use orkestra::lambda::durable::resolve_registered;
+use orkestra::lambda::durable_function::resolve_registered;
 use orkestra::Registry;
 
 #[test]

@@ -62,7 +62,7 @@ fn main() -> ExitCode {
         .build()
         .expect("a tokio runtime");
     let resolve = |name: &str| handler_for(name).map(|h| (name.to_string(), h));
-    match runtime.block_on(orkestra::lambda::durable::serve(Box::new(resolve))) {
+    match runtime.block_on(orkestra::lambda::durable_function::serve(Box::new(resolve))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("the Lambda runtime stopped: {error}");

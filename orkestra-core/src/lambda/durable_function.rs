@@ -131,7 +131,7 @@ async fn answer_failed(
 /// `AWS_LAMBDA_FUNCTION_NAME`.
 ///
 /// ```
-/// use orkestra::lambda::durable::function_name;
+/// use orkestra::lambda::durable_function::function_name;
 /// assert_eq!(function_name("arn:aws:lambda:us-west-2:123456789012:function:req-1-1", ""), "req-1-1");
 /// assert_eq!(function_name("arn:aws:lambda:us-west-2:123456789012:function:orders:$LATEST", ""), "orders");
 /// assert_eq!(function_name("", "fallback"), "fallback");
