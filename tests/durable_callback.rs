@@ -16,6 +16,7 @@ async fn approval(timeout_ms: u64, ctx: DurableContext) -> Result<String, Durabl
             },
             CallbackConfig {
                 timeout: Some(Duration::from_millis(timeout_ms)),
+                ..Default::default()
             },
         )
         .await?;

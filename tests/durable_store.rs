@@ -424,6 +424,7 @@ async fn every_status_and_the_protocol_details_round_trip() {
             next_attempt_ms: (i % 2 == 0).then_some(2_000 + i as u64),
             callback_id: Some(format!("e/op{i}")),
             replay_children: i % 3 == 0,
+            ..Default::default()
         };
         if status.is_failure() || status == OperationStatus::Pending {
             record.error = Some(ErrorObject::new("E", status.as_str()));

@@ -171,6 +171,7 @@ async fn patient(_e: (), ctx: DurableContext) -> Result<u32, DurableError> {
             Some("never answered"),
             CallbackConfig {
                 timeout: Some(Duration::from_secs(7 * 86_400)),
+                ..Default::default()
             },
         )
         .await?;

@@ -20,6 +20,13 @@ use std::time::Duration;
 pub struct CallbackConfig {
     /// Fail with `CallbackTimeout` when no result arrived within this time (`None`: wait forever).
     pub timeout: Option<Duration>,
+    /// Fail when no heartbeat (or result) arrived within this time since the last one
+    /// (`None`: no heartbeat needed). Enforced by the AWS Lambda durable service, which
+    /// receives heartbeats (`SendDurableExecutionCallbackHeartbeat`); the embedded store does
+    /// not track heartbeats.
+    pub heartbeat_timeout: Option<Duration>,
+    /// How [`DurableContext::wait_for_callback`] retries its submitter step (`None`: no retry).
+    pub submitter_retry: Option<super::retry::RetryStrategy>,
 }
 
 /// A created callback: hand [`Callback::callback_id`] to the outside world, then await
@@ -30,15 +37,20 @@ pub struct Callback<T> {
     op_id: String,
     name: Option<String>,
     deadline_ms: Option<u64>,
+    /// The id its store gave it (the Lambda service mints its own), if any.
+    minted_id: Option<String>,
     _t: PhantomData<fn() -> T>,
 }
 
 const POLL: Duration = Duration::from_millis(25);
 
 impl<T: DeserializeOwned> Callback<T> {
-    /// The id that completes this callback: `"{execution_id}/{operation_id}"`.
+    /// The id that completes this callback: `"{execution_id}/{operation_id}"`, or the id the
+    /// store's service minted (on AWS Lambda).
     pub fn callback_id(&self) -> String {
-        format!("{}/{}", self.ctx.execution_id(), self.op_id)
+        self.minted_id
+            .clone()
+            .unwrap_or_else(|| format!("{}/{}", self.ctx.execution_id(), self.op_id))
     }
 
     /// Waits for the callback's result (or error, or timeout). While none has arrived, it
@@ -53,7 +65,11 @@ impl<T: DeserializeOwned> Callback<T> {
             let rec = store.load_operation(self.ctx.execution_id(), &self.op_id)?;
             match rec.as_ref().map(|r| r.status) {
                 Some(OperationStatus::Succeeded) => {
-                    let text = rec.and_then(|r| r.result).unwrap_or_else(|| "null".into());
+                    // A callback completed without a payload has the result `null`.
+                    let text = rec
+                        .and_then(|r| r.result)
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or_else(|| "null".into());
                     return serde_json::from_str(&text).map_err(|e| DurableError::Serde {
                         what: format!("result of callback {label:?}"),
                         message: e.to_string(),
@@ -114,8 +130,12 @@ impl DurableContext {
     ) -> Result<Callback<T>, DurableError> {
         self.ensure_not_in_step("callback", name)?;
         let id = self.next_id();
-        let deadline_ms = match self.replay(&id, OperationType::Callback, name)? {
-            Some(rec) => rec.result.as_deref().and_then(|r| r.parse().ok()),
+        let replayed = self.replay(&id, OperationType::Callback, name)?;
+        let deadline_ms = match &replayed {
+            Some(rec) if rec.status == OperationStatus::Started => {
+                rec.result.as_deref().and_then(|r| r.parse().ok())
+            }
+            Some(_) => None,
             None => {
                 let deadline = config.timeout.map(|t| self.now_ms() + t.as_millis() as u64);
                 self.checkpoint(&OperationRecord {
@@ -132,6 +152,9 @@ impl DurableContext {
                     ended_ms: None,
                     details: OperationDetails {
                         callback_id: Some(format!("{}/{id}", self.execution_id())),
+                        heartbeat_timeout_ms: config
+                            .heartbeat_timeout
+                            .map(|h| h.as_millis() as u64),
                         ..Default::default()
                     },
                 })
@@ -139,18 +162,28 @@ impl DurableContext {
                 deadline
             }
         };
+        // The store's record has the id callers complete it by (minted by the service on
+        // Lambda, where it comes back with the START's checkpoint).
+        let minted_id = match replayed {
+            Some(rec) => rec.details.callback_id,
+            None => self
+                .store()
+                .load_operation(self.execution_id(), &id)?
+                .and_then(|rec| rec.details.callback_id),
+        };
         Ok(Callback {
             ctx: self.clone(),
             op_id: id,
             name: name.map(str::to_string),
             deadline_ms,
+            minted_id,
             _t: PhantomData,
         })
     }
 
-    /// In a child context called `name` (CONTEXT `WaitForCallback`, as the protocol records
-    /// it): creates a callback, runs `submitter` with its id as a step (e.g. to send the id to
-    /// an external system), then waits for the result.
+    /// In a child context called `name` (sub type `WaitForCallback`): creates a callback,
+    /// runs `submitter` with its id as a step (e.g. to send the id to an external system;
+    /// retried by `config.submitter_retry`), then waits for the result.
     pub async fn wait_for_callback<T, E, F, Fut>(
         &self,
         name: &str,
@@ -165,7 +198,11 @@ impl DurableContext {
     {
         self.ensure_not_in_step("wait_for_callback", Some(name))?;
         let submitter = std::sync::Arc::new(submitter);
-        self.run_in_context_of(
+        let retry = config
+            .submitter_retry
+            .clone()
+            .unwrap_or_else(super::retry::RetryStrategy::none);
+        self.child_context_of_kind(
             name,
             "WaitForCallback",
             |child: DurableContext| async move {
@@ -174,6 +211,7 @@ impl DurableContext {
                 child
                     .step(move |s: StepContext| submitter(id.clone(), s))
                     .name("submitter")
+                    .retry(retry)
                     .await?;
                 callback.result().await
             },

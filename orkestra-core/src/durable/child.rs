@@ -4,7 +4,7 @@ use super::batch::BatchResult;
 use super::completion::CompletionConfig;
 use super::context::DurableContext;
 use super::error::{capture_error, DurableError};
-use super::map::MapConfig;
+use super::map::{MapConfig, MAX_CHECKPOINT_RESULT};
 use super::step::BoxFuture;
 use super::store::{
     ErrorObject, OperationDetails, OperationRecord, OperationStatus, OperationType,
@@ -47,6 +47,8 @@ pub struct ParallelConfig {
     pub max_concurrency: Option<usize>,
     /// When the parallel is done (default: [`CompletionConfig::all_successful`]).
     pub completion_config: CompletionConfig,
+    /// How branches are recorded (default [`Nesting::Nested`](crate::durable::Nesting)).
+    pub nesting: super::map::Nesting,
 }
 
 impl Default for ParallelConfig {
@@ -54,6 +56,7 @@ impl Default for ParallelConfig {
         ParallelConfig {
             max_concurrency: None,
             completion_config: CompletionConfig::all_successful(),
+            nesting: Default::default(),
         }
     }
 }
@@ -82,12 +85,13 @@ impl DurableContext {
         Fut: Future<Output = Result<T, E>>,
     {
         self.ensure_not_in_step("child context", Some(name))?;
-        self.run_in_context_of(name, "RunInChildContext", f).await
+        self.child_context_of_kind(name, "RunInChildContext", f)
+            .await
     }
 
-    /// [`run_in_child_context`](Self::run_in_child_context) recording the CONTEXT with the
-    /// protocol's `sub_type` for the operation built on it (e.g. `WaitForCallback`).
-    pub(crate) async fn run_in_context_of<T, E, F, Fut>(
+    /// [`run_in_child_context`](Self::run_in_child_context) recorded with sub type
+    /// `sub_type` (e.g. `WaitForCallback`, as the SDKs record that operation).
+    pub(crate) async fn child_context_of_kind<T, E, F, Fut>(
         &self,
         name: &str,
         sub_type: &'static str,
@@ -106,11 +110,17 @@ impl DurableContext {
         };
         let recorded = self.replay(&id, OperationType::Context, Some(name))?;
         let resumed = recorded.is_some();
+        let mut replaying_children = false;
         if let Some(rec) = recorded {
-            if rec.status.is_finished() {
+            // A result over MAX_CHECKPOINT_RESULT was not stored: the body runs again and its
+            // operations replay from their records to rebuild it.
+            replaying_children =
+                rec.status == OperationStatus::Succeeded && rec.details.replay_children;
+            if rec.status.is_finished() && !replaying_children {
                 self.forget_descendants(&id);
             }
             match rec.status {
+                _ if replaying_children => {}
                 OperationStatus::Succeeded => {
                     return serde_json::from_str(rec.result.as_deref().unwrap_or("null")).map_err(
                         |e| DurableError::Serde {
@@ -141,19 +151,25 @@ impl DurableContext {
             ended_ms: None,
             details: Default::default(),
         };
-        // A context found STARTED (its body was interrupted) is not started again.
+        // A context found STARTED (its body was interrupted) or replaying its children to
+        // rebuild a large result is not started again.
         if !resumed {
             self.checkpoint_nowait(&record(OperationStatus::Started, None, None));
         }
         let out = f(self.child(id.clone())).await;
         match out {
+            Ok(v) if replaying_children => Ok(v),
             Ok(v) => {
                 let text = serde_json::to_string(&v).map_err(|e| DurableError::Serde {
                     what: format!("result of child context {name:?}"),
                     message: e.to_string(),
                 })?;
-                self.checkpoint(&record(OperationStatus::Succeeded, Some(text), None))
-                    .await?;
+                // Too large to checkpoint: a replay runs the body again (ReplayChildren).
+                let large = text.len() > MAX_CHECKPOINT_RESULT;
+                let stored = if large { String::new() } else { text };
+                let mut done = record(OperationStatus::Succeeded, Some(stored), None);
+                done.details.replay_children = large;
+                self.checkpoint(&done).await?;
                 Ok(v)
             }
             Err(e) => {
@@ -237,6 +253,7 @@ impl DurableContext {
         let mut builder = self
             .map(branches, run_branch::<T>)
             .kinds("Parallel", "ParallelBranch")
+            .nesting(config.nesting)
             .config(MapConfig {
                 max_concurrency: config.max_concurrency,
                 completion_config: config.completion_config,

@@ -60,6 +60,9 @@ struct ContextInner {
     exec: Arc<ExecutionState>,
     /// This context's operation id; `None` for the root.
     id: Option<String>,
+    /// The parent its operations record, when it is not `id`: a FLAT map item's virtual
+    /// context records its operations under the map.
+    record_parent: Option<String>,
     counter: AtomicU64,
 }
 
@@ -82,6 +85,7 @@ impl DurableContext {
             inner: Arc::new(ContextInner {
                 exec,
                 id,
+                record_parent: None,
                 counter: AtomicU64::new(0),
             }),
         }
@@ -90,6 +94,19 @@ impl DurableContext {
     /// A child context whose operations are parented to operation `id`.
     pub(crate) fn child(&self, id: String) -> Self {
         Self::with_id(self.inner.exec.clone(), Some(id))
+    }
+
+    /// A virtual child context (FLAT nesting): its operations' ids are derived from `id`, as
+    /// a child's, but they record `record_parent` as their parent, and `id` itself has no record.
+    pub(crate) fn virtual_child(&self, id: String, record_parent: String) -> Self {
+        DurableContext {
+            inner: Arc::new(ContextInner {
+                exec: self.inner.exec.clone(),
+                id: Some(id),
+                record_parent: Some(record_parent),
+                counter: AtomicU64::new(0),
+            }),
+        }
     }
 
     /// The execution's id.
@@ -122,9 +139,13 @@ impl DurableContext {
         self.inner.exec.execution_id.clone()
     }
 
-    /// This context's operation id (`None` for the root context).
+    /// This context's operation id (`None` for the root context): the parent its operations
+    /// record (for a FLAT map item, the map's id).
     pub fn context_id(&self) -> Option<&str> {
-        self.inner.id.as_deref()
+        self.inner
+            .record_parent
+            .as_deref()
+            .or(self.inner.id.as_deref())
     }
 
     /// The id the next operation started here will get.

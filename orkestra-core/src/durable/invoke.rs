@@ -5,7 +5,8 @@ use super::error::DurableError;
 use super::execution::DurableExecutor;
 use super::registry::{registered_handler, registered_handlers};
 use super::store::{
-    ErrorObject, InvocationStatus, OperationRecord, OperationStatus, OperationType,
+    ErrorObject, InvocationStatus, OperationDetails, OperationRecord, OperationStatus,
+    OperationType,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -19,7 +20,23 @@ impl DurableContext {
         I: Serialize,
         T: DeserializeOwned,
     {
-        self.ensure_not_in_step("invoke", Some(handler))?;
+        self.invoke_named(Some(handler), handler, input).await
+    }
+
+    /// [`invoke`](Self::invoke) recording the operation under `name` (`None`: no name) rather
+    /// than the target's: on AWS Lambda, `handler` is the durable function invoked (a name or
+    /// ARN) and `name` the operation's name in the execution history.
+    pub async fn invoke_named<I, T>(
+        &self,
+        name: Option<&str>,
+        handler: &str,
+        input: I,
+    ) -> Result<T, DurableError>
+    where
+        I: Serialize,
+        T: DeserializeOwned,
+    {
+        self.ensure_not_in_step("invoke", name.or(Some(handler)))?;
         let id = self.next_id();
         let decode = |text: Option<&str>| {
             serde_json::from_str(text.unwrap_or("null")).map_err(|e| DurableError::Serde {
@@ -36,17 +53,20 @@ impl DurableContext {
             parent_id: self.context_id().map(str::to_string),
             op_type: OperationType::ChainedInvoke,
             sub_type: Some("ChainedInvoke".into()),
-            name: Some(handler.to_string()),
+            name: name.map(str::to_string),
             status,
             result,
             error,
             attempt: 0,
             started_ms: None,
             ended_ms: None,
-            details: Default::default(),
+            details: OperationDetails {
+                function_name: Some(handler.to_string()),
+                ..Default::default()
+            },
         };
         let mut started = false;
-        if let Some(rec) = self.replay(&id, OperationType::ChainedInvoke, Some(handler))? {
+        if let Some(rec) = self.replay(&id, OperationType::ChainedInvoke, name)? {
             started = rec.status == OperationStatus::Started;
             match rec.status {
                 OperationStatus::Succeeded => return decode(rec.result.as_deref()),
@@ -57,6 +77,19 @@ impl DurableContext {
                 }
                 _ => {}
             }
+        }
+        if self.store().chains_remotely() {
+            // The service runs the target (a durable function of that name) and re-invokes
+            // this execution with its result.
+            if !started {
+                let input = serde_json::to_string(&input).map_err(|e| DurableError::Serde {
+                    what: format!("input of invoked function {handler:?}"),
+                    message: e.to_string(),
+                })?;
+                self.checkpoint(&record(OperationStatus::Started, Some(input), None))
+                    .await?;
+            }
+            return self.park(None).await;
         }
         let invalid = |message| DurableError::InvalidConfig {
             what: "invoke",

@@ -111,7 +111,7 @@ pub use error::DurableError;
 pub use execution::{handler_fn, DurableExecutor, DurableHandler, FnHandler};
 pub use ids::operation_id;
 pub use map::{
-    ItemNamer, JsonSerdes, MapBuilder, MapConfig, MapFunction, Serdes, SummaryGenerator,
+    ItemNamer, JsonSerdes, MapBuilder, MapConfig, MapFunction, Nesting, Serdes, SummaryGenerator,
     MAX_CHECKPOINT_RESULT,
 };
 pub use owner::{LeaseHolder, Ownership, LEASE_RENEW_EVERY, LEASE_TTL};

@@ -19,7 +19,15 @@
 //! `Handler` `orkestra-scheduler` serves the scheduler's orchestrator instead of a task.
 //!
 //! Logs are JSON lines on stdout, Lambda's log stream (see [`logging`]).
+//!
+//! With the `aws` feature, a `_HANDLER` naming a `#[durable_execution]` handler serves it as a
+//! Lambda durable function instead (see [`durable_function`]); a name that is both a task and a durable
+//! handler is a start-up error.
 
+// Not named `durable`: a second public module of that name would make rustc spell
+// `orkestra::durable` paths in full in every compile error (tests/ui).
+#[cfg(feature = "aws")]
+pub mod durable_function;
 pub mod handler;
 pub mod logging;
 
@@ -109,6 +117,24 @@ pub fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    #[cfg(feature = "aws")]
+    match durable_function::from_env() {
+        Ok(Some((name, handler))) => {
+            let resolve = move |_: &str| Some((name.clone(), handler.clone()));
+            return match runtime.block_on(durable_function::serve(Box::new(resolve))) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(error = %error, "the Lambda runtime stopped");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(error = %error, "cannot serve the function's handler");
+            return ExitCode::FAILURE;
+        }
     }
     let handler = runtime.block_on(with_cloud_backends(Handler::from_env()));
     match runtime.block_on(handler.serve()) {

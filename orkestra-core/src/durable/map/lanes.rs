@@ -60,6 +60,8 @@ pub(super) struct MapWork<T, F: MapFunction<T>> {
     pub(super) items: Arc<[T]>,
     pub(super) f: F,
     pub(super) config: MapConfig<T, F::Output>,
+    /// Whether items have contexts of their own.
+    pub(super) nesting: super::Nesting,
 }
 
 /// What the lanes of one map share.
@@ -271,6 +273,7 @@ where
     async fn run_item(self: Arc<Self>, index: usize) -> Joined<F::Output> {
         let name = item_name(&self.work.config, self.work.kinds, &self.work.items, index);
         let child_id = DurableContext::nth_child_id(&self.map_id, index);
+        let mut replayed_start = false;
         match self
             .ctx
             .replay(&child_id, OperationType::Context, Some(&name))
@@ -282,10 +285,34 @@ where
                     self.ctx.forget_descendants(&child_id);
                     return (index, stored);
                 }
+                replayed_start = true;
             }
             Ok(None) => {}
         }
-        let child = self.ctx.child(child_id.clone());
+        let flat = self.work.nesting == super::Nesting::Flat;
+        let child = if flat {
+            self.ctx
+                .virtual_child(child_id.clone(), self.map_id.clone())
+        } else {
+            self.ctx.child(child_id.clone())
+        };
+        if !flat && !replayed_start && child.store().records_item_starts() {
+            // The Lambda service wants the item's context to exist before its operations.
+            child.checkpoint_nowait(&OperationRecord {
+                id: child_id.clone(),
+                parent_id: Some(self.map_id.clone()),
+                op_type: OperationType::Context,
+                sub_type: Some(self.work.kinds.1.into()),
+                name: Some(name.clone()),
+                status: OperationStatus::Started,
+                result: None,
+                error: None,
+                attempt: 0,
+                started_ms: None,
+                ended_ms: None,
+                details: Default::default(),
+            });
+        }
         let out = self
             .work
             .f
@@ -312,6 +339,13 @@ where
                 (OperationStatus::Failed, None, Some(capture_error(e)))
             }
         };
+        if flat {
+            // A virtual item has no record: its outcome lives in the map's result.
+            return (
+                index,
+                Ok(out.map_err(|_| error.expect("a failed item has an error"))),
+            );
+        }
         // An item may run again anyway: its completion need not be durable before the map
         // goes on (the map's own result, written after it, is awaited).
         let record = OperationRecord {

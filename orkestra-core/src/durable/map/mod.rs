@@ -75,6 +75,20 @@ where
     }
 }
 
+/// How a map's items (a parallel's branches) are recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Nesting {
+    /// Each item runs in its own child context, recorded (`MapIteration` / `ParallelBranch`)
+    /// with its outcome, so a finished item replays without running.
+    #[default]
+    Nested,
+    /// Items run in virtual contexts: no record per item, the item's operations record the map
+    /// as their parent (fewer checkpoints; an item runs again on replay, its operations
+    /// replaying). A FLAT map's result must fit [`MAX_CHECKPOINT_RESULT`] (a summary is rebuilt
+    /// from item records, which FLAT items do not have).
+    Flat,
+}
+
 /// `ctx.map(items, f)`, configurable before it is awaited.
 #[must_use = "a map does nothing until awaited"]
 pub struct MapBuilder<'a, T, F: MapFunction<T>> {
@@ -85,6 +99,7 @@ pub struct MapBuilder<'a, T, F: MapFunction<T>> {
     f: F,
     name: Option<String>,
     config: MapConfig<T, F::Output>,
+    nesting: Nesting,
 }
 
 impl DurableContext {
@@ -113,6 +128,7 @@ impl DurableContext {
             name: fn_item_name::<F>(),
             f,
             config: MapConfig::default(),
+            nesting: Nesting::Nested,
         }
     }
 }
@@ -132,6 +148,12 @@ impl<'a, T, F: MapFunction<T>> MapBuilder<'a, T, F> {
     /// Sets the configuration.
     pub fn config(mut self, config: MapConfig<T, F::Output>) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Sets how items are recorded (default [`Nesting::Nested`]).
+    pub fn nesting(mut self, nesting: Nesting) -> Self {
+        self.nesting = nesting;
         self
     }
 }

@@ -33,6 +33,7 @@ where
         f,
         name,
         config,
+        nesting,
     } = b;
     let kind = if kinds.0 == "Parallel" {
         "parallel"
@@ -43,6 +44,14 @@ where
     let id = ctx.next_id();
     let label = name.clone().unwrap_or_else(|| format!("map {id}"));
     let total = items.len();
+    if config.max_concurrency == Some(0) {
+        return Err(DurableError::InvalidConfig {
+            what: "max_concurrency",
+            message: format!(
+                "{label:?} has max_concurrency 0: give at least 1, or None for no limit"
+            ),
+        });
+    }
     let completion = config.completion_config.clone();
     completion.validate(total).map_err(|e| match e {
         DurableError::InvalidConfig { what, message } => DurableError::InvalidConfig {
@@ -95,6 +104,7 @@ where
         items,
         f,
         config,
+        nesting,
     };
     let job = MapJob::new(ctx.clone(), id.clone(), label.clone(), work, limit);
     let (slots, reason) = match completion.check(0, 0, total) {
@@ -140,9 +150,10 @@ where
         all,
         completion_reason: reason,
     };
-    let text = summary::checkpoint_text(&batch, &job.work.config, &label, launched)?;
-    ctx.checkpoint(&record(OperationStatus::Succeeded, Some(text)))
-        .await?;
+    let (text, summarized) = summary::checkpoint_text(&batch, &job.work.config, &label, launched)?;
+    let mut done = record(OperationStatus::Succeeded, Some(text));
+    done.details.replay_children = summarized;
+    ctx.checkpoint(&done).await?;
     Ok(batch)
 }
 

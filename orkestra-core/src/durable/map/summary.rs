@@ -29,20 +29,21 @@ pub(super) struct SummaryCheckpoint {
 }
 
 /// The text checkpointed as the map's result: the batch itself, or a summary when the batch is
-/// over [`MAX_CHECKPOINT_RESULT`] (`launched`: how many items had started).
+/// over [`MAX_CHECKPOINT_RESULT`] (`launched`: how many items had started); and whether it is
+/// a summary (a replay then needs the items' records: the protocol's `ReplayChildren`).
 pub(super) fn checkpoint_text<T, R: Serialize>(
     batch: &BatchResult<R>,
     config: &MapConfig<T, R>,
     label: &str,
     launched: usize,
-) -> Result<String, DurableError> {
+) -> Result<(String, bool), DurableError> {
     let text = match &config.serdes {
         Some(codec) => codec.serialize(batch),
         None => serde_json::to_string(batch).map_err(|e| e.to_string()),
     }
     .map_err(|e| serde_err(format!("result of {label}"), e))?;
     if text.len() <= MAX_CHECKPOINT_RESULT {
-        return Ok(text);
+        return Ok((text, false));
     }
     let summary = match &config.summary_generator {
         Some(g) => g(batch),
@@ -67,6 +68,7 @@ pub(super) fn checkpoint_text<T, R: Serialize>(
         started,
         completion_reason: batch.completion_reason,
     })
+    .map(|text| (text, true))
     .map_err(|e| serde_err(format!("summary of {label}"), e))
 }
 

@@ -4,6 +4,8 @@
 //! lists/inspects executions, so a remote checkpoint service can sit behind it too.
 
 mod due;
+#[cfg(feature = "aws")]
+pub mod lambda;
 pub(crate) mod sqlite;
 
 pub use due::{DueChange, DueExecution, DueState, WakeTicket};
@@ -159,6 +161,15 @@ pub struct OperationDetails {
     /// value (`ReplayChildren`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub replay_children: bool,
+    /// A callback's heartbeat timeout in milliseconds, as its START asks for it
+    /// (`CallbackOptions.HeartbeatTimeoutSeconds`); the Lambda service enforces it, the
+    /// embedded store does not keep it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_timeout_ms: Option<u64>,
+    /// A chained invoke's target function, as its START names it
+    /// (`ChainedInvokeOptions.FunctionName`); the embedded store does not keep it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_name: Option<String>,
 }
 
 /// Whether an operation's stored result is always JSON text: a map's or parallel's results
@@ -558,5 +569,17 @@ pub trait CheckpointStore: Send + Sync + 'static {
     fn due_executions(&self, now_ms: u64, limit: usize) -> Result<Vec<DueExecution>, StoreError> {
         let _ = (now_ms, limit);
         Ok(Vec::new())
+    }
+    /// Whether each map or parallel item records a CONTEXT START before its operations (the
+    /// Lambda service needs a parent context to exist before its children; the embedded store
+    /// does not, and saves the write). Default `false`.
+    fn records_item_starts(&self) -> bool {
+        false
+    }
+    /// Whether `ctx.invoke` is a chained invoke the store's service runs (CHAINED_INVOKE START
+    /// with the input as payload, then the execution suspends until the service has the
+    /// target's result) instead of a chained execution run in this process. Default `false`.
+    fn chains_remotely(&self) -> bool {
+        false
     }
 }

@@ -208,6 +208,8 @@ fn operation_from_row(
             next_attempt_ms: millis(r, 11, path)?,
             callback_id: r.get(12).map_err(|e| read_err(path, e))?,
             replay_children: r.get::<_, i64>(13).map_err(|e| read_err(path, e))? != 0,
+            heartbeat_timeout_ms: None,
+            function_name: None,
         },
         id,
     })

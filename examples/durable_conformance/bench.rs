@@ -1,0 +1,39 @@
+//! Orkestra's benchmark requirements (`requirements/bench/`, run with the bed's
+//! `--requirements-dir`): a 1,000-item map against the checkpoint service.
+
+use super::boxed;
+use super::step::StepError;
+use orkestra::durable::{DurableContext, DurableError, DurableHandler, StepContext};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn item(
+    ctx: DurableContext,
+    n: u32,
+    _i: usize,
+    _all: Arc<[u32]>,
+) -> Result<u32, DurableError> {
+    ctx.step(move |_s: StepContext| async move { Ok::<_, StepError>(n * 2) })
+        .await
+}
+
+async fn map(count: u32, wait: bool, ctx: DurableContext) -> Result<Value, DurableError> {
+    let batch = ctx
+        .map((0..count).collect::<Vec<_>>(), item)
+        .name("bench")
+        .await?;
+    if wait {
+        ctx.wait(Duration::from_secs(1)).await?;
+    }
+    Ok(json!({"successCount": batch.success_count(), "totalCount": batch.total_count()}))
+}
+
+/// The handler of benchmark `id`, if it is one.
+pub fn handler(id: &str) -> Option<Arc<dyn DurableHandler>> {
+    match id {
+        "bench-1" => boxed(|count: u32, ctx| map(count, false, ctx)),
+        "bench-2" => boxed(|count: u32, ctx| map(count, true, ctx)),
+        _ => None,
+    }
+}
