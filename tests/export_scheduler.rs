@@ -23,12 +23,18 @@ mod labourers {
     }
 }
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use orkestra::export::{SchedulerExport, Template};
 use orkestra::TaskDef;
 use serde_json::{json, Value};
+
+#[path = "support/template_checks.rs"]
+mod template_checks;
+use template_checks::{assert_checkov_passes, statements_of, tool, write};
+
+/// Where the templates under test are written (per process).
+const DIR: &str = "orkestra-sched-template";
 
 fn template_with(rate: Option<&str>) -> Value {
     let mut scheduler = SchedulerExport::new([
@@ -47,34 +53,6 @@ fn template_with(rate: Option<&str>) -> Value {
 
 fn template() -> Value {
     template_with(None)
-}
-
-fn write(name: &str, value: &Value) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("orkestra-sched-template-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, serde_json::to_string_pretty(value).unwrap()).unwrap();
-    path
-}
-
-fn tool(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(path) if Path::new(&path).exists() => Some(path),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{var} is not set: .ci/setup.d/30-export.sh installs it")
-        }
-        _ => {
-            eprintln!("skipping: {var} is not set");
-            None
-        }
-    }
-}
-
-fn statements_of(template: &Value, role: &str) -> Vec<Value> {
-    template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no role {role}"))
-        .clone()
 }
 
 fn get_att(id: &str) -> Value {
@@ -280,7 +258,7 @@ fn cfn_lint_finds_no_errors() {
         return;
     };
     let out = Command::new(&cfn_lint)
-        .arg(write("template.json", &template()))
+        .arg(write(DIR, "template.json", &template()))
         .output()
         .unwrap();
     // cfn-lint's exit code is a bit mask: 2 = errors.
@@ -297,7 +275,7 @@ fn cfn_lint_finds_no_errors() {
         .unwrap()
         .remove("KeySchema");
     let out = Command::new(&cfn_lint)
-        .arg(write("broken.json", &broken))
+        .arg(write(DIR, "broken.json", &broken))
         .output()
         .unwrap();
     assert_ne!(out.status.code().unwrap() & 2, 0, "cfn-lint must reject it");
@@ -308,30 +286,8 @@ fn checkov_fails_no_check() {
     let Some(checkov) = tool("ORKESTRA_CHECKOV") else {
         return;
     };
-    let path = write("template-checkov.json", &template());
-    let out = Command::new(&checkov)
-        .args([
-            "--framework",
-            "cloudformation",
-            "--skip-download",
-            "-o",
-            "json",
-            "-f",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    let summary = &report["summary"];
-    assert_eq!(summary["failed"], 0, "checkov failed checks: {report:#}");
-    assert!(summary["passed"].as_u64().unwrap() > 0);
-    for check in report["results"]["skipped_checks"].as_array().unwrap() {
-        let comment = check["check_result"]["suppress_comment"]
-            .as_str()
-            .unwrap_or("");
-        assert!(comment.len() > 20, "unjustified skip: {check}");
-    }
+    let path = write(DIR, "template-checkov.json", &template());
+    assert_checkov_passes(&checkov, &path);
 }
 
 /// `synth` on the `scheduler` example: its `report_worker` (with scheduler options) becomes a

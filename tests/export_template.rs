@@ -35,11 +35,17 @@ mod state_tasks {
 }
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use orkestra::export::{Architecture, Template};
 use serde_json::{json, Value};
+
+#[path = "support/template_checks.rs"]
+mod template_checks;
+use template_checks::{assert_checkov_passes, statements_of, tool, write};
+
+/// Where the templates under test are written (per process).
+const DIR: &str = "orkestra-template";
 
 fn template() -> Value {
     Template::new()
@@ -56,27 +62,6 @@ fn template() -> Value {
         )
         .to_json()
         .expect("valid template")
-}
-
-fn write(name: &str, value: &Value) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("orkestra-template-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, serde_json::to_string_pretty(value).unwrap()).unwrap();
-    path
-}
-
-fn tool(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(path) if Path::new(&path).exists() => Some(path),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{var} is not set: .ci/setup.d/30-export.sh installs it")
-        }
-        _ => {
-            eprintln!("skipping: {var} is not set");
-            None
-        }
-    }
 }
 
 fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
@@ -204,7 +189,7 @@ fn cfn_lint_finds_no_errors() {
     let Some(cfn_lint) = tool("ORKESTRA_CFN_LINT") else {
         return;
     };
-    let path = write("template.json", &template());
+    let path = write(DIR, "template.json", &template());
     let out = Command::new(&cfn_lint).arg(&path).output().unwrap();
     // cfn-lint's exit code is a bit mask: 2 = errors (warnings and notes are allowed).
     let code = out.status.code().unwrap();
@@ -220,7 +205,7 @@ fn cfn_lint_finds_no_errors() {
     broken["Resources"]["MapExampleStateMachine"]["Properties"]["Definition"]["States"]
         ["ones_and_zeros"]["Type"] = json!("NoSuchType");
     let out = Command::new(&cfn_lint)
-        .arg(write("broken.json", &broken))
+        .arg(write(DIR, "broken.json", &broken))
         .output()
         .unwrap();
     assert_ne!(
@@ -235,38 +220,8 @@ fn checkov_fails_no_check() {
     let Some(checkov) = tool("ORKESTRA_CHECKOV") else {
         return;
     };
-    let path = write("template-checkov.json", &template());
-    let out = Command::new(&checkov)
-        .args([
-            "--framework",
-            "cloudformation",
-            "--skip-download",
-            "-o",
-            "json",
-            "-f",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    let summary = &report["summary"];
-    assert_eq!(summary["failed"], 0, "checkov failed checks: {report:#}");
-    assert!(summary["passed"].as_u64().unwrap() > 0);
-    // Every skip carries its justification in the resource's metadata.
-    for check in report["results"]["skipped_checks"].as_array().unwrap() {
-        let comment = check["check_result"]["suppress_comment"]
-            .as_str()
-            .unwrap_or("");
-        assert!(comment.len() > 20, "unjustified skip: {check}");
-    }
-}
-
-fn statements_of(template: &Value, role: &str) -> Vec<Value> {
-    template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-        .as_array()
-        .unwrap()
-        .clone()
+    let path = write(DIR, "template-checkov.json", &template());
+    assert_checkov_passes(&checkov, &path);
 }
 
 #[test]
