@@ -63,7 +63,8 @@ pub enum DurableCommand {
     },
     /// Completes a callback by id with a JSON result, or fails it with `--error`.
     CompleteCallback {
-        /// The callback id (`EXECUTION_ID/OPERATION_ID`).
+        /// The callback id (`EXECUTION_ID/OPERATION_ID` on the embedded store; with `--lambda`,
+        /// the id the service minted).
         callback_id: String,
         /// The result as JSON (`-3` too).
         #[arg(long, conflicts_with = "error", allow_hyphen_values = true)]
@@ -71,6 +72,18 @@ pub enum DurableCommand {
         /// Fail the callback with this message.
         #[arg(long)]
         error: Option<String>,
+        /// The execution runs on AWS Lambda durable functions: send
+        /// `SendDurableExecutionCallbackSuccess` / `Failure` (AWS configuration from the
+        /// environment, `AWS_ENDPOINT_URL_LAMBDA` included; needs the `aws` feature).
+        #[arg(long)]
+        lambda: bool,
+    },
+    /// Sends a heartbeat for a callback of an execution on AWS Lambda durable functions
+    /// (`SendDurableExecutionCallbackHeartbeat`), restarting its heartbeat timeout; the
+    /// embedded store has no heartbeat timeouts (needs the `aws` feature).
+    HeartbeatCallback {
+        /// The callback id the service minted.
+        callback_id: String,
     },
     /// Draws an execution's operation tree with statuses (Mermaid, DOT or SVG).
     Diagram {
@@ -201,6 +214,103 @@ fn status_code(status: InvocationStatus) -> ExitStatus {
     }
 }
 
+/// The outcome `--result` / `--error` give a callback.
+fn callback_outcome(
+    result: Option<String>,
+    error: Option<String>,
+) -> Result<Result<Value, ErrorObject>, Failure> {
+    Ok(match (result, error) {
+        (_, Some(message)) => Err(ErrorObject::new("CallbackFailed", message)),
+        (Some(text), None) => Ok(serde_json::from_str(&text)
+            .map_err(|e| Failure::usage(format!("--result is not JSON: {e}")))?),
+        (None, None) => Ok(Value::Null),
+    })
+}
+
+type Outcome = Result<(Value, ExitStatus), Failure>;
+
+/// The callback commands that go to the Lambda durable functions service (`--lambda`,
+/// `heartbeat-callback`) as a future; every other command back, for the embedded store.
+#[allow(clippy::result_large_err)]
+fn remote_callback(
+    command: DurableCommand,
+) -> Result<futures_util::future::BoxFuture<'static, Outcome>, DurableCommand> {
+    match command {
+        DurableCommand::CompleteCallback {
+            callback_id,
+            result,
+            error,
+            lambda: true,
+        } => Ok(Box::pin(async move {
+            let outcome = callback_outcome(result, error)?;
+            remote::complete(callback_id, outcome).await
+        })),
+        DurableCommand::HeartbeatCallback { callback_id } => {
+            Ok(Box::pin(remote::heartbeat(callback_id)))
+        }
+        local => Err(local),
+    }
+}
+
+/// Callback commands against the service.
+#[cfg(feature = "aws")]
+mod remote {
+    use super::{ExitStatus, Failure, Outcome};
+    use crate::durable::{ErrorObject, LambdaCallbacks, RemoteCallbackError};
+    use serde_json::{json, Value};
+
+    /// Exit 5 when the service was not reached (nothing was sent, try again), else 2 (the
+    /// service refused: unknown or already completed callback, bad input).
+    fn failed(e: RemoteCallbackError) -> Failure {
+        let code = match e.code.as_str() {
+            "TransportError" | "ServiceException" | "TooManyRequestsException" => {
+                ExitStatus::StoreFault
+            }
+            _ => ExitStatus::Usage,
+        };
+        Failure(code, e.to_string())
+    }
+
+    pub async fn complete(callback_id: String, outcome: Result<Value, ErrorObject>) -> Outcome {
+        let callbacks = LambdaCallbacks::from_env().await;
+        match outcome {
+            Ok(result) => callbacks.succeed(&callback_id, &result).await,
+            Err(error) => callbacks.fail(&callback_id, error).await,
+        }
+        .map_err(failed)?;
+        Ok((json!({ "completed": callback_id }), ExitStatus::Succeeded))
+    }
+
+    pub async fn heartbeat(callback_id: String) -> Outcome {
+        let callbacks = LambdaCallbacks::from_env().await;
+        callbacks.heartbeat(&callback_id).await.map_err(failed)?;
+        Ok((json!({ "heartbeat": callback_id }), ExitStatus::Succeeded))
+    }
+}
+
+/// Without the `aws` feature the service cannot be reached: a usage error saying so.
+#[cfg(not(feature = "aws"))]
+mod remote {
+    use super::{ErrorObject, Failure, Outcome};
+    use serde_json::Value;
+
+    fn unavailable() -> Failure {
+        Failure::usage(
+            "callbacks of executions on AWS Lambda need this binary built with the cargo \
+             feature `aws`"
+                .to_string(),
+        )
+    }
+
+    pub async fn complete(_: String, _: Result<Value, ErrorObject>) -> Outcome {
+        Err(unavailable())
+    }
+
+    pub async fn heartbeat(_: String) -> Outcome {
+        Err(unavailable())
+    }
+}
+
 /// Runs a `durable` subcommand; returns the JSON to print and the exit code.
 pub async fn execute(command: DurableCommand) -> (Value, ExitStatus) {
     match run(command).await {
@@ -214,6 +324,10 @@ pub async fn execute(command: DurableCommand) -> (Value, ExitStatus) {
 
 async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
     check_durable_handlers().map_err(|e| Failure::usage(e.to_string()))?;
+    let command = match remote_callback(command) {
+        Ok(remote) => return remote.await,
+        Err(local) => local,
+    };
     let path = SqliteStore::default_path();
     let store = Arc::new(SqliteStore::open(&path)?);
     let missing = |id: &str| Failure::usage(format!("no execution {id:?} in {}", path.display()));
@@ -298,13 +412,9 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
             callback_id,
             result,
             error,
+            ..
         } => {
-            let outcome = match (result, error) {
-                (_, Some(message)) => Err(ErrorObject::new("CallbackFailed", message)),
-                (Some(text), None) => Ok(serde_json::from_str(&text)
-                    .map_err(|e| Failure::usage(format!("--result is not JSON: {e}")))?),
-                (None, None) => Ok(Value::Null),
-            };
+            let outcome = callback_outcome(result, error)?;
             complete_callback(store.as_ref(), &callback_id, outcome)
                 .await
                 .map_err(|e| match e {
@@ -312,6 +422,9 @@ async fn run(command: DurableCommand) -> Result<(Value, ExitStatus), Failure> {
                     other => Failure::usage(other.to_string()),
                 })?;
             Ok((json!({ "completed": callback_id }), ExitStatus::Succeeded))
+        }
+        DurableCommand::HeartbeatCallback { .. } => {
+            unreachable!("remote_callback sends heartbeats to the service")
         }
         DurableCommand::Diagram { id, format, .. } => {
             let text = diagram(&id, format).map_err(Failure::usage)?;

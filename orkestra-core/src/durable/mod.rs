@@ -86,6 +86,8 @@ mod error;
 mod execution;
 mod ids;
 mod invoke;
+#[cfg(feature = "aws")]
+mod lambda_callbacks;
 mod map;
 mod misuse;
 mod owner;
@@ -110,6 +112,8 @@ pub use context::{DurableContext, ReplayLogger};
 pub use error::DurableError;
 pub use execution::{handler_fn, DurableExecutor, DurableHandler, FnHandler};
 pub use ids::operation_id;
+#[cfg(feature = "aws")]
+pub use lambda_callbacks::{LambdaCallbacks, RemoteCallbackError};
 pub use map::{
     ItemNamer, JsonSerdes, MapBuilder, MapConfig, MapFunction, Nesting, Serdes, SummaryGenerator,
     MAX_CHECKPOINT_RESULT,
