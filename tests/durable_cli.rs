@@ -279,6 +279,7 @@ async fn start_list_inspect_resume() {
         callback_id,
         result: Some("\"yes\"".into()),
         error: None,
+        lambda: false,
     })
     .await;
     assert_eq!(code, ExitStatus::Succeeded, "{done}");
@@ -354,6 +355,7 @@ async fn start_list_inspect_resume() {
         callback_id,
         result: Some("\"fine\"".into()),
         error: None,
+        lambda: false,
     })
     .await;
     assert_eq!(code, ExitStatus::Succeeded);
