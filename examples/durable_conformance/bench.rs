@@ -1,5 +1,6 @@
-//! Orkestra's benchmark requirements (`requirements/bench/`, run with the bed's
-//! `--requirements-dir`): a 1,000-item map against the checkpoint service.
+//! Orkestra's benchmarks against the checkpoint service (`scripts/bench_dexbed.py`): a
+//! 1,000-item map (`bench-1`; `bench-2` adds a wait, so a second invocation replays it) and a
+//! one-step execution (`bench-echo`) for invocation throughput.
 
 use super::boxed;
 use super::step::StepError;
@@ -34,6 +35,10 @@ pub fn handler(id: &str) -> Option<Arc<dyn DurableHandler>> {
     match id {
         "bench-1" => boxed(|count: u32, ctx| map(count, false, ctx)),
         "bench-2" => boxed(|count: u32, ctx| map(count, true, ctx)),
+        "bench-echo" => boxed(|n: u32, ctx: DurableContext| async move {
+            ctx.step(move |_s: StepContext| async move { Ok::<_, StepError>(n) })
+                .await
+        }),
         _ => None,
     }
 }
