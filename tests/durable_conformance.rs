@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The suites claimed, with how many requirements each has.
-const SUITES: [(&str, usize); 8] = [
+const SUITES: [(&str, usize); 9] = [
     ("step", 20),
     ("wait", 5),
     ("child", 18),
@@ -23,6 +23,7 @@ const SUITES: [(&str, usize); 8] = [
     ("callback", 19),
     ("wait_for_callback", 15),
     ("invoke", 16),
+    ("wait_for_condition", 13),
 ];
 
 /// Requirements of the claimed suites that Orkestra does not pass, and why.

@@ -86,6 +86,54 @@ fn steps_encode_as_start_succeed_fail_retry() {
 }
 
 #[test]
+fn wait_for_condition_polls_carry_their_state() {
+    // A "not yet" poll: RETRY without error, the polled state as its payload, the delay
+    // rounded up to whole seconds (at least one).
+    let mut poll = rec(
+        OperationType::Step,
+        "WaitForCondition",
+        OperationStatus::Pending,
+    );
+    poll.result = Some("{\"n\":1}".into());
+    poll.details.next_attempt_ms = Some(NOW + 200);
+    let u = encode(&poll, NOW).unwrap().unwrap();
+    assert_eq!(
+        u.to_json(),
+        json!({"Id": "0123456789abcdef0123456789abcdef", "Name": "op", "Type": "STEP",
+               "SubType": "WaitForCondition", "Action": "RETRY", "Payload": "{\"n\":1}",
+               "StepOptions": {"NextAttemptDelaySeconds": 1}})
+    );
+    // The service keeps a START's payload as the step's result: the next poll's START
+    // carries the state on.
+    let mut next = poll.clone();
+    next.status = OperationStatus::Started;
+    next.details = OperationDetails::default();
+    let u = encode(&next, NOW).unwrap().unwrap();
+    assert_eq!(
+        (u.action, u.payload.as_deref()),
+        (Action::Start, Some("{\"n\":1}"))
+    );
+    // READY is the service's (it flips a due poll), never sent.
+    next.status = OperationStatus::Ready;
+    assert_eq!(encode(&next, NOW).unwrap(), None);
+    // A RETRY with an error (a failed attempt) sends no payload.
+    poll.error = Some(ErrorObject::new("Boom", "no"));
+    let u = encode(&poll, NOW).unwrap().unwrap();
+    assert_eq!(u.payload, None);
+    assert!(u.error.is_some());
+    // The service's Attempt counts finished attempts: a READY poll after one RETRY is
+    // attempt 1 to the engine (the next START is attempt 2), a STARTED one attempt 2.
+    let ready = json!({"Id": "w", "Type": "STEP", "SubType": "WaitForCondition",
+                       "Status": "READY", "StartTimestamp": NOW,
+                       "StepDetails": {"Attempt": 1, "Result": "{\"n\":1}"}});
+    let r = decode(&ready).unwrap();
+    assert_eq!((r.attempt, r.result.as_deref()), (1, Some("{\"n\":1}")));
+    let mut started = ready.clone();
+    started["Status"] = json!("STARTED");
+    assert_eq!(decode(&started).unwrap().attempt, 2);
+}
+
+#[test]
 fn waits_send_their_seconds_and_leave_completion_to_the_service() {
     let mut wait = rec(OperationType::Wait, "Wait", OperationStatus::Started);
     wait.details.scheduled_end_ms = Some(NOW + 3_600_000);
