@@ -27,19 +27,12 @@ const SUITES: [(&str, usize); 9] = [
 ];
 
 /// Requirements of the claimed suites that Orkestra does not pass, and why.
-const EXCEPTIONS: [(&str, &str); 2] = [
-    (
-        "3-14",
-        "a child context's custom serdes writes a non-JSON payload (`HELLO CHILD`); Orkestra \
-         checkpoints child results as JSON and has no per-context codec",
-    ),
-    (
-        "5-8",
-        "the YAML expects ChainedInvokeStartedDetails.TenantId, which the local runner's \
+const EXCEPTIONS: [(&str, &str); 1] = [(
+    "5-8",
+    "the YAML expects ChainedInvokeStartedDetails.TenantId, which the local runner's \
          history never carries (the bed's README: a disagreement between AWS's packages); \
          Orkestra's invoke has no tenant option",
-    ),
-];
+)];
 
 /// The bed's script and Python, or `None` (with the reason printed) outside CI.
 fn bed() -> Option<(PathBuf, PathBuf)> {
