@@ -198,7 +198,10 @@ async fn a_summarised_flat_map_rebuilds_its_batch_from_its_items_operations() {
     assert_eq!(out["failed"], 1);
     assert!(out["last"].as_str().unwrap().starts_with("299:"));
     let map = first.get_map("flat_big_item").unwrap();
-    assert!(map.record.details.replay_children, "the result is over 256 KB");
+    assert!(
+        map.record.details.replay_children,
+        "the result is over 256 KB"
+    );
     assert!(map.record.result.as_ref().unwrap().len() < MAX_CHECKPOINT_RESULT);
     assert_eq!(
         first

@@ -1,5 +1,6 @@
 //! Map results over [`MAX_CHECKPOINT_RESULT`]: the map checkpoints a summary instead, and a
-//! replay rebuilds the batch from its items' records.
+//! replay rebuilds the batch from its items' records, or, for FLAT items (which have none),
+//! by running the finished items again over their operations' records.
 
 use super::config::MapConfig;
 use super::lanes::MapJob;
