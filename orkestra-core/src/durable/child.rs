@@ -157,8 +157,14 @@ impl DurableContext {
     ///                 .await
     ///         },
     ///     )
-    ///     .await // "hello" -> "HELLO", recorded as the text HELLO
+    ///     .await
     /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let run = DurableTestRunner::new(handler).run("hello").await;
+    /// assert_eq!(run.result::<String>(), "HELLO");
+    /// // Checkpointed as the codec wrote it: plain text, not the JSON string "\"HELLO\"".
+    /// assert_eq!(run.get_context("shout").unwrap().record.result.as_deref(), Some("HELLO"));
+    /// # });
     /// ```
     pub async fn run_in_child_context_with<T, E, F, Fut>(
         &self,
