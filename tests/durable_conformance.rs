@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The suites claimed, with how many requirements each has.
-const SUITES: [(&str, usize); 8] = [
+const SUITES: [(&str, usize); 9] = [
     ("step", 20),
     ("wait", 5),
     ("child", 18),
@@ -23,22 +23,16 @@ const SUITES: [(&str, usize); 8] = [
     ("callback", 19),
     ("wait_for_callback", 15),
     ("invoke", 16),
+    ("wait_for_condition", 13),
 ];
 
 /// Requirements of the claimed suites that Orkestra does not pass, and why.
-const EXCEPTIONS: [(&str, &str); 2] = [
-    (
-        "3-14",
-        "a child context's custom serdes writes a non-JSON payload (`HELLO CHILD`); Orkestra \
-         checkpoints child results as JSON and has no per-context codec",
-    ),
-    (
-        "5-8",
-        "the YAML expects ChainedInvokeStartedDetails.TenantId, which the local runner's \
+const EXCEPTIONS: [(&str, &str); 1] = [(
+    "5-8",
+    "the YAML expects ChainedInvokeStartedDetails.TenantId, which the local runner's \
          history never carries (the bed's README: a disagreement between AWS's packages); \
          Orkestra's invoke has no tenant option",
-    ),
-];
+)];
 
 /// The bed's script and Python, or `None` (with the reason printed) outside CI.
 fn bed() -> Option<(PathBuf, PathBuf)> {

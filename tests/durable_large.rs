@@ -153,3 +153,78 @@ async fn the_logger_speaks_again_once_a_replayed_map_is_passed() {
     // ahead, so the line is logged again (the nested step records do not keep it silent).
     assert_eq!(*LOGGED_AFTER_MAP.lock().unwrap(), [true, true]);
 }
+
+static FLAT_STEP_RUNS: AtomicU32 = AtomicU32::new(0);
+
+/// A FLAT item: one step with a 1 KB result (item 7's step fails).
+async fn flat_big_item(
+    ctx: DurableContext,
+    item: u32,
+    _i: usize,
+    _all: Arc<[u32]>,
+) -> Result<String, DurableError> {
+    ctx.step(move |_s: StepContext| async move {
+        FLAT_STEP_RUNS.fetch_add(1, Ordering::SeqCst);
+        if item == 7 {
+            return Err(format!("item {item} refused"));
+        }
+        Ok(format!("{item}:{}", "x".repeat(1024)))
+    })
+    .name("make")
+    .retry(RetryStrategy::none())
+    .await
+}
+
+async fn flat_big(_e: (), ctx: DurableContext) -> Result<serde_json::Value, DurableError> {
+    let batch = ctx
+        .map((0..300).collect::<Vec<u32>>(), flat_big_item)
+        .nesting(Nesting::Flat)
+        .await?;
+    Ok(serde_json::json!({
+        "succeeded": batch.success_count(),
+        "failed": batch.failure_count(),
+        "error": batch.all[7].error,
+        "last": batch.all[299].result,
+        "reason": batch.completion_reason,
+    }))
+}
+
+#[tokio::test]
+async fn a_summarised_flat_map_rebuilds_its_batch_from_its_items_operations() {
+    let runner = DurableTestRunner::new(flat_big);
+    let first = runner.run_with_id("flat-big", ()).await;
+    let out: serde_json::Value = first.result();
+    assert_eq!(out["succeeded"], 299);
+    assert_eq!(out["failed"], 1);
+    assert!(out["last"].as_str().unwrap().starts_with("299:"));
+    let map = first.get_map("flat_big_item").unwrap();
+    assert!(
+        map.record.details.replay_children,
+        "the result is over 256 KB"
+    );
+    assert!(map.record.result.as_ref().unwrap().len() < MAX_CHECKPOINT_RESULT);
+    assert_eq!(
+        first
+            .operations
+            .iter()
+            .filter(|r| r.sub_type.as_deref() == Some("MapIteration"))
+            .count(),
+        0,
+        "FLAT items have no records to rebuild from"
+    );
+
+    let runs = FLAT_STEP_RUNS.load(Ordering::SeqCst);
+    assert_eq!(runs, 300);
+    let again = runner.replay("flat-big").await;
+    assert_eq!(
+        again.result::<serde_json::Value>(),
+        out,
+        "{:?}",
+        again.error()
+    );
+    assert_eq!(
+        FLAT_STEP_RUNS.load(Ordering::SeqCst),
+        runs,
+        "the items' steps replayed from their records"
+    );
+}

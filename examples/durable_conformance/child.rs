@@ -2,7 +2,9 @@
 
 use super::boxed;
 use super::step::{bump, StepError};
-use orkestra::durable::{DurableContext, DurableError, DurableHandler, RetryStrategy, StepContext};
+use orkestra::durable::{
+    ChildConfig, DurableContext, DurableError, DurableHandler, RetryStrategy, Serdes, StepContext,
+};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -209,6 +211,27 @@ async fn mixed(input: String, ctx: DurableContext) -> Result<String, DurableErro
     Ok(v)
 }
 
+/// 3-14's codec: the child's result checkpointed upper-cased, as plain (non-JSON) text.
+struct Upper;
+
+impl Serdes<String> for Upper {
+    fn serialize(&self, value: &String) -> Result<String, String> {
+        Ok(value.to_uppercase())
+    }
+    fn deserialize(&self, text: &str) -> Result<String, String> {
+        Ok(text.to_string())
+    }
+}
+
+async fn custom_serdes(input: String, ctx: DurableContext) -> Result<String, DurableError> {
+    ctx.run_in_child_context_with(
+        "custom-serdes",
+        ChildConfig::default().serdes(Upper),
+        |child| async move { echo(&child, input).await },
+    )
+    .await
+}
+
 /// The handler of requirement `id`, if it is in this suite.
 pub fn handler(id: &str) -> Option<Arc<dyn DurableHandler>> {
     match id {
@@ -225,6 +248,7 @@ pub fn handler(id: &str) -> Option<Arc<dyn DurableHandler>> {
         "3-11" => boxed(large_result),
         "3-12" => boxed(interrupted),
         "3-13" => boxed(wait_inside),
+        "3-14" => boxed(custom_serdes),
         "3-15" => boxed(throws_directly),
         "3-16" => boxed(returns_null),
         "3-17" => boxed(logger_only),

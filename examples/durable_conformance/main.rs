@@ -23,6 +23,7 @@ mod parallel;
 mod step;
 mod wait;
 mod wait_for_callback;
+mod wait_for_condition;
 
 /// The handler of function `name` (`req-<id>` or a chained-invoke target).
 fn handler_for(name: &str) -> Option<Arc<dyn DurableHandler>> {
@@ -34,6 +35,7 @@ fn handler_for(name: &str) -> Option<Arc<dyn DurableHandler>> {
         .or_else(|| parallel::handler(id))
         .or_else(|| callback::handler(id))
         .or_else(|| wait_for_callback::handler(id))
+        .or_else(|| wait_for_condition::handler(id))
         .or_else(|| invoke::handler(id))
         .or_else(|| bench::handler(id))
 }

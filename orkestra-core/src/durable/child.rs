@@ -5,6 +5,7 @@ use super::completion::CompletionConfig;
 use super::context::DurableContext;
 use super::error::{capture_error, DurableError};
 use super::map::{MapConfig, MAX_CHECKPOINT_RESULT};
+use super::serdes::{self, Serdes};
 use super::step::BoxFuture;
 use super::store::{
     ErrorObject, OperationDetails, OperationRecord, OperationStatus, OperationType,
@@ -70,6 +71,44 @@ fn run_branch<T: 'static>(
     (branch.0)(ctx)
 }
 
+/// How a child context checkpoints its result (see
+/// [`DurableContext::run_in_child_context_with`]). The default is JSON.
+pub struct ChildConfig<T> {
+    /// The codec of the context's result (default `None`: JSON). Its text is stored as it is,
+    /// JSON or not, and only this codec reads it back.
+    pub serdes: Option<Arc<dyn Serdes<T>>>,
+}
+
+impl<T> ChildConfig<T> {
+    /// Checkpoints the result with `codec` instead of JSON.
+    pub fn serdes(mut self, codec: impl Serdes<T> + 'static) -> Self {
+        self.serdes = Some(Arc::new(codec));
+        self
+    }
+}
+
+impl<T> Default for ChildConfig<T> {
+    fn default() -> Self {
+        ChildConfig { serdes: None }
+    }
+}
+
+impl<T> Clone for ChildConfig<T> {
+    fn clone(&self) -> Self {
+        ChildConfig {
+            serdes: self.serdes.clone(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for ChildConfig<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildConfig")
+            .field("serdes", &self.serdes.is_some())
+            .finish()
+    }
+}
+
 impl DurableContext {
     /// Runs `f` in a named child context: its operations are grouped under it, and once it has
     /// finished a replay returns its stored result (or error) without running `f`.
@@ -84,8 +123,63 @@ impl DurableContext {
         F: FnOnce(DurableContext) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        self.run_in_child_context_with(name, ChildConfig::default(), f)
+            .await
+    }
+
+    /// [`run_in_child_context`](Self::run_in_child_context) with a [`ChildConfig`]: e.g. a
+    /// custom codec for the result. With a codec, the value returned is the one decoded from
+    /// the checkpointed text, so a first run and a replay return the same value.
+    ///
+    /// ```
+    /// # use orkestra::durable::*;
+    /// /// Checkpoints the child's string upper-cased, as plain (non-JSON) text.
+    /// struct Upper;
+    /// impl Serdes<String> for Upper {
+    ///     fn serialize(&self, value: &String) -> Result<String, String> {
+    ///         Ok(value.to_uppercase())
+    ///     }
+    ///     fn deserialize(&self, text: &str) -> Result<String, String> {
+    ///         Ok(text.to_string())
+    ///     }
+    /// }
+    ///
+    /// async fn handler(name: String, ctx: DurableContext) -> Result<String, DurableError> {
+    ///     ctx.run_in_child_context_with(
+    ///         "shout",
+    ///         ChildConfig::default().serdes(Upper),
+    ///         |child| async move {
+    ///             child
+    ///                 .step(move |_s: StepContext| {
+    ///                     let name = name.clone();
+    ///                     async move { Ok::<_, String>(name) }
+    ///                 })
+    ///                 .await
+    ///         },
+    ///     )
+    ///     .await
+    /// }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let run = DurableTestRunner::new(handler).run("hello").await;
+    /// assert_eq!(run.result::<String>(), "HELLO");
+    /// // Checkpointed as the codec wrote it: plain text, not the JSON string "\"HELLO\"".
+    /// assert_eq!(run.get_context("shout").unwrap().record.result.as_deref(), Some("HELLO"));
+    /// # });
+    /// ```
+    pub async fn run_in_child_context_with<T, E, F, Fut>(
+        &self,
+        name: &str,
+        config: ChildConfig<T>,
+        f: F,
+    ) -> Result<T, DurableError>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+        F: FnOnce(DurableContext) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
         self.ensure_not_in_step("child context", Some(name))?;
-        self.child_context_of_kind(name, "RunInChildContext", f)
+        self.child_context_with(name, "RunInChildContext", config.serdes.as_ref(), f)
             .await
     }
 
@@ -103,6 +197,24 @@ impl DurableContext {
         F: FnOnce(DurableContext) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        self.child_context_with(name, sub_type, None, f).await
+    }
+
+    /// A child context of sub type `sub_type` whose result `codec` encodes (JSON if `None`).
+    async fn child_context_with<T, E, F, Fut>(
+        &self,
+        name: &str,
+        sub_type: &'static str,
+        codec: Option<&Arc<dyn Serdes<T>>>,
+        f: F,
+    ) -> Result<T, DurableError>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+        F: FnOnce(DurableContext) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let what = || format!("result of child context {name:?}");
         let id = self.next_id();
         let fail = |error| DurableError::OperationFailed {
             name: name.to_string(),
@@ -122,12 +234,7 @@ impl DurableContext {
             match rec.status {
                 _ if replaying_children => {}
                 OperationStatus::Succeeded => {
-                    return serde_json::from_str(rec.result.as_deref().unwrap_or("null")).map_err(
-                        |e| DurableError::Serde {
-                            what: format!("result of child context {name:?}"),
-                            message: e.to_string(),
-                        },
-                    )
+                    return serdes::decode(codec, rec.result.as_deref().unwrap_or("null"), what)
                 }
                 status if status.is_failure() => {
                     return Err(fail(rec.error.unwrap_or_else(|| {
@@ -160,10 +267,12 @@ impl DurableContext {
         match out {
             Ok(v) if replaying_children => Ok(v),
             Ok(v) => {
-                let text = serde_json::to_string(&v).map_err(|e| DurableError::Serde {
-                    what: format!("result of child context {name:?}"),
-                    message: e.to_string(),
-                })?;
+                let text = serdes::encode(codec, &v, what)?;
+                // A custom codec's value is the one a replay decodes.
+                let v = match codec {
+                    Some(_) => serdes::decode(codec, &text, what)?,
+                    None => v,
+                };
                 // Too large to checkpoint: a replay runs the body again (ReplayChildren).
                 let large = text.len() > MAX_CHECKPOINT_RESULT;
                 let stored = if large { String::new() } else { text };

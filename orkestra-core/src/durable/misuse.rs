@@ -98,6 +98,13 @@ impl StepContext {
         unreachable!("no type implements OnlyOnDurableContext")
     }
 
+    pub fn run_in_child_context_with<N, C, F, R>(&self, _name: N, _config: C, _f: F) -> R
+    where
+        N: OnlyOnDurableContext,
+    {
+        unreachable!("no type implements OnlyOnDurableContext")
+    }
+
     pub fn create_callback<N, C, R>(&self, _name: N, _config: C) -> R
     where
         N: OnlyOnDurableContext,

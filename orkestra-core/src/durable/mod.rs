@@ -95,6 +95,7 @@ mod pending;
 mod registry;
 mod retry;
 mod runner;
+mod serdes;
 mod step;
 mod step_scope;
 pub mod store;
@@ -104,7 +105,7 @@ mod worker;
 
 pub use batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
 pub use callback::{complete_callback, Callback, CallbackConfig};
-pub use child::{branch, Branch, ParallelConfig};
+pub use child::{branch, Branch, ChildConfig, ParallelConfig};
 pub use clock::Clock;
 pub use completion::CompletionConfig;
 pub use condition::{WaitDecision, WaitForConditionConfig, WaitStrategy, WAIT_FOR_CONDITION};
@@ -115,8 +116,7 @@ pub use ids::operation_id;
 #[cfg(feature = "aws")]
 pub use lambda_callbacks::{LambdaCallbacks, RemoteCallbackError};
 pub use map::{
-    ItemNamer, JsonSerdes, MapBuilder, MapConfig, MapFunction, Nesting, Serdes, SummaryGenerator,
-    MAX_CHECKPOINT_RESULT,
+    ItemNamer, MapBuilder, MapConfig, MapFunction, Nesting, SummaryGenerator, MAX_CHECKPOINT_RESULT,
 };
 pub use owner::{LeaseHolder, Ownership, LEASE_RENEW_EVERY, LEASE_TTL};
 pub use registry::{
@@ -125,6 +125,7 @@ pub use registry::{
 };
 pub use retry::{Jitter, RetryStrategy};
 pub use runner::{DurableTestRunner, OperationView, TestResult};
+pub use serdes::{JsonSerdes, Serdes};
 pub use step::{
     BoxFuture, NamedStep, StepBuilder, StepConfig, StepContext, StepFunction, StepLogger,
     StepSemantics,

@@ -2,35 +2,13 @@
 
 use crate::durable::batch::BatchResult;
 use crate::durable::completion::CompletionConfig;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use crate::durable::serdes::Serdes;
 use std::sync::Arc;
 
 /// Names an item's child context from the item and its index.
 pub type ItemNamer<T> = Arc<dyn Fn(&T, usize) -> String + Send + Sync>;
 /// Makes the compact summary stored in place of a result over 256 KB.
 pub type SummaryGenerator<R> = Arc<dyn Fn(&BatchResult<R>) -> serde_json::Value + Send + Sync>;
-
-/// A custom codec for checkpointed values, in place of JSON.
-pub trait Serdes<V>: Send + Sync {
-    /// Encodes a value as checkpoint text.
-    fn serialize(&self, value: &V) -> Result<String, String>;
-    /// Decodes checkpoint text.
-    fn deserialize(&self, text: &str) -> Result<V, String>;
-}
-
-/// The default codec: JSON via serde.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JsonSerdes;
-
-impl<V: Serialize + DeserializeOwned> Serdes<V> for JsonSerdes {
-    fn serialize(&self, value: &V) -> Result<String, String> {
-        serde_json::to_string(value).map_err(|e| e.to_string())
-    }
-    fn deserialize(&self, text: &str) -> Result<V, String> {
-        serde_json::from_str(text).map_err(|e| e.to_string())
-    }
-}
 
 /// How a map runs.
 pub struct MapConfig<T, R> {

@@ -186,6 +186,26 @@ where
         }
     }
 
+    /// Runs items `indices` again, all at once, and returns their outcomes in index order: how
+    /// a summarised FLAT map rebuilds its batch (a virtual item has no record of its own; its
+    /// operations replay from theirs). The first failure (store, codec, non-determinism)
+    /// ends it.
+    pub(super) async fn replay_items(
+        self: &Arc<Self>,
+        indices: impl IntoIterator<Item = usize>,
+    ) -> Result<Vec<(usize, Outcome<F::Output>)>, DurableError> {
+        let mut running: FuturesUnordered<_> = indices
+            .into_iter()
+            .map(|index| self.clone().guarded_item(index))
+            .collect();
+        let mut outcomes = Vec::new();
+        while let Some((index, joined)) = running.next().await {
+            outcomes.push((index, joined?));
+        }
+        outcomes.sort_by_key(|(index, _)| *index);
+        Ok(outcomes)
+    }
+
     /// Spends `permit` on the next item, started in `running`; `false` when no item is left
     /// (the permit goes back).
     fn start_next(

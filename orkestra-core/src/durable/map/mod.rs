@@ -6,7 +6,7 @@ mod lanes;
 mod run;
 mod summary;
 
-pub use config::{ItemNamer, JsonSerdes, MapConfig, Serdes, SummaryGenerator};
+pub use config::{ItemNamer, MapConfig, SummaryGenerator};
 pub use summary::MAX_CHECKPOINT_RESULT;
 
 use super::batch::BatchResult;

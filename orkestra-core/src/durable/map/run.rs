@@ -88,7 +88,21 @@ where
                 // A summary: rebuild the batch from the children's records, exactly as it
                 // completed (a summary of an older shape falls through and re-drives the map).
                 if let Ok(plan) = serde_json::from_str::<SummaryCheckpoint>(text) {
-                    let batch = summary::rebuild(ctx, &id, &items, &config, kinds, &plan);
+                    let batch = if nesting == super::Nesting::Flat {
+                        // FLAT items have no records of their own: they run again, their
+                        // operations replaying from theirs (the protocol's ReplayChildren).
+                        let work = MapWork {
+                            kinds,
+                            items,
+                            f,
+                            config,
+                            nesting,
+                        };
+                        let job = MapJob::new(ctx.clone(), id.clone(), label, work, usize::MAX);
+                        summary::replay_flat(&job, &plan).await
+                    } else {
+                        summary::rebuild(ctx, &id, &items, &config, kinds, &plan)
+                    };
                     ctx.forget_descendants(&id);
                     return batch;
                 }

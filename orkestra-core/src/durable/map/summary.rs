@@ -1,14 +1,18 @@
 //! Map results over [`MAX_CHECKPOINT_RESULT`]: the map checkpoints a summary instead, and a
-//! replay rebuilds the batch from its items' records.
+//! replay rebuilds the batch from its items' records, or, for FLAT items (which have none),
+//! by running the finished items again over their operations' records.
 
 use super::config::MapConfig;
+use super::lanes::MapJob;
 use super::run::{finished_outcome, item_name, serde_err};
+use super::MapFunction;
 use crate::durable::batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
 use crate::durable::context::DurableContext;
 use crate::durable::error::DurableError;
 use crate::durable::store::OperationType;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Checkpointed results larger than this are replaced by a summary and rebuilt on replay by
 /// replaying the children.
@@ -117,6 +121,53 @@ pub(super) fn rebuild<T, R: DeserializeOwned>(
                 status: BatchItemStatus::Failed,
                 result: None,
                 error: Some(e),
+            },
+        });
+    }
+    Ok(BatchResult {
+        all,
+        completion_reason: plan.completion_reason,
+    })
+}
+
+/// Rebuilds a summarised FLAT map's batch by running its finished items again (their
+/// operations replay from their records; items still running when the map completed are
+/// reported STARTED and not run).
+pub(super) async fn replay_flat<T, F>(
+    job: &Arc<MapJob<T, F>>,
+    plan: &SummaryCheckpoint,
+) -> Result<BatchResult<F::Output>, DurableError>
+where
+    T: Clone + Send + Sync + 'static,
+    F: MapFunction<T>,
+{
+    let launched = plan.launched.min(job.work.items.len());
+    let finished = (0..launched).filter(|index| plan.started.binary_search(index).is_err());
+    let mut outcomes = job.replay_items(finished).await?.into_iter().peekable();
+    let mut all = Vec::with_capacity(launched);
+    for index in 0..launched {
+        let outcome = match outcomes.peek() {
+            Some((i, _)) if *i == index => outcomes.next().map(|(_, o)| o),
+            _ => None,
+        };
+        all.push(match outcome {
+            Some(Ok(v)) => BatchItem {
+                index,
+                status: BatchItemStatus::Succeeded,
+                result: Some(v),
+                error: None,
+            },
+            Some(Err(e)) => BatchItem {
+                index,
+                status: BatchItemStatus::Failed,
+                result: None,
+                error: Some(e),
+            },
+            None => BatchItem {
+                index,
+                status: BatchItemStatus::Started,
+                result: None,
+                error: None,
             },
         });
     }

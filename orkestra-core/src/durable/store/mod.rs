@@ -173,12 +173,13 @@ pub struct OperationDetails {
 }
 
 /// Whether an operation's stored result is always JSON text: a map's or parallel's results
-/// (the batch and each item) may be encoded by a custom `Serdes`, which alone can read them.
+/// (the batch and each item) and a child context's may be encoded by a custom `Serdes`, which
+/// alone can read them.
 pub(crate) fn result_is_json(op_type: OperationType, sub_type: Option<&str>) -> bool {
     op_type != OperationType::Context
         || !matches!(
             sub_type,
-            Some("Map" | "MapIteration" | "Parallel" | "ParallelBranch")
+            Some("Map" | "MapIteration" | "Parallel" | "ParallelBranch" | "RunInChildContext")
         )
 }
 

@@ -47,10 +47,44 @@ fn operation(u: &Update) -> Value {
     if u.update_type == UpdateType::Op(OperationType::Callback) {
         op["CallbackDetails"] = json!({"CallbackId": format!("minted-{}", u.id)});
     }
+    let error = u
+        .error
+        .as_ref()
+        .map(|e| json!({"ErrorType": e.error_type, "ErrorMessage": e.error_message}));
     if u.update_type == UpdateType::Op(OperationType::Step) {
-        op["StepDetails"] = json!({"Attempt": 0, "Result": u.payload});
+        op["StepDetails"] = json!({"Attempt": 0, "Result": u.payload, "Error": error});
+    }
+    if u.update_type == UpdateType::Op(OperationType::Context) {
+        op["ContextDetails"] = json!({
+            "Result": u.payload, "Error": error,
+            "ReplayChildren": u.options.replay_children.unwrap_or(false),
+        });
     }
     op
+}
+
+impl FakeService {
+    /// The operations every call so far left on the service (the last update of each id
+    /// wins), in the order they were first written: the state a next invocation gets.
+    pub(crate) fn operations(&self) -> Vec<Value> {
+        let mut order: Vec<String> = Vec::new();
+        let mut latest: std::collections::HashMap<String, Value> = Default::default();
+        for (_, updates) in self.calls.lock().unwrap().iter() {
+            for u in updates
+                .iter()
+                .filter(|u| u.update_type != UpdateType::Execution)
+            {
+                if !latest.contains_key(&u.id) {
+                    order.push(u.id.clone());
+                }
+                latest.insert(u.id.clone(), operation(u));
+            }
+        }
+        order
+            .into_iter()
+            .map(|id| latest.remove(&id).unwrap())
+            .collect()
+    }
 }
 
 impl CheckpointService for FakeService {

@@ -86,6 +86,54 @@ fn steps_encode_as_start_succeed_fail_retry() {
 }
 
 #[test]
+fn wait_for_condition_polls_carry_their_state() {
+    // A "not yet" poll: RETRY without error, the polled state as its payload, the delay
+    // rounded up to whole seconds (at least one).
+    let mut poll = rec(
+        OperationType::Step,
+        "WaitForCondition",
+        OperationStatus::Pending,
+    );
+    poll.result = Some("{\"n\":1}".into());
+    poll.details.next_attempt_ms = Some(NOW + 200);
+    let u = encode(&poll, NOW).unwrap().unwrap();
+    assert_eq!(
+        u.to_json(),
+        json!({"Id": "0123456789abcdef0123456789abcdef", "Name": "op", "Type": "STEP",
+               "SubType": "WaitForCondition", "Action": "RETRY", "Payload": "{\"n\":1}",
+               "StepOptions": {"NextAttemptDelaySeconds": 1}})
+    );
+    // The service keeps a START's payload as the step's result: the next poll's START
+    // carries the state on.
+    let mut next = poll.clone();
+    next.status = OperationStatus::Started;
+    next.details = OperationDetails::default();
+    let u = encode(&next, NOW).unwrap().unwrap();
+    assert_eq!(
+        (u.action, u.payload.as_deref()),
+        (Action::Start, Some("{\"n\":1}"))
+    );
+    // READY is the service's (it flips a due poll), never sent.
+    next.status = OperationStatus::Ready;
+    assert_eq!(encode(&next, NOW).unwrap(), None);
+    // A RETRY with an error (a failed attempt) sends no payload.
+    poll.error = Some(ErrorObject::new("Boom", "no"));
+    let u = encode(&poll, NOW).unwrap().unwrap();
+    assert_eq!(u.payload, None);
+    assert!(u.error.is_some());
+    // The service's Attempt counts finished attempts: a READY poll after one RETRY is
+    // attempt 1 to the engine (the next START is attempt 2), a STARTED one attempt 2.
+    let ready = json!({"Id": "w", "Type": "STEP", "SubType": "WaitForCondition",
+                       "Status": "READY", "StartTimestamp": NOW,
+                       "StepDetails": {"Attempt": 1, "Result": "{\"n\":1}"}});
+    let r = decode(&ready).unwrap();
+    assert_eq!((r.attempt, r.result.as_deref()), (1, Some("{\"n\":1}")));
+    let mut started = ready.clone();
+    started["Status"] = json!("STARTED");
+    assert_eq!(decode(&started).unwrap().attempt, 2);
+}
+
+#[test]
 fn waits_send_their_seconds_and_leave_completion_to_the_service() {
     let mut wait = rec(OperationType::Wait, "Wait", OperationStatus::Started);
     wait.details.scheduled_end_ms = Some(NOW + 3_600_000);
@@ -438,4 +486,101 @@ async fn a_bad_event_is_named() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("InputPayload is not JSON"), "{e}");
+}
+
+static FLAT_STEP_RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A FLAT map of 300 items with a 1 KB step result each (over 256 KB in all), then a wait.
+async fn flat_big(
+    _e: serde_json::Value,
+    ctx: crate::durable::DurableContext,
+) -> Result<serde_json::Value, crate::durable::DurableError> {
+    use crate::durable::{Nesting, StepContext};
+    let item = |ctx: crate::durable::DurableContext, n: u32, _i: usize, _all: Arc<[u32]>| async move {
+        ctx.step(move |_s: StepContext| async move {
+            FLAT_STEP_RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, String>(format!("{n}:{}", "x".repeat(1024)))
+        })
+        .name("make")
+        .await
+    };
+    let batch = ctx
+        .map((0..300).collect::<Vec<u32>>(), item)
+        .name("flat-big")
+        .nesting(Nesting::Flat)
+        .await?;
+    ctx.wait(std::time::Duration::from_secs(60)).await?;
+    Ok(json!({"succeeded": batch.success_count(), "last": batch.all[299].result}))
+}
+
+#[tokio::test]
+async fn a_summarised_flat_map_replays_from_the_services_state() {
+    use crate::lambda::durable_function::invoke;
+    use std::sync::atomic::Ordering;
+    let handler = crate::durable::handler_fn(flat_big);
+    let first = Arc::new(FakeService::default());
+    let answer = invoke(
+        first.clone(),
+        "flat",
+        &handler,
+        event(&json!({}), vec![], None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer, json!({"Status": "PENDING"}), "the wait suspends");
+    let runs = FLAT_STEP_RUNS.load(Ordering::SeqCst);
+    assert_eq!(runs, 300);
+
+    // The map's SUCCEED carries the summary and ReplayChildren; no MapIteration records.
+    let mut ops = first.operations();
+    let map = ops
+        .iter()
+        .find(|op| op["Name"] == "flat-big")
+        .expect("the map's operation")
+        .clone();
+    assert_eq!(map["Status"], "SUCCEEDED");
+    assert_eq!(map["ContextDetails"]["ReplayChildren"], true);
+    let summary = map["ContextDetails"]["Result"].as_str().unwrap();
+    assert!(summary.len() < crate::durable::MAX_CHECKPOINT_RESULT);
+    assert!(!ops.iter().any(|op| op["SubType"] == "MapIteration"));
+    let map_id = map["Id"].as_str().unwrap();
+    let steps = ops.iter().filter(|op| op["Type"] == "STEP").count();
+    assert_eq!(steps, 300);
+    assert!(ops
+        .iter()
+        .filter(|op| op["Type"] == "STEP")
+        .all(|op| op["ParentId"] == map_id));
+
+    // The service fires the wait and invokes again with the whole state (ReplayChildren).
+    for op in ops.iter_mut().filter(|op| op["Type"] == "WAIT") {
+        op["Status"] = json!("SUCCEEDED");
+    }
+    let second = Arc::new(FakeService::default());
+    let answer = invoke(
+        second.clone(),
+        "flat",
+        &handler,
+        event(&json!({}), ops, None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer["Status"], "SUCCEEDED", "{answer}");
+    let result: serde_json::Value =
+        serde_json::from_str(answer["Result"].as_str().unwrap()).unwrap();
+    assert_eq!(result["succeeded"], 300);
+    assert!(result["last"].as_str().unwrap().starts_with("299:"));
+    assert_eq!(
+        FLAT_STEP_RUNS.load(Ordering::SeqCst),
+        runs,
+        "the items' steps replayed from the service's records"
+    );
+    assert!(
+        second
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|(_, u)| u.is_empty()),
+        "the replay records nothing again"
+    );
 }

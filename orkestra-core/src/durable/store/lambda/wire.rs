@@ -261,7 +261,11 @@ pub fn encode(rec: &OperationRecord, now_ms: u64) -> Result<Option<Update>, Wire
     }
     let mut options = Options::default();
     let (action, payload, error) = match (rec.op_type, rec.status) {
-        (T::Step | T::Context, S::Started) => (Action::Start, None, None),
+        // A wait_for_condition's next poll starts from the state its RETRY stored: the START
+        // carries it on, or the service (which sets `Result` from each update's payload)
+        // would forget it and a crash before the next poll's end would lose it.
+        (T::Step, S::Started) => (Action::Start, rec.result.clone(), None),
+        (T::Context, S::Started) => (Action::Start, None, None),
         (T::Step | T::Context, S::Succeeded) => {
             if rec.op_type == T::Context && rec.details.replay_children {
                 options.replay_children = Some(true);
@@ -272,7 +276,12 @@ pub fn encode(rec: &OperationRecord, now_ms: u64) -> Result<Option<Update>, Wire
         (T::Step, S::Pending) => {
             let due = rec.details.next_attempt_ms.unwrap_or(now_ms);
             options.next_attempt_delay_seconds = Some(seconds_until(due, now_ms));
-            (Action::Retry, None, rec.error.clone())
+            // A RETRY carries an error (a failed attempt) or, without one, the polled state
+            // of a wait_for_condition (the service rejects both at once).
+            match &rec.error {
+                Some(error) => (Action::Retry, None, Some(error.clone())),
+                None => (Action::Retry, rec.result.clone(), None),
+            }
         }
         (T::Wait, S::Started) => {
             let due = rec.details.scheduled_end_ms.unwrap_or(now_ms);
