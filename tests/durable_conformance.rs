@@ -6,11 +6,12 @@
 //! installs the bed's Python packages and exports `ORKESTRA_DEXBED` and
 //! `ORKESTRA_DEXBED_PYTHON`.
 
+#[path = "support/dexbed.rs"]
+mod dexbed;
 #[path = "support/examples.rs"]
 mod examples;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::process::Command;
 
 /// The suites claimed, with how many requirements each has.
@@ -33,26 +34,6 @@ const EXCEPTIONS: [(&str, &str); 1] = [(
          history never carries (the bed's README: a disagreement between AWS's packages); \
          Orkestra's invoke has no tenant option",
 )];
-
-/// The bed's script and Python, or `None` (with the reason printed) outside CI.
-fn bed() -> Option<(PathBuf, PathBuf)> {
-    let script = std::env::var_os("ORKESTRA_DEXBED").map(PathBuf::from);
-    let python = std::env::var_os("ORKESTRA_DEXBED_PYTHON").map(PathBuf::from);
-    match (script, python) {
-        (Some(s), Some(p)) if s.exists() && p.exists() => Some((s, p)),
-        _ if std::env::var("CI").as_deref() == Ok("true") => panic!(
-            "ORKESTRA_DEXBED / ORKESTRA_DEXBED_PYTHON are not set: \
-             .ci/setup.d/70-durable-conformance.sh installs the bed and sets them"
-        ),
-        _ => {
-            eprintln!(
-                "skipped: ORKESTRA_DEXBED / ORKESTRA_DEXBED_PYTHON are not set (source \
-                 .ci/setup.d/70-durable-conformance.sh with CI_ROOT and CI_TOOLS set)"
-            );
-            None
-        }
-    }
-}
 
 /// One `PASS`/`FAIL` line of the bed: (passed, id, suite).
 fn parse_line(line: &str) -> Option<(bool, String, String)> {
@@ -86,7 +67,7 @@ fn parse_line_reads_the_bed_verdicts() {
 
 #[test]
 fn claimed_suites_pass_on_the_offline_bed() {
-    let Some((script, python)) = bed() else {
+    let Some((script, python)) = dexbed::bed() else {
         return;
     };
     let binary = examples::example_binary("durable_conformance");
