@@ -110,14 +110,15 @@ pub use context::{DurableContext, ReplayLogger};
 pub use error::DurableError;
 pub use execution::{handler_fn, DurableExecutor, DurableHandler, FnHandler};
 pub use ids::operation_id;
+pub use invoke::{ALIAS_VAR, FUNCTION_PREFIX_VAR};
 pub use map::{
     ItemNamer, JsonSerdes, MapBuilder, MapConfig, MapFunction, Nesting, Serdes, SummaryGenerator,
     MAX_CHECKPOINT_RESULT,
 };
 pub use owner::{LeaseHolder, Ownership, LEASE_RENEW_EVERY, LEASE_TTL};
 pub use registry::{
-    check_durable_handlers, registered_handler, registered_handlers, DuplicateDurableHandler,
-    DurableHandlerEntry,
+    check_durable_handlers, registered_entries, registered_entry, registered_handler,
+    registered_handlers, DuplicateDurableHandler, DurableHandlerEntry, DurableHandlerOptions,
 };
 pub use retry::{Jitter, RetryStrategy};
 pub use runner::{DurableTestRunner, OperationView, TestResult};

@@ -25,11 +25,13 @@ pub fn asl(workflow: &Workflow) -> Result<StateMachine, Vec<AslError>> {
     Ok(machine)
 }
 
+pub mod durable;
 pub mod lambda;
 pub mod scheduler;
 pub mod state_data;
 pub mod template;
 
+pub use durable::DurableFunction;
 pub use lambda::{Architecture, LambdaFunction};
 pub use scheduler::SchedulerExport;
 pub use template::{ScheduledStateMachine, Template, TemplateError};
