@@ -21,11 +21,18 @@ pub const ALIAS_VAR: &str = "ORKESTRA_DURABLE_ALIAS";
 /// (`<prefix>-<handler>:<alias>`, from [`FUNCTION_PREFIX_VAR`] and [`ALIAS_VAR`]), or `target`
 /// as given when those are unset or `target` is already a qualified name or an ARN.
 fn remote_function_name(target: &str) -> String {
-    match (
-        std::env::var(FUNCTION_PREFIX_VAR),
-        std::env::var(ALIAS_VAR),
-    ) {
-        (Ok(prefix), Ok(alias)) if !target.contains(':') => format!("{prefix}-{target}:{alias}"),
+    qualified_target(
+        target,
+        std::env::var(FUNCTION_PREFIX_VAR).ok().as_deref(),
+        std::env::var(ALIAS_VAR).ok().as_deref(),
+    )
+}
+
+fn qualified_target(target: &str, prefix: Option<&str>, alias: Option<&str>) -> String {
+    match (prefix, alias) {
+        (Some(prefix), Some(alias)) if !target.contains(':') => {
+            format!("{prefix}-{target}:{alias}")
+        }
         _ => target.to_string(),
     }
 }
@@ -204,5 +211,23 @@ impl DurableContext {
                 .await?;
             Err(fail(error))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qualified_target;
+
+    #[test]
+    fn exported_handlers_are_reached_through_their_alias() {
+        let q = |t| qualified_target(t, Some("orders-prod"), Some("live"));
+        assert_eq!(q("charge_card"), "orders-prod-charge_card:live");
+        // Already qualified, or an ARN: as given.
+        assert_eq!(q("other:3"), "other:3");
+        let arn = "arn:aws:lambda:eu-west-1:123456789012:function:x:live";
+        assert_eq!(q(arn), arn);
+        // Not exported by `synth` (the variables unset): as given, as the local bed expects.
+        assert_eq!(qualified_target("target-echo", None, None), "target-echo");
+        assert_eq!(qualified_target("target-echo", Some("p"), None), "target-echo");
     }
 }
