@@ -118,7 +118,8 @@ pub use map::{
 pub use owner::{LeaseHolder, Ownership, LEASE_RENEW_EVERY, LEASE_TTL};
 pub use registry::{
     check_durable_handlers, registered_entries, registered_entry, registered_handler,
-    registered_handlers, DuplicateDurableHandler, DurableHandlerEntry, DurableHandlerOptions,
+    registered_handlers, DuplicateDurableHandler, DurableHandlerDef, DurableHandlerEntry,
+    DurableHandlerOptions,
 };
 pub use retry::{Jitter, RetryStrategy};
 pub use runner::{DurableTestRunner, OperationView, TestResult};

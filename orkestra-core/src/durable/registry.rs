@@ -66,6 +66,19 @@ impl DurableHandlerOptions {
     }
 }
 
+/// Implemented by the companion type `#[durable_execution]` gives each handler (same name as the
+/// function, in the type namespace); `invokes = [h]` reads `h`'s name through it, so a target
+/// that is not a durable handler fails to compile at its name.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `#[durable_execution]` handler, so it cannot be in `invokes`",
+    label = "not a durable handler",
+    note = "`invokes` lists the durable handlers this one chains with `ctx.invoke`"
+)]
+pub trait DurableHandlerDef {
+    /// The handler's registered name.
+    const NAME: &'static str;
+}
+
 impl Default for DurableHandlerOptions {
     fn default() -> Self {
         DurableHandlerOptions::DEFAULT

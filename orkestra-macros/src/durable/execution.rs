@@ -87,6 +87,10 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             }
         }
 
+        impl ::orkestra::durable::DurableHandlerDef for #name {
+            const NAME: &'static str = #name_str;
+        }
+
         const _: () = {
             fn __orkestra_make_durable_handler() -> ::std::boxed::Box<dyn ::orkestra::durable::DurableHandler> {
                 ::std::boxed::Box::new(::orkestra::durable::handler_fn(#name))

@@ -134,9 +134,9 @@ impl Options {
         Ok(())
     }
 
-    /// The `DurableHandlerOptions` value; each declared target is read from that handler's
-    /// companion (`target::DURABLE_HANDLER_NAME`), so a name that is no durable handler in
-    /// scope fails to compile at the name.
+    /// The `DurableHandlerOptions` value; each declared target's name is read through its
+    /// companion's `DurableHandlerDef`, so a name that is no durable handler in scope fails to
+    /// compile at the name.
     pub fn to_tokens(&self) -> TokenStream {
         let opt = |v: Option<u32>| match v {
             Some(v) => quote!(::core::option::Option::Some(#v)),
@@ -147,7 +147,7 @@ impl Options {
         let memory_mb = opt(self.memory_mb);
         let timeout_secs = opt(self.timeout_secs);
         let targets = self.invokes.iter().flatten().map(|path| {
-            quote_spanned!(path.span()=> #path::DURABLE_HANDLER_NAME)
+            quote_spanned!(path.span()=> <#path as ::orkestra::durable::DurableHandlerDef>::NAME)
         });
         quote! {
             ::orkestra::durable::DurableHandlerOptions {
