@@ -52,7 +52,10 @@ orkestra::workflow!(pub order_pipeline = validate_order >> price_order);
 #[durable_execution(execution_timeout_secs = 604_800, retention_days = 30, invokes = [charge_card])]
 pub async fn place_order(order: Order, ctx: DurableContext) -> Result<Value, DurableError> {
     let charge: Value = ctx
-        .invoke("charge_card", json!({"order": order.id, "amount_cents": order.amount_cents}))
+        .invoke(
+            "charge_card",
+            json!({"order": order.id, "amount_cents": order.amount_cents}),
+        )
         .await?;
     let order_id = order.id.clone();
     let shipment: Value = ctx
@@ -62,8 +65,9 @@ pub async fn place_order(order: Order, ctx: DurableContext) -> Result<Value, Dur
                 let order_id = order_id.clone();
                 async move {
                     // A real handler sends the id to the warehouse here.
-                    step.logger()
-                        .info(format!("order {order_id}: warehouse completes {callback_id}"));
+                    step.logger().info(format!(
+                        "order {order_id}: warehouse completes {callback_id}"
+                    ));
                     Ok::<(), String>(())
                 }
             },

@@ -5,11 +5,11 @@
 //! `.ci/setup.d/30-export.sh`; under `CI=true` a missing tool is a failure). Also the embedded
 //! engine's refusal of an undeclared chained invoke.
 
-#[path = "support/examples.rs"]
-mod examples;
 #[allow(dead_code)]
 #[path = "../examples/durable_orders.rs"]
 mod durable_orders;
+#[path = "support/examples.rs"]
+mod examples;
 
 use std::process::Command;
 use std::sync::Arc;
@@ -125,7 +125,10 @@ fn executions_start_on_a_published_version_through_an_alias() {
     let r = &template["Resources"];
     let version = &r["PlaceOrderFunctionVersion"];
     assert_eq!(version["Type"], "AWS::Lambda::Version");
-    assert_eq!(version["Properties"]["FunctionName"], json!({"Ref": "PlaceOrderFunction"}));
+    assert_eq!(
+        version["Properties"]["FunctionName"],
+        json!({"Ref": "PlaceOrderFunction"})
+    );
     assert_eq!(version["UpdateReplacePolicy"], "Retain");
     let alias = &r["PlaceOrderFunctionAlias"];
     assert_eq!(alias["Type"], "AWS::Lambda::Alias");
@@ -220,7 +223,10 @@ fn bad_settings_and_missing_targets_are_template_errors() {
     let only_place = Template::new().durable(place_order::aws_lambda()).to_json();
     match only_place {
         Err(TemplateError::InvalidDurableFunction(message)) => {
-            assert!(message.contains("`place_order` invokes `charge_card`"), "{message}");
+            assert!(
+                message.contains("`place_order` invokes `charge_card`"),
+                "{message}"
+            );
         }
         other => panic!("expected a missing target, got {other:?}"),
     }
@@ -230,7 +236,9 @@ fn bad_settings_and_missing_targets_are_template_errors() {
         .unwrap_err()
         .to_string();
     assert!(
-        retention.contains("`charge_card`") && retention.contains("91 days") && retention.contains("1..=90"),
+        retention.contains("`charge_card`")
+            && retention.contains("91 days")
+            && retention.contains("1..=90"),
         "{retention}"
     );
     let timeout = Template::new()
@@ -313,7 +321,12 @@ async fn an_undeclared_chained_invoke_is_denied_locally_as_aws_would() {
     let executor = DurableExecutor::new(store.clone());
 
     let denied = executor
-        .run("u-1", "undeclared_charge", &handler_fn(undeclared_charge), json!(5))
+        .run(
+            "u-1",
+            "undeclared_charge",
+            &handler_fn(undeclared_charge),
+            json!(5),
+        )
         .await
         .unwrap();
     assert_eq!(denied.status, InvocationStatus::Failed);
@@ -328,10 +341,20 @@ async fn an_undeclared_chained_invoke_is_denied_locally_as_aws_would() {
     );
 
     let allowed = executor
-        .run("d-1", "declared_charge", &handler_fn(declared_charge), json!(5))
+        .run(
+            "d-1",
+            "declared_charge",
+            &handler_fn(declared_charge),
+            json!(5),
+        )
         .await
         .unwrap();
-    assert_eq!(allowed.status, InvocationStatus::Succeeded, "{:?}", allowed.error);
+    assert_eq!(
+        allowed.status,
+        InvocationStatus::Succeeded,
+        "{:?}",
+        allowed.error
+    );
     let result: Value = serde_json::from_str(allowed.result.as_deref().unwrap()).unwrap();
     assert_eq!(result, json!({"charged_cents": 5, "order": "x"}));
     let _ = std::fs::remove_dir_all(dir);

@@ -228,6 +228,9 @@ mod tests {
         assert_eq!(q(arn), arn);
         // Not exported by `synth` (the variables unset): as given, as the local bed expects.
         assert_eq!(qualified_target("target-echo", None, None), "target-echo");
-        assert_eq!(qualified_target("target-echo", Some("p"), None), "target-echo");
+        assert_eq!(
+            qualified_target("target-echo", Some("p"), None),
+            "target-echo"
+        );
     }
 }

@@ -383,7 +383,12 @@ impl Template {
             "CodeBucket": {"Type": "String", "Description": "S3 bucket of the packaged binary (bootstrap zip)"},
             "CodeKey": {"Type": "String", "Description": "S3 key of the packaged binary (bootstrap zip)"},
         });
-        if let Some(room) = self.durable.values().map(DurableFunction::prefix_room).min() {
+        if let Some(room) = self
+            .durable
+            .values()
+            .map(DurableFunction::prefix_room)
+            .min()
+        {
             parameters[PREFIX_PARAMETER] = json!({
                 "Type": "String",
                 "Description": "Names the durable functions `<prefix>-<handler>` (unique per account and region, e.g. `orders-prod`)",

@@ -64,7 +64,10 @@ fn value<'m>(meta: &'m Meta, name: &str, example: &str) -> syn::Result<&'m Expr>
 fn int_in(meta: &Meta, name: &str, (min, max): (u32, u32), what: &str) -> syn::Result<u32> {
     let expr = value(meta, name, "N")?;
     let lit: LitInt = syn::parse2(expr.to_token_stream()).map_err(|_| {
-        syn::Error::new_spanned(expr, format!("`{name}` takes an integer literal, e.g. `{name} = {max}`"))
+        syn::Error::new_spanned(
+            expr,
+            format!("`{name}` takes an integer literal, e.g. `{name} = {max}`"),
+        )
     })?;
     let value: u64 = lit.base10_parse()?;
     if value < u64::from(min) || value > u64::from(max) {
@@ -163,7 +166,8 @@ impl Options {
 
 /// `invokes = [a, path::to::b]`: paths to durable handlers, each once.
 fn invokes(meta: &Meta) -> syn::Result<Vec<syn::Path>> {
-    const SHAPE: &str = "`invokes` takes a list of durable handlers: write `invokes = [other_handler, ..]`";
+    const SHAPE: &str =
+        "`invokes` takes a list of durable handlers: write `invokes = [other_handler, ..]`";
     let expr = value(meta, "invokes", "[other_handler, ..]")?;
     let Expr::Array(array) = expr else {
         return Err(syn::Error::new_spanned(expr, SHAPE));
