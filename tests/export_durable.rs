@@ -15,12 +15,13 @@ use std::process::Command;
 use std::sync::Arc;
 
 use durable_orders::{charge_card, order_pipeline, place_order};
+use orkestra::durable::DurableHandlerOptions;
 use orkestra::durable::{
     handler_fn, registered_entry, DurableContext, DurableError, DurableExecutor, InvocationStatus,
     SqliteStore, ALIAS_VAR, FUNCTION_PREFIX_VAR,
 };
 use orkestra::export::durable::PREFIX_PARAMETER;
-use orkestra::export::{Template, TemplateError};
+use orkestra::export::{DurableFunction, Template, TemplateError};
 use serde_json::{json, Value};
 
 #[path = "support/template_checks.rs"]
@@ -247,6 +248,18 @@ fn bad_settings_and_missing_targets_are_template_errors() {
         .unwrap_err()
         .to_string();
     assert!(timeout.contains("execution timeout 0 s"), "{timeout}");
+    // A durable handler and a task with one logical id cannot share a template.
+    let clash = Template::new()
+        .workflow(&order_pipeline())
+        .durable(DurableFunction::new(
+            "price-order",
+            DurableHandlerOptions::DEFAULT,
+        ))
+        .to_json();
+    assert_eq!(
+        clash.unwrap_err(),
+        TemplateError::LogicalIdClash("price_order".into(), "price-order".into())
+    );
 }
 
 #[test]
