@@ -20,7 +20,7 @@ use orkestra::durable::{
     handler_fn, registered_entry, DurableContext, DurableError, DurableExecutor, InvocationStatus,
     SqliteStore, ALIAS_VAR, FUNCTION_PREFIX_VAR,
 };
-use orkestra::export::durable::PREFIX_PARAMETER;
+use orkestra::export::durable_functions::PREFIX_PARAMETER;
 use orkestra::export::{DurableFunction, Template, TemplateError};
 use serde_json::{json, Value};
 

@@ -6,13 +6,13 @@
 //! executions (`ctx.stop_execution`); and, with [`Template::scheduler`], the scheduler's
 //! tables, orchestrator and schedule; with [`Template::durable`] (or
 //! [`Template::durable_handlers`]), `#[durable_execution]` handlers as Lambda durable functions
-//! (see [`durable`](super::durable)).
+//! (see [`durable_functions`](super::durable_functions)).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
-use super::durable::{DurableFunction, PREFIX_PARAMETER};
+use super::durable_functions::{DurableFunction, PREFIX_PARAMETER};
 use super::lambda::{checkov_skips, log_group, Architecture, LambdaFunction};
 use super::naming::{function_arn_substitution, function_id, function_role_id, logical_id};
 use super::scheduler::{SchedulerExport, ORCHESTRATOR_HANDLER};
