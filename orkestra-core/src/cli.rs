@@ -117,7 +117,8 @@ pub enum Command {
     },
     /// Lists the registered tasks and workflows as JSON.
     List,
-    /// Prints the CloudFormation template (JSON) of the given workflows (all by default).
+    /// Prints the CloudFormation template (JSON) of the given workflows (all by default) and
+    /// of every durable handler (as a Lambda durable function).
     Synth {
         /// Workflows to include; all when none is named.
         workflows: Vec<String>,
@@ -454,11 +455,16 @@ fn synth(
             Err(message) => return usage_error(message),
         }
     };
-    let mut template = entries
-        .iter()
-        .fold(crate::export::Template::new().architecture(arch), |t, e| {
-            t.workflow(&(e.build)())
-        });
+    if let Err(duplicate) = crate::durable::check_durable_handlers() {
+        return usage_error(duplicate.to_string());
+    }
+    // Every registered durable handler becomes a durable function beside the workflows.
+    let mut template = entries.iter().fold(
+        crate::export::Template::new()
+            .architecture(arch)
+            .durable_handlers(),
+        |t, e| t.workflow(&(e.build)()),
+    );
     if let Some(scheduler) = scheduler {
         template = template.scheduler(scheduler);
     }

@@ -126,7 +126,37 @@ pub fn durable_step(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Marks `async fn handler(event: E, ctx: DurableContext) -> Result<T, Err>` as a durable
 /// handler, checking its shape at compile time. The function is kept as written: pass it to
-/// `DurableTestRunner::new(handler)` or `DurableExecutor::run`.
+/// `DurableTestRunner::new(handler)` or `DurableExecutor::run`; it is registered by name (for
+/// `durable start`, `ctx.invoke` and `synth`), and a same-named companion type gives
+/// `handler::aws_lambda()`, its Lambda durable function.
+///
+/// Options (each checked against Lambda's limits at compile time):
+/// `execution_timeout_secs = N` (`DurableConfig.ExecutionTimeout`, 1..=31,622,400; default a
+/// day), `retention_days = N` (`RetentionPeriodInDays`, 1..=90; default 14), `memory_mb = N`,
+/// `timeout_secs = N` (one invocation, 1..=900; default 60) and `invokes = [other, ..]`: the
+/// durable handlers it chains with `ctx.invoke`. Its exported role may invoke exactly those, and
+/// the embedded engine fails an undeclared `ctx.invoke` with `AccessDeniedException`, as AWS does.
+///
+/// ```
+/// use orkestra::durable::{DurableContext, DurableError};
+/// use orkestra::durable_execution;
+///
+/// #[durable_execution(timeout_secs = 30)]
+/// async fn charge(amount: u64, _ctx: DurableContext) -> Result<u64, DurableError> {
+///     Ok(amount)
+/// }
+///
+/// #[durable_execution(execution_timeout_secs = 604_800, retention_days = 30, invokes = [charge])]
+/// async fn order(amount: u64, ctx: DurableContext) -> Result<u64, DurableError> {
+///     ctx.invoke("charge", amount).await
+/// }
+///
+/// fn main() {
+///     let props = order::aws_lambda().properties();
+///     assert_eq!(props["DurableConfig"]["ExecutionTimeout"], 604_800);
+///     assert_eq!(order::DURABLE_HANDLER_NAME, "order");
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn durable_execution(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);

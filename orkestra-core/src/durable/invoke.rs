@@ -11,6 +11,61 @@ use super::store::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// Set on exported durable functions (`synth`): the prefix of their function names, so a
+/// chained invoke of handler `h` on AWS Lambda goes to `<prefix>-h:<alias>`.
+pub const FUNCTION_PREFIX_VAR: &str = "ORKESTRA_DURABLE_FUNCTION_PREFIX";
+/// Set on exported durable functions: the alias chained invokes target.
+pub const ALIAS_VAR: &str = "ORKESTRA_DURABLE_ALIAS";
+
+/// The function a chained invoke on AWS Lambda targets: an exported handler's qualified name
+/// (`<prefix>-<handler>:<alias>`, from [`FUNCTION_PREFIX_VAR`] and [`ALIAS_VAR`]), or `target`
+/// as given when those are unset or `target` is already a qualified name or an ARN.
+fn remote_function_name(target: &str) -> String {
+    qualified_target(
+        target,
+        std::env::var(FUNCTION_PREFIX_VAR).ok().as_deref(),
+        std::env::var(ALIAS_VAR).ok().as_deref(),
+    )
+}
+
+fn qualified_target(target: &str, prefix: Option<&str>, alias: Option<&str>) -> String {
+    match (prefix, alias) {
+        (Some(prefix), Some(alias)) if !target.contains(':') => {
+            format!("{prefix}-{target}:{alias}")
+        }
+        _ => target.to_string(),
+    }
+}
+
+/// The embedded engine's stand-in for the IAM check AWS makes on a chained invoke: a
+/// registered handler may invoke only the handlers its `#[durable_execution(invokes = [..])]`
+/// declares (the exported role allows exactly those), so the mistake shows locally with the
+/// error the service gives. Executions of unregistered handlers (a `DurableTestRunner`'s) are
+/// not checked.
+fn check_declared(ctx: &DurableContext, target: &str) -> Result<(), DurableError> {
+    let Some(execution) = ctx.store().get_execution(ctx.execution_id())? else {
+        return Ok(());
+    };
+    let Some(entry) = super::registry::registered_entry(&execution.handler) else {
+        return Ok(());
+    };
+    if entry.options.may_invoke(target) {
+        return Ok(());
+    }
+    Err(DurableError::OperationFailed {
+        name: target.to_string(),
+        error: ErrorObject::new(
+            "AccessDeniedException",
+            format!(
+                "durable handler `{}` is not allowed to invoke `{target}`: it is not in its `invokes` \
+                 (declared: {:?}); its exported role may invoke only those, so AWS Lambda denies it too. \
+                 Declare it: #[durable_execution(invokes = [{target}])]",
+                entry.name, entry.options.invokes
+            ),
+        ),
+    })
+}
+
 impl DurableContext {
     /// Invokes the registered durable handler `handler` (see `#[durable_execution]`) with
     /// `input` as a chained execution (id `PARENT_ID/OPERATION_ID`) on the same store, and
@@ -48,6 +103,12 @@ impl DurableContext {
             name: handler.to_string(),
             error,
         };
+        // On AWS Lambda an exported handler is reached through its qualified function name.
+        let function = if self.store().chains_remotely() {
+            remote_function_name(handler)
+        } else {
+            handler.to_string()
+        };
         let record = |status, result, error| OperationRecord {
             id: id.clone(),
             parent_id: self.context_id().map(str::to_string),
@@ -61,7 +122,7 @@ impl DurableContext {
             started_ms: None,
             ended_ms: None,
             details: OperationDetails {
-                function_name: Some(handler.to_string()),
+                function_name: Some(function.clone()),
                 ..Default::default()
             },
         };
@@ -91,6 +152,7 @@ impl DurableContext {
             }
             return self.park(None).await;
         }
+        check_declared(self, handler)?;
         let invalid = |message| DurableError::InvalidConfig {
             what: "invoke",
             message,
@@ -149,5 +211,26 @@ impl DurableContext {
                 .await?;
             Err(fail(error))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qualified_target;
+
+    #[test]
+    fn exported_handlers_are_reached_through_their_alias() {
+        let q = |t| qualified_target(t, Some("orders-prod"), Some("live"));
+        assert_eq!(q("charge_card"), "orders-prod-charge_card:live");
+        // Already qualified, or an ARN: as given.
+        assert_eq!(q("other:3"), "other:3");
+        let arn = "arn:aws:lambda:eu-west-1:123456789012:function:x:live";
+        assert_eq!(q(arn), arn);
+        // Not exported by `synth` (the variables unset): as given, as the local bed expects.
+        assert_eq!(qualified_target("target-echo", None, None), "target-echo");
+        assert_eq!(
+            qualified_target("target-echo", Some("p"), None),
+            "target-echo"
+        );
     }
 }

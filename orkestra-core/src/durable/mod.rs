@@ -113,6 +113,7 @@ pub use context::{DurableContext, ReplayLogger};
 pub use error::DurableError;
 pub use execution::{handler_fn, DurableExecutor, DurableHandler, FnHandler};
 pub use ids::operation_id;
+pub use invoke::{ALIAS_VAR, FUNCTION_PREFIX_VAR};
 #[cfg(feature = "aws")]
 pub use lambda_callbacks::{LambdaCallbacks, RemoteCallbackError};
 pub use map::{
@@ -120,8 +121,9 @@ pub use map::{
 };
 pub use owner::{LeaseHolder, Ownership, LEASE_RENEW_EVERY, LEASE_TTL};
 pub use registry::{
-    check_durable_handlers, registered_handler, registered_handlers, DuplicateDurableHandler,
-    DurableHandlerEntry,
+    check_durable_handlers, registered_entries, registered_entry, registered_handler,
+    registered_handlers, DuplicateDurableHandler, DurableHandlerDef, DurableHandlerEntry,
+    DurableHandlerOptions,
 };
 pub use retry::{Jitter, RetryStrategy};
 pub use runner::{DurableTestRunner, OperationView, TestResult};

@@ -1,5 +1,6 @@
 //! Durable handlers registered by `#[durable_execution]`, so the CLI can start and resume
-//! executions by handler name and `ctx.invoke` can call one handler from another.
+//! executions by handler name, `ctx.invoke` can call one handler from another, and export can
+//! turn each into a Lambda durable function with the settings written on the attribute.
 
 use super::execution::DurableHandler;
 
@@ -15,6 +16,73 @@ pub struct DurableHandlerEntry {
     pub file: &'static str,
     /// The line of its definition (`line!()`).
     pub line: u32,
+    /// The settings written on the attribute (`#[durable_execution(..)]`).
+    pub options: DurableHandlerOptions,
+}
+
+/// What `#[durable_execution(..)]` declares besides the handler itself: its durable function's
+/// configuration and the handlers it may chain with `ctx.invoke`.
+///
+/// ```
+/// use orkestra::durable::DurableHandlerOptions;
+/// let options = DurableHandlerOptions {
+///     execution_timeout_secs: Some(86_400),
+///     invokes: &["charge_card"],
+///     ..DurableHandlerOptions::DEFAULT
+/// };
+/// assert!(options.may_invoke("charge_card"));
+/// assert!(!options.may_invoke("refund"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurableHandlerOptions {
+    /// `execution_timeout_secs = N`: how long one execution may run in all (its invocations and
+    /// the waits between them), 1 to 31,622,400 seconds.
+    pub execution_timeout_secs: Option<u32>,
+    /// `retention_days = N`: how long the service keeps a finished execution's history, 1 to 90.
+    pub retention_days: Option<u32>,
+    /// `memory_mb = N`: the function's memory.
+    pub memory_mb: Option<u32>,
+    /// `timeout_secs = N`: the limit of one invocation (at most 900 s; the execution goes on
+    /// across invocations).
+    pub timeout_secs: Option<u32>,
+    /// `invokes = [a, b]`: the durable handlers this one may chain with `ctx.invoke`; its role
+    /// may invoke exactly these functions, and the embedded engine refuses any other.
+    pub invokes: &'static [&'static str],
+}
+
+impl DurableHandlerOptions {
+    /// No settings written: the export defaults, and no chained invokes.
+    pub const DEFAULT: DurableHandlerOptions = DurableHandlerOptions {
+        execution_timeout_secs: None,
+        retention_days: None,
+        memory_mb: None,
+        timeout_secs: None,
+        invokes: &[],
+    };
+
+    /// Whether `target` is among the declared `invokes`.
+    pub fn may_invoke(&self, target: &str) -> bool {
+        self.invokes.contains(&target)
+    }
+}
+
+/// Implemented by the companion type `#[durable_execution]` gives each handler (same name as the
+/// function, in the type namespace); `invokes = [h]` reads `h`'s name through it, so a target
+/// that is not a durable handler fails to compile at its name.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `#[durable_execution]` handler, so it cannot be in `invokes`",
+    label = "not a durable handler",
+    note = "`invokes` lists the durable handlers this one chains with `ctx.invoke`"
+)]
+pub trait DurableHandlerDef {
+    /// The handler's registered name.
+    const NAME: &'static str;
+}
+
+impl Default for DurableHandlerOptions {
+    fn default() -> Self {
+        DurableHandlerOptions::DEFAULT
+    }
 }
 
 impl DurableHandlerEntry {
@@ -80,6 +148,21 @@ pub fn registered_handler(
         return Err(duplicate);
     }
     Ok(first.map(|e| (e.make)()))
+}
+
+/// The registration of the handler called `name` (the first, when two share it: see
+/// [`check_durable_handlers`]).
+pub fn registered_entry(name: &str) -> Option<&'static DurableHandlerEntry> {
+    inventory::iter::<DurableHandlerEntry>
+        .into_iter()
+        .find(|e| e.name == name)
+}
+
+/// Every registered handler, sorted by name.
+pub fn registered_entries() -> Vec<&'static DurableHandlerEntry> {
+    let mut entries: Vec<_> = inventory::iter::<DurableHandlerEntry>.into_iter().collect();
+    entries.sort_by_key(|e| e.name);
+    entries
 }
 
 /// The names of all registered handlers, sorted.

@@ -25,11 +25,15 @@ pub fn asl(workflow: &Workflow) -> Result<StateMachine, Vec<AslError>> {
     Ok(machine)
 }
 
+// Not `durable`: a second public module of that name makes rustc spell `orkestra::durable`
+// paths in full in compile errors (tests/ui).
+pub mod durable_functions;
 pub mod lambda;
 pub mod scheduler;
 pub mod state_data;
 pub mod template;
 
+pub use durable_functions::DurableFunction;
 pub use lambda::{Architecture, LambdaFunction};
 pub use scheduler::SchedulerExport;
 pub use template::{ScheduledStateMachine, Template, TemplateError};

@@ -4,12 +4,15 @@
 //! state data table and bucket when a task uses state data, with access for exactly those
 //! tasks' functions; per STANDARD state machine, a policy letting its functions stop its
 //! executions (`ctx.stop_execution`); and, with [`Template::scheduler`], the scheduler's
-//! tables, orchestrator and schedule.
+//! tables, orchestrator and schedule; with [`Template::durable`] (or
+//! [`Template::durable_handlers`]), `#[durable_execution]` handlers as Lambda durable functions
+//! (see [`durable_functions`](super::durable_functions)).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
+use super::durable_functions::{DurableFunction, PREFIX_PARAMETER};
 use super::lambda::{checkov_skips, log_group, Architecture, LambdaFunction};
 use super::naming::{function_arn_substitution, function_id, function_role_id, logical_id};
 use super::scheduler::{SchedulerExport, ORCHESTRATOR_HANDLER};
@@ -202,6 +205,9 @@ pub enum TemplateError {
     /// Two registry keys map to one logical id.
     #[error("tasks `{0}` and `{1}` get the same CloudFormation logical id; rename one")]
     LogicalIdClash(String, String),
+    /// A durable handler's settings do not fit Lambda.
+    #[error("{0}")]
+    InvalidDurableFunction(String),
 }
 
 /// A CloudFormation template for some workflows.
@@ -219,6 +225,7 @@ pub struct Template {
     architecture: Architecture,
     overrides: BTreeMap<&'static str, LambdaFunction>,
     scheduler: Option<SchedulerExport>,
+    durable: BTreeMap<&'static str, DurableFunction>,
 }
 
 impl Template {
@@ -243,6 +250,24 @@ impl Template {
     /// its schedule, and their access (see [`scheduler`](super::scheduler)).
     pub fn scheduler(mut self, scheduler: SchedulerExport) -> Template {
         self.scheduler = Some(scheduler);
+        self
+    }
+
+    /// Adds a durable handler's function (`handler::aws_lambda()`, adjusted), replacing one
+    /// of the same handler.
+    pub fn durable(mut self, function: DurableFunction) -> Template {
+        self.durable.insert(function.handler(), function);
+        self
+    }
+
+    /// Adds every registered `#[durable_execution]` handler with the settings its attribute
+    /// declares (those already added keep theirs). This is what `synth` does.
+    pub fn durable_handlers(mut self) -> Template {
+        for entry in crate::durable::registered_entries() {
+            self.durable
+                .entry(entry.name)
+                .or_insert_with(|| DurableFunction::for_entry(entry));
+        }
         self
     }
 
@@ -295,6 +320,26 @@ impl Template {
             }
             resources.extend(function.resources());
         }
+        for (name, function) in &self.durable {
+            if let Some(other) = ids.insert(logical_id(name), *name) {
+                return Err(TemplateError::LogicalIdClash(
+                    other.into(),
+                    name.to_string(),
+                ));
+            }
+            function
+                .check()
+                .map_err(TemplateError::InvalidDurableFunction)?;
+            for target in function.invokes() {
+                if !self.durable.contains_key(target) {
+                    return Err(TemplateError::InvalidDurableFunction(format!(
+                        "durable handler `{name}` invokes `{target}`, which is not in the template; add it with `.durable({target}::aws_lambda())`"
+                    )));
+                }
+            }
+            resources.extend(function.clone().architecture(self.architecture).resources());
+            outputs.extend(function.outputs());
+        }
         if let Some(scheduler) = &self.scheduler {
             if let Some(other) = ids.get(&logical_id(ORCHESTRATOR_HANDLER)) {
                 return Err(TemplateError::LogicalIdClash(
@@ -334,13 +379,28 @@ impl Template {
                 json!({"Description": format!("ARN of the `{}` state machine", workflow.name()), "Value": {"Ref": machine.logical_id()}}),
             );
         }
+        let mut parameters = json!({
+            "CodeBucket": {"Type": "String", "Description": "S3 bucket of the packaged binary (bootstrap zip)"},
+            "CodeKey": {"Type": "String", "Description": "S3 key of the packaged binary (bootstrap zip)"},
+        });
+        if let Some(room) = self
+            .durable
+            .values()
+            .map(DurableFunction::prefix_room)
+            .min()
+        {
+            parameters[PREFIX_PARAMETER] = json!({
+                "Type": "String",
+                "Description": "Names the durable functions `<prefix>-<handler>` (unique per account and region, e.g. `orders-prod`)",
+                "AllowedPattern": "[a-zA-Z0-9-_]+",
+                "MinLength": 1,
+                "MaxLength": room,
+            });
+        }
         Ok(json!({
             "AWSTemplateFormatVersion": "2010-09-09",
             "Description": "Orkestra workflows: one Lambda function per task, all running one binary",
-            "Parameters": {
-                "CodeBucket": {"Type": "String", "Description": "S3 bucket of the packaged binary (bootstrap zip)"},
-                "CodeKey": {"Type": "String", "Description": "S3 key of the packaged binary (bootstrap zip)"},
-            },
+            "Parameters": parameters,
             "Resources": resources,
             "Outputs": outputs,
         }))

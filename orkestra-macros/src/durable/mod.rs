@@ -2,6 +2,7 @@
 //! calls into `orkestra::durable`.
 
 mod execution;
+mod options;
 mod step;
 
 pub use execution::expand as expand_execution;
