@@ -71,9 +71,21 @@ async fn price_item(
         .await
 }
 
-/// Validates, reserves (retried once), cools off, prices every item in a map, notifies in
-/// parallel and writes the invoice in a child context.
+/// Writes the receipt of an invoice: a durable function of its own, chained by
+/// [`fulfil_order`].
 #[durable_execution]
+async fn send_receipt(invoice: Value, ctx: DurableContext) -> Result<String, DurableError> {
+    ctx.step(move |_s: StepContext| {
+        let line = format!("receipt {} for {}", invoice["number"], invoice["total"]);
+        async move { Ok::<_, InvalidOrder>(line) }
+    })
+    .name("receipt")
+    .await
+}
+
+/// Validates, reserves (retried once), cools off, prices every item in a map, notifies in
+/// parallel, writes the invoice in a child context and chains [`send_receipt`].
+#[durable_execution(invokes = [send_receipt])]
 async fn fulfil_order(order: Order, ctx: DurableContext) -> Result<Value, DurableError> {
     let quantity = order.quantity;
     ctx.step(move |_s: StepContext| async move {
@@ -146,8 +158,10 @@ async fn fulfil_order(order: Order, ctx: DurableContext) -> Result<Value, Durabl
             .await
         })
         .await?;
+    let receipt: String = ctx.invoke("send_receipt", invoice.clone()).await?;
     Ok(json!({
         "order": order.order_id,
+        "receipt": receipt,
         "reserved": reserved,
         "total": total,
         "notified": notified.get_results(),

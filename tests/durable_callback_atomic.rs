@@ -156,7 +156,7 @@ async fn a_sigkilled_completion_never_leaves_a_completed_callback_not_due() {
     let store = Arc::new(SqliteStore::open(&db).unwrap());
     let mut rng = rand::rngs::StdRng::seed_from_u64(12);
     let (mut completed, mut killed_before) = (0, 0);
-    // Calibrate: how long a completer takes to finish, so kills land around its write.
+    // Calibrate: how long a completer takes to finish, so kills spread around its write.
     let probe = suspended(&store, "probe").await;
     let t = std::time::Instant::now();
     assert!(completer(&db, &probe).wait().unwrap().success());
@@ -165,7 +165,9 @@ async fn a_sigkilled_completion_never_leaves_a_completed_callback_not_due() {
         let id = format!("k{round}");
         let callback_id = suspended(&store, &id).await;
         let mut child = completer(&db, &callback_id);
-        let at = rng.random_range(full / 3..=full + full / 5);
+        // From spawn to twice the calibrated run: some kills land before the write, some after,
+        // and the rest around it, however the machine's load shifts the timings.
+        let at = rng.random_range(0..=2 * full);
         std::thread::sleep(Duration::from_micros(at));
         let _ = child.kill();
         let _ = child.wait();

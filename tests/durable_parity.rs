@@ -1,7 +1,7 @@
 //! The same durable handlers (`examples/durable_parity.rs`), from the same binary, on the
 //! embedded SQLite store and on Lambda durable functions (AWS's local checkpoint service on the
 //! offline conformance bed): same result, same errors, same operations (ids, parents, types,
-//! sub types, names, statuses, results, errors, step attempts).
+//! sub types, names, statuses, results, errors, step attempts), a chained invoke included.
 //!
 //! Each case runs first on the embedded store through the binary's `durable` CLI. Its outcome
 //! becomes the `ExpectedResult` of a requirement written for the bed, so AWS's own matcher
@@ -268,6 +268,12 @@ fn start_bed(
         .current_dir(script.parent().unwrap())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if handler == "fulfil_order" {
+        // The chained function, served by the same process under its own name.
+        command
+            .arg("--function-configs")
+            .arg(r#"{"send_receipt": {"DurableConfig": {}}}"#);
+    }
     if let Some(port) = runner_port {
         command.arg("--runner-port").arg(port.to_string());
     }
@@ -427,7 +433,8 @@ fn fulfil_order_runs_the_same_on_the_embedded_store_and_on_the_service() {
     for rid in &rids {
         assert_same(rid, &embedded[*rid], &service[*rid]);
     }
-    // What the comparison covered: a retried step, a wait, a map, a parallel and a child.
+    // What the comparison covered: a retried step, a wait, a map, a parallel, a child and a
+    // chained invoke.
     let fulfil = &service["parity-fulfil"];
     let sub_types: Vec<&str> = fulfil
         .ops
@@ -441,6 +448,8 @@ fn fulfil_order_runs_the_same_on_the_embedded_store_and_on_the_service() {
         "MapIteration",
         "Parallel",
         "ParallelBranch",
+        "RunInChildContext",
+        "ChainedInvoke",
     ] {
         assert!(sub_types.contains(&expected), "{expected} in {sub_types:?}");
     }

@@ -201,6 +201,23 @@ pub fn from_env() -> Result<Option<NamedHandler>, String> {
     resolve_registered(name.trim(), crate::registry::Registry::global().ok())
 }
 
+/// The registered durable handler a function invoked as `function` serves: its name, less the
+/// deployment's `<ORKESTRA_DURABLE_FUNCTION_PREFIX>-` when set; `None` when no registered handler
+/// has that name. On Lambda each function's `_HANDLER` names the same handler; a runtime that
+/// serves several functions from one process (a local checkpoint service driving chained
+/// invokes) needs the invoked name.
+pub fn handler_for_function(function: &str) -> Option<NamedHandler> {
+    let prefix = std::env::var(crate::durable::FUNCTION_PREFIX_VAR).unwrap_or_default();
+    let name = function
+        .strip_prefix(prefix.as_str())
+        .and_then(|rest| rest.strip_prefix('-'))
+        .filter(|_| !prefix.is_empty())
+        .unwrap_or(function);
+    resolve_registered(name, crate::registry::Registry::global().ok())
+        .ok()
+        .flatten()
+}
+
 /// The registered durable handler `name`, checked against the task registry (see
 /// [`from_env`]).
 pub fn resolve_registered(

@@ -121,7 +121,12 @@ pub fn main() -> ExitCode {
     #[cfg(feature = "aws")]
     match durable_function::from_env() {
         Ok(Some((name, handler))) => {
-            let resolve = move |_: &str| Some((name.clone(), handler.clone()));
+            // The invoked function's own handler when it names one (several functions served
+            // by one process, as a local checkpoint service does), else `_HANDLER`'s.
+            let resolve = move |function: &str| {
+                durable_function::handler_for_function(function)
+                    .or_else(|| Some((name.clone(), handler.clone())))
+            };
             return match runtime.block_on(durable_function::serve(Box::new(resolve))) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
