@@ -3,7 +3,8 @@
 use super::boxed;
 use super::step::StepError;
 use orkestra::durable::{
-    DurableContext, DurableError, DurableHandler, StepContext, WaitDecision, WaitForConditionConfig,
+    DurableContext, DurableError, DurableHandler, StepContext, WaitDecision,
+    WaitForConditionConfig, WaitStrategy,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Value};
@@ -12,6 +13,17 @@ use std::time::Duration;
 
 /// The poll delay of the suite's handlers (6-5 names it: 2 s, fixed, no jitter).
 const DELAY: Duration = Duration::from_secs(2);
+
+/// Stops once the state reaches `threshold`, else checks again after [`DELAY`].
+fn until_at_least(threshold: i64) -> WaitStrategy<i64> {
+    Arc::new(move |n: &i64, _attempt| {
+        if *n >= threshold {
+            WaitDecision::Stop
+        } else {
+            WaitDecision::ContinueAfter(DELAY)
+        }
+    })
+}
 
 /// Polls `name`, adding 1 to an integer state from `initial`, until it reaches `threshold`.
 async fn count_to(
@@ -25,13 +37,7 @@ async fn count_to(
         |n: i64, _s: StepContext| async move { Ok::<_, StepError>(n + 1) },
         WaitForConditionConfig {
             initial_state: initial,
-            wait_strategy: Arc::new(move |n: &i64, _attempt| {
-                if *n >= threshold {
-                    WaitDecision::Stop
-                } else {
-                    WaitDecision::ContinueAfter(DELAY)
-                }
-            }),
+            wait_strategy: until_at_least(threshold),
         },
     )
     .await
@@ -44,13 +50,7 @@ async fn immediate(threshold: i64, ctx: DurableContext) -> Result<i64, DurableEr
         |n: i64, _s: StepContext| async move { Ok::<_, StepError>(n) },
         WaitForConditionConfig {
             initial_state: 5,
-            wait_strategy: Arc::new(move |n: &i64, _attempt| {
-                if *n >= threshold {
-                    WaitDecision::Stop
-                } else {
-                    WaitDecision::ContinueAfter(DELAY)
-                }
-            }),
+            wait_strategy: until_at_least(threshold),
         },
     )
     .await

@@ -42,6 +42,26 @@ pub struct BatchItem<T> {
     pub error: Option<ErrorObject>,
 }
 
+impl<T> BatchItem<T> {
+    /// Item `index` as its run left it: succeeded, failed, or (`None`) started and not finished.
+    pub(crate) fn from_outcome(
+        index: usize,
+        outcome: Option<Result<T, ErrorObject>>,
+    ) -> BatchItem<T> {
+        let (status, result, error) = match outcome {
+            Some(Ok(v)) => (BatchItemStatus::Succeeded, Some(v), None),
+            Some(Err(e)) => (BatchItemStatus::Failed, None, Some(e)),
+            None => (BatchItemStatus::Started, None, None),
+        };
+        BatchItem {
+            index,
+            status,
+            result,
+            error,
+        }
+    }
+}
+
 /// The result of a map or parallel. Its JSON form is the SDK's `to_dict()`:
 /// `{"all": [{"index", "status", "result", "error"}], "completionReason": ...}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

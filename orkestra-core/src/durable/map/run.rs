@@ -5,7 +5,7 @@ use super::config::MapConfig;
 use super::lanes::{MapJob, MapWork};
 use super::summary::{self, SummaryCheckpoint};
 use super::{MapBuilder, MapFunction};
-use crate::durable::batch::{BatchItem, BatchItemStatus, BatchResult, CompletionReason};
+use crate::durable::batch::{BatchItem, BatchResult, CompletionReason};
 use crate::durable::error::DurableError;
 use crate::durable::store::{ErrorObject, OperationRecord, OperationStatus, OperationType};
 use serde::de::DeserializeOwned;
@@ -139,26 +139,7 @@ where
         .into_iter()
         .take(launched)
         .enumerate()
-        .map(|(index, slot)| match slot {
-            Some(Ok(v)) => BatchItem {
-                index,
-                status: BatchItemStatus::Succeeded,
-                result: Some(v),
-                error: None,
-            },
-            Some(Err(e)) => BatchItem {
-                index,
-                status: BatchItemStatus::Failed,
-                result: None,
-                error: Some(e),
-            },
-            None => BatchItem {
-                index,
-                status: BatchItemStatus::Started,
-                result: None,
-                error: None,
-            },
-        })
+        .map(|(index, slot)| BatchItem::from_outcome(index, slot))
         .collect();
     let batch = BatchResult {
         all,

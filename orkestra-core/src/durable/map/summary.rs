@@ -150,26 +150,7 @@ where
             Some((i, _)) if *i == index => outcomes.next().map(|(_, o)| o),
             _ => None,
         };
-        all.push(match outcome {
-            Some(Ok(v)) => BatchItem {
-                index,
-                status: BatchItemStatus::Succeeded,
-                result: Some(v),
-                error: None,
-            },
-            Some(Err(e)) => BatchItem {
-                index,
-                status: BatchItemStatus::Failed,
-                result: None,
-                error: Some(e),
-            },
-            None => BatchItem {
-                index,
-                status: BatchItemStatus::Started,
-                result: None,
-                error: None,
-            },
-        });
+        all.push(BatchItem::from_outcome(index, outcome));
     }
     Ok(BatchResult {
         all,
