@@ -1,6 +1,7 @@
 //! Procedural macros for Orkestra. They parse and validate, then emit calls into
 //! `orkestra-core`; all behaviour lives there. Use them through the `orkestra` crate.
 
+mod attr_options;
 mod compose;
 mod durable;
 mod error_name;

@@ -1,11 +1,11 @@
 //! The options of `#[compose(..)]`, each validated with an error spanned on its tokens.
 
+use crate::attr_options::{self, once, value};
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
-use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{LitFloat, LitInt, LitStr, Meta, Token};
+use syn::{LitFloat, LitInt, LitStr, Meta};
 
 const SUPPORTED: &str =
     "map, capture_errors, state_data, name = \"..\", max_concurrency = N, timeout_secs = N, memory_mb = N, max_simultaneous_invocations = N, max_attempts = N, retry(..)";
@@ -46,31 +46,10 @@ const PYTHON_SPELLINGS: &[(&str, &str)] = &[
 
 /// Parses every option, reporting all mistakes in one compile.
 pub fn parse(args: TokenStream) -> syn::Result<Options> {
-    let metas = syn::parse::Parser::parse2(Punctuated::<Meta, Token![,]>::parse_terminated, args)?;
     let mut options = Options::default();
-    let mut errors: Option<syn::Error> = None;
-    for meta in &metas {
-        if let Err(error) = options.parse_one(meta) {
-            match &mut errors {
-                Some(all) => all.combine(error),
-                None => errors = Some(error),
-            }
-        }
-    }
-    match errors {
-        Some(errors) => Err(errors),
-        None => {
-            options.validate()?;
-            Ok(options)
-        }
-    }
-}
-
-fn once<T>(slot: &Option<T>, meta: &Meta) -> syn::Result<()> {
-    match slot {
-        Some(_) => Err(syn::Error::new_spanned(meta, "this option is given twice")),
-        None => Ok(()),
-    }
+    attr_options::parse_each(args, |meta| options.parse_one(meta))?;
+    options.validate()?;
+    Ok(options)
 }
 
 /// A flag (`map`) must be written bare.
@@ -80,17 +59,6 @@ fn flag(meta: &Meta, name: &str) -> syn::Result<Span> {
         _ => Err(syn::Error::new_spanned(
             meta,
             format!("`{name}` is a flag: write `{name}`"),
-        )),
-    }
-}
-
-/// The value of `name = value`.
-fn value<'m>(meta: &'m Meta, name: &str, example: &str) -> syn::Result<&'m syn::Expr> {
-    match meta {
-        Meta::NameValue(pair) => Ok(&pair.value),
-        _ => Err(syn::Error::new_spanned(
-            meta,
-            format!("`{name}` takes a value: write `{name} = {example}`"),
         )),
     }
 }
@@ -122,11 +90,7 @@ fn int(meta: &ParseNestedMeta, min: u32) -> syn::Result<u32> {
 impl Options {
     fn parse_one(&mut self, meta: &Meta) -> syn::Result<()> {
         let path = meta.path();
-        let name = path
-            .get_ident()
-            .map(ToString::to_string)
-            .unwrap_or_else(|| path.to_token_stream().to_string());
-        match name.as_str() {
+        match attr_options::name(meta).as_str() {
             "map" => {
                 once(&self.map, meta)?;
                 self.map = Some(flag(meta, "map")?);

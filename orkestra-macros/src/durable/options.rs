@@ -1,11 +1,11 @@
 //! The options of `#[durable_execution(..)]`, each validated with an error spanned on its
 //! tokens: the durable function's configuration and the handlers it may chain.
 
+use crate::attr_options::{self, once, value};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned, ToTokens};
-use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Expr, LitInt, Meta, Token};
+use syn::{Expr, LitInt, Meta};
 
 const SUPPORTED: &str = "execution_timeout_secs = N, retention_days = N, memory_mb = N, timeout_secs = N, invokes = [handler, ..]";
 
@@ -28,36 +28,9 @@ pub struct Options {
 
 /// Parses every option, reporting all mistakes in one compile.
 pub fn parse(args: TokenStream) -> syn::Result<Options> {
-    let metas = syn::parse::Parser::parse2(Punctuated::<Meta, Token![,]>::parse_terminated, args)?;
     let mut options = Options::default();
-    let mut errors: Option<syn::Error> = None;
-    for meta in &metas {
-        if let Err(error) = options.parse_one(meta) {
-            match &mut errors {
-                Some(all) => all.combine(error),
-                None => errors = Some(error),
-            }
-        }
-    }
-    errors.map_or(Ok(options), Err)
-}
-
-fn once<T>(slot: &Option<T>, meta: &Meta) -> syn::Result<()> {
-    match slot {
-        Some(_) => Err(syn::Error::new_spanned(meta, "this option is given twice")),
-        None => Ok(()),
-    }
-}
-
-/// The value of `name = value`.
-fn value<'m>(meta: &'m Meta, name: &str, example: &str) -> syn::Result<&'m Expr> {
-    match meta {
-        Meta::NameValue(pair) => Ok(&pair.value),
-        _ => Err(syn::Error::new_spanned(
-            meta,
-            format!("`{name}` takes a value: write `{name} = {example}`"),
-        )),
-    }
+    attr_options::parse_each(args, |meta| options.parse_one(meta))?;
+    Ok(options)
 }
 
 /// An integer literal within `min..=max`, naming the limit's source when outside it.
@@ -81,12 +54,7 @@ fn int_in(meta: &Meta, name: &str, (min, max): (u32, u32), what: &str) -> syn::R
 
 impl Options {
     fn parse_one(&mut self, meta: &Meta) -> syn::Result<()> {
-        let path = meta.path();
-        let name = path
-            .get_ident()
-            .map(ToString::to_string)
-            .unwrap_or_else(|| path.to_token_stream().to_string());
-        match name.as_str() {
+        match attr_options::name(meta).as_str() {
             "execution_timeout_secs" => {
                 once(&self.execution_timeout_secs, meta)?;
                 self.execution_timeout_secs = Some(int_in(
@@ -129,7 +97,7 @@ impl Options {
             }
             other => {
                 return Err(syn::Error::new_spanned(
-                    path,
+                    meta.path(),
                     format!("unknown option `{other}`; supported options: {SUPPORTED}"),
                 ))
             }
