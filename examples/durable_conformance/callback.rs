@@ -11,14 +11,16 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn timeout(seconds: u64) -> CallbackConfig {
+/// A callback that times out after `seconds`.
+pub fn timeout(seconds: u64) -> CallbackConfig {
     CallbackConfig {
         timeout: Some(Duration::from_secs(seconds)),
         ..Default::default()
     }
 }
 
-fn heartbeat(seconds: u64) -> CallbackConfig {
+/// A callback that times out when no heartbeat came for `seconds`.
+pub fn heartbeat(seconds: u64) -> CallbackConfig {
     CallbackConfig {
         heartbeat_timeout: Some(Duration::from_secs(seconds)),
         ..Default::default()

@@ -1,6 +1,7 @@
 //! Suite `wait_for_callback` (7-x).
 
 use super::boxed;
+use super::callback::{heartbeat, timeout};
 use super::step::{fixed, StepError};
 use orkestra::durable::{
     CallbackConfig, DurableContext, DurableError, DurableHandler, StepContext,
@@ -87,20 +88,6 @@ async fn object(name: String, ctx: DurableContext) -> Result<String, DurableErro
         .wait_for_callback(&name, submit, CallbackConfig::default())
         .await?;
     Ok(decision.status)
-}
-
-fn timeout(seconds: u64) -> CallbackConfig {
-    CallbackConfig {
-        timeout: Some(Duration::from_secs(seconds)),
-        ..Default::default()
-    }
-}
-
-fn heartbeat(seconds: u64) -> CallbackConfig {
-    CallbackConfig {
-        heartbeat_timeout: Some(Duration::from_secs(seconds)),
-        ..Default::default()
-    }
 }
 
 /// The handler of requirement `id`, if it is in this suite.

@@ -201,21 +201,23 @@ pub fn from_env() -> Result<Option<NamedHandler>, String> {
     resolve_registered(name.trim(), crate::registry::Registry::global().ok())
 }
 
-/// The registered durable handler a function invoked as `function` serves: its name, less the
-/// deployment's `<ORKESTRA_DURABLE_FUNCTION_PREFIX>-` when set; `None` when no registered handler
-/// has that name. On Lambda each function's `_HANDLER` names the same handler; a runtime that
-/// serves several functions from one process (a local checkpoint service driving chained
-/// invokes) needs the invoked name.
-pub fn handler_for_function(function: &str) -> Option<NamedHandler> {
-    let prefix = std::env::var(crate::durable::FUNCTION_PREFIX_VAR).unwrap_or_default();
-    let name = function
-        .strip_prefix(prefix.as_str())
+/// The handler name a function invoked as `function` stands for: the name less the
+/// deployment's `<prefix>-` (`ORKESTRA_DURABLE_FUNCTION_PREFIX`, see `synth`) when given. On
+/// Lambda each function's `_HANDLER` names the same handler; a runtime serving several functions
+/// from one process (a local checkpoint service driving chained invokes) needs the invoked name.
+///
+/// ```
+/// use orkestra::lambda::durable_function::served_name;
+/// assert_eq!(served_name("orders-charge_card", Some("orders")), "charge_card");
+/// assert_eq!(served_name("charge_card", Some("orders")), "charge_card");
+/// assert_eq!(served_name("req-1-1", None), "req-1-1");
+/// ```
+pub fn served_name<'f>(function: &'f str, prefix: Option<&str>) -> &'f str {
+    prefix
+        .filter(|p| !p.is_empty())
+        .and_then(|p| function.strip_prefix(p))
         .and_then(|rest| rest.strip_prefix('-'))
-        .filter(|_| !prefix.is_empty())
-        .unwrap_or(function);
-    resolve_registered(name, crate::registry::Registry::global().ok())
-        .ok()
-        .flatten()
+        .unwrap_or(function)
 }
 
 /// The registered durable handler `name`, checked against the task registry (see

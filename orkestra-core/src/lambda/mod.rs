@@ -121,11 +121,19 @@ pub fn main() -> ExitCode {
     #[cfg(feature = "aws")]
     match durable_function::from_env() {
         Ok(Some((name, handler))) => {
-            // The invoked function's own handler when it names one (several functions served
-            // by one process, as a local checkpoint service does), else `_HANDLER`'s.
+            // The invoked function's own handler when it names another registered one (several
+            // functions served by one process, as a local checkpoint service does), else
+            // `_HANDLER`'s, resolved once at start-up.
+            let prefix = std::env::var(crate::durable::FUNCTION_PREFIX_VAR).ok();
             let resolve = move |function: &str| {
-                durable_function::handler_for_function(function)
-                    .or_else(|| Some((name.clone(), handler.clone())))
+                let wanted = durable_function::served_name(function, prefix.as_deref());
+                if wanted != name {
+                    let tasks = crate::registry::Registry::global().ok();
+                    if let Ok(Some(other)) = durable_function::resolve_registered(wanted, tasks) {
+                        return Some(other);
+                    }
+                }
+                Some((name.clone(), handler.clone()))
             };
             return match runtime.block_on(durable_function::serve(Box::new(resolve))) {
                 Ok(()) => ExitCode::SUCCESS,
